@@ -1,0 +1,35 @@
+"""Shared fixtures: a real redis-server per test session, and a private one per test when asked."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from redis_server import RedisServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def _session_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(_session_redis: RedisServer) -> Iterator[RedisServer]:
+    """A running redis-server shared by the session, flushed before each test."""
+    _session_redis.start()
+    with _session_redis.client() as c:
+        c.flushall()
+    yield _session_redis
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, for tests that restart or reconfigure it."""
+    with RedisServer() as server:
+        yield server
