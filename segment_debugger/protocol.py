@@ -1,7 +1,26 @@
 """Messages between the Python widget and its front end (mirrored in ``js/src/protocol.ts``).
 
-Control state that must survive a re-render lives in traitlets (``paused``, ``query``,
-``status``, ``stats``, ``selected``). Everything else is a custom message with a ``type``.
+Control state that must survive a re-render lives in traitlets on ``SegmentDebugger``:
+
+    paused        bool, two-way. The front end freezes its view on its own (no round trip)
+                  and mirrors the flag to Python; ``dbg.pause()`` sets it from Python.
+    query         str, two-way. The filter box, in the filter language (README).
+    type_filter   list[str], two-way. Quick toggles: the event types shown; empty = all.
+                  Events whose type is missing/unknown show only when this is empty.
+    invalid_only  bool, two-way. Quick toggle: only events with violations.
+    selected      dict | None, two-way. The selected event as a dict (``event_to_dict``),
+                  always with a ``seq`` key; the front end highlights the row with that seq.
+    status        dict, Python -> front end: {state, reason, url (password redacted), since}.
+                  state is one of connecting / live / reconnecting / stopped / error.
+    stats         dict, Python -> front end: the buffer's stats (received, buffered, evicted,
+                  invalid, gaps, bytes, rate_per_s, by_type, last_seq, last_gap) plus the pump's
+                  displayed_rate_per_s and skipped (rows thinned away, total).
+    max_rows      int, Python -> front end: the front end's store capacity (= max_messages).
+    throttle_ms   int, Python -> front end: the delta interval.
+
+``dbg.filtered()`` applies query AND type_filter AND invalid_only, exactly like the front end.
+
+Everything else is a custom message with a ``type``.
 
 Python -> front end
     ``snapshot``  every buffered row, oldest first. Sent when the front end asks, and after
@@ -17,6 +36,8 @@ Python -> front end
 Front end -> Python
     ``snapshot_request``  on first render, after a reload, or on a seq gap.
     ``raw_request``       the full text of a truncated payload.
+    ``clear_request``     the header's clear button: Python clears the buffer, then sends a
+                          ``snapshot`` (empty).
 
 Unknown message types get an ``error`` reply, never silence.
 """
@@ -86,4 +107,9 @@ class SnapshotRequest(TypedDict):
 class RawRequest(TypedDict):
     type: Literal["raw_request"]
     seq: int
+    request_id: str
+
+
+class ClearRequest(TypedDict):
+    type: Literal["clear_request"]
     request_id: str

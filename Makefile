@@ -1,0 +1,32 @@
+# The two commands: `make demo` (the live demo) and `make test` (every test).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: demo test install js system-deps lint
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q -U pip
+
+js:
+	cd js && npm ci --no-audit --no-fund && npm run build
+
+install: $(PY) js
+	$(PIP) install -q -e ".[test]"
+
+# Debian packages the tests need (redis-server, chromium); a no-op when present.
+system-deps:
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server chromium)
+
+lint: install
+	$(VENV)/bin/ruff check segment_debugger tests benchmarks
+	$(VENV)/bin/mypy
+
+test: system-deps install lint
+	cd js && npm test
+	$(VENV)/bin/pytest
+
+demo: install
+	$(VENV)/bin/segment-debugger demo
