@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import JupyterDirs, Server, start_lab  # noqa: E402
+from harness import JupyterDirs, Server, start_lab
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -7,6 +7,7 @@ jupyter_client starts in sessions of their own).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -28,12 +29,14 @@ from jupyter_client.blocking import BlockingKernelClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from redis_server import free_port  # noqa: E402
+from redis_server import free_port
 
 T = TypeVar("T")
 
 BIN = Path(sys.executable).parent
 KERNEL_NAME = "python3"
+#: A static file every Voila serves; GET / would render the notebook (and start a kernel).
+VOILA_PROBE = "/voila/labextensions/@voila-dashboards/widgets-manager7/package.json"
 
 
 def wait_until(
@@ -232,13 +235,12 @@ class Server:
         """Terminate the server's process group and every descendant, and wait for them."""
         if self.proc.poll() is None:
             try:
-                family = [psutil.Process(self.proc.pid), *psutil.Process(self.proc.pid).children(True)]
+                root = psutil.Process(self.proc.pid)
+                family = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 family = []
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -246,10 +248,8 @@ class Server:
                 self.proc.wait(timeout=timeout)
             _, alive = psutil.wait_procs(family, timeout=timeout)
             for p in alive:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
-                except psutil.NoSuchProcess:
-                    pass
             psutil.wait_procs(alive, timeout=timeout)
         self._log.close()
 
@@ -292,7 +292,7 @@ def start_voila(dirs: JupyterDirs, notebook: Path, timeout: float = 90) -> Serve
         f"--Voila.root_dir={dirs.root}",
     ]
     server = Server(dirs, argv, port, "", "voila")
-    server.wait_ready("/voila/labextensions/@voila-dashboards/widgets-manager7/package.json", timeout)
+    server.wait_ready(VOILA_PROBE, timeout)
     return server
 
 
