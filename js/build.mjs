@@ -1,0 +1,27 @@
+// Bundles src/widget.ts (+ its CSS) into ../segment_debugger/static/widget.{js,css}.
+// `node build.mjs` builds once (minified); `node build.mjs --watch` rebuilds on change.
+import * as esbuild from "esbuild";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const watch = process.argv.includes("--watch");
+
+/** @type {import("esbuild").BuildOptions} */
+const options = {
+  entryPoints: { widget: path.join(here, "src", "widget.ts") },
+  outdir: path.join(here, "..", "segment_debugger", "static"),
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  minify: !watch,
+  sourcemap: watch ? "inline" : false,
+  logLevel: "info",
+};
+
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}

@@ -1,0 +1,282 @@
+/**
+ * The detail pane for the selected row: tabs Raw (pretty-printed JSON, copy),
+ * Pretty (the analytics.js call) and Violations. Big or truncated payloads show
+ * a preview and a button that fetches the full text, rendered in chunks so a
+ * 1 MB payload never blocks the page.
+ */
+import { el, on, setText } from "./dom";
+import { bytes, count } from "./format";
+import { prettyFromRaw } from "./pretty";
+import type { Row } from "./protocol";
+
+/** Payload text longer than this is shown as a preview first. */
+export const BIG_PAYLOAD_CHARS = 100_000;
+/** Characters appended to the DOM per animation frame when rendering a big text. */
+export const CHUNK_CHARS = 64 * 1024;
+
+export type Tab = "raw" | "pretty" | "violations";
+
+export interface DetailHandlers {
+  /** ask Python for the full payload of this seq */
+  onRequestRaw(seq: number): void;
+}
+
+/** Pretty-prints JSON text; returns it unchanged when it does not parse. */
+export function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** Writes long text into an element a chunk per frame; `cancel` stops it. */
+class ChunkedText {
+  private frame: number | null = null;
+
+  write(target: HTMLElement, text: string): void {
+    this.cancel();
+    target.textContent = text.slice(0, CHUNK_CHARS);
+    let pos = CHUNK_CHARS;
+    const step = (): void => {
+      this.frame = null;
+      if (pos >= text.length) return;
+      target.appendChild(document.createTextNode(text.slice(pos, pos + CHUNK_CHARS)));
+      pos += CHUNK_CHARS;
+      this.frame = requestAnimationFrame(step);
+    };
+    if (pos < text.length) this.frame = requestAnimationFrame(step);
+  }
+
+  cancel(): void {
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
+  }
+}
+
+/** The detail pane. */
+export class DetailPane {
+  readonly element: HTMLElement;
+  private readonly meta = el("div", { className: "sd-detail-meta" });
+  private readonly tabs = new Map<Tab, HTMLButtonElement>();
+  private readonly body = el("div", { className: "sd-detail-body" });
+  private readonly note = el("div", { className: "sd-detail-note", testid: "sd-detail-note" });
+  private readonly fullButton: HTMLButtonElement;
+  private readonly copyButton: HTMLButtonElement;
+  private readonly pre = el("pre", { className: "sd-pre", testid: "sd-detail-text" });
+  private readonly cleanups: Array<() => void> = [];
+  private readonly chunks = new ChunkedText();
+  private tab: Tab = "raw";
+  private row: Row | null = null;
+  /** the full payload text when fetched (or when the row was not truncated) */
+  private full: string | null = null;
+  private loading = false;
+  /** the user asked for the whole payload */
+  private expanded = false;
+  private copyTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly handlers: DetailHandlers) {
+    const tabBar = el("div", { className: "sd-tabs", attrs: { role: "tablist" } });
+    for (const [tab, text] of [
+      ["raw", "Raw"],
+      ["pretty", "Pretty"],
+      ["violations", "Violations"],
+    ] as const) {
+      const b = el("button", {
+        className: "sd-tab",
+        testid: `sd-detail-tab-${tab}`,
+        text,
+        attrs: { type: "button", role: "tab" },
+      });
+      this.tabs.set(tab, b);
+      tabBar.appendChild(b);
+      this.cleanups.push(on(b, "click", () => this.setTab(tab)));
+    }
+    this.copyButton = el("button", {
+      className: "sd-button sd-copy",
+      testid: "sd-copy",
+      text: "Copy",
+      attrs: { type: "button" },
+    });
+    this.fullButton = el("button", {
+      className: "sd-button sd-full",
+      testid: "sd-show-full",
+      text: "Show full payload",
+      attrs: { type: "button" },
+    });
+    tabBar.appendChild(el("span", { className: "sd-spacer" }));
+    tabBar.appendChild(this.copyButton);
+    this.cleanups.push(
+      on(this.copyButton, "click", () => void this.copy()),
+      on(this.fullButton, "click", () => this.loadFull()),
+    );
+    this.element = el("div", { className: "sd-detail", testid: "sd-detail" }, [
+      this.meta,
+      tabBar,
+      this.note,
+      this.body,
+    ]);
+    this.show(null);
+  }
+
+  /** Shows a row (null: the empty state). */
+  show(row: Row | null): void {
+    if (row && this.row && row.seq === this.row.seq) return;
+    this.row = row;
+    this.loading = false;
+    this.expanded = false;
+    this.full = row && !row.truncated ? row.raw : null;
+    this.element.classList.toggle("sd-empty", row === null);
+    this.meta.replaceChildren();
+    if (row) {
+      const items: Array<[string, string]> = [
+        ["seq", String(row.seq)],
+        ["type", row.type ?? "?"],
+        ["messageId", row.messageId ?? "—"],
+        ["channel", row.channel],
+        ["size", bytes(row.size)],
+      ];
+      for (const [k, v] of items) {
+        this.meta.appendChild(
+          el("span", { className: "sd-meta-item" }, [
+            el("span", { className: "sd-meta-key", text: k }),
+            el("span", { className: "sd-meta-value", testid: `sd-detail-${k}`, text: v }),
+          ]),
+        );
+      }
+      setText(this.tabs.get("violations")!, `Violations (${row.violations.length})`);
+    } else {
+      setText(this.tabs.get("violations")!, "Violations");
+    }
+    this.render();
+  }
+
+  /** The currently shown row's seq, or null. */
+  get seq(): number | null {
+    return this.row?.seq ?? null;
+  }
+
+  /** Answer to a raw_request: the full text (null when Python no longer has it). */
+  receiveRaw(seq: number, raw: string | null): void {
+    if (!this.row || this.row.seq !== seq) return;
+    this.loading = false;
+    if (raw === null) {
+      setText(this.note, "The full payload is no longer in Python's buffer (evicted).");
+      return;
+    }
+    this.full = raw;
+    this.expanded = true;
+    this.render();
+  }
+
+  /** A raw_request failed. */
+  receiveError(message: string): void {
+    if (!this.loading) return;
+    this.loading = false;
+    setText(this.note, `Could not load the full payload: ${message}`);
+  }
+
+  setTab(tab: Tab): void {
+    this.tab = tab;
+    this.render();
+  }
+
+  private loadFull(): void {
+    const row = this.row;
+    if (!row) return;
+    if (!row.truncated) {
+      this.expanded = true;
+      this.render();
+      return;
+    }
+    this.loading = true;
+    setText(this.note, "Loading the full payload…");
+    this.handlers.onRequestRaw(row.seq);
+  }
+
+  private render(): void {
+    this.chunks.cancel();
+    for (const [tab, b] of this.tabs) {
+      b.classList.toggle("sd-on", tab === this.tab);
+      b.setAttribute("aria-selected", String(tab === this.tab));
+    }
+    setText(this.note, "");
+    this.body.replaceChildren();
+    const row = this.row;
+    this.copyButton.hidden = row === null || this.tab === "violations";
+    if (!row) {
+      this.body.appendChild(el("div", { className: "sd-placeholder", text: "Select an event to see it here. ↑/↓ move, Esc clears." }));
+      return;
+    }
+    if (this.tab === "violations") {
+      if (row.violations.length === 0) {
+        this.body.appendChild(el("div", { className: "sd-placeholder", text: "No violations: the event follows the Segment spec." }));
+      } else {
+        const list = el("ul", { className: "sd-violations", testid: "sd-violations" });
+        for (const v of row.violations) list.appendChild(el("li", { text: v }));
+        this.body.appendChild(list);
+      }
+      return;
+    }
+    this.body.appendChild(this.pre);
+    if (this.tab === "pretty") {
+      if (this.full === null) {
+        this.showPreviewNote(row, "The Pretty view needs the full payload.");
+        this.pre.textContent = "";
+      } else {
+        this.renderText(prettyFromRaw(this.full), true);
+      }
+      return;
+    }
+    // Raw
+    if (this.full === null) {
+      this.showPreviewNote(row, `Showing the first ${count(row.raw.length)} characters.`);
+      this.pre.textContent = row.raw;
+    } else if (this.full.length > BIG_PAYLOAD_CHARS && !this.expanded) {
+      // A big payload that was sent whole: preview first, all of it on request.
+      this.showPreviewNote(row, `Showing the first ${count(BIG_PAYLOAD_CHARS)} characters.`);
+      this.pre.textContent = this.full.slice(0, BIG_PAYLOAD_CHARS);
+    } else {
+      this.renderText(prettyJson(this.full), false);
+    }
+  }
+
+  private showPreviewNote(row: Row, text: string): void {
+    this.note.replaceChildren(
+      el("span", { text: `Large payload (${bytes(row.size)}). ${text} ` }),
+      this.fullButton,
+    );
+    this.fullButton.disabled = this.loading;
+  }
+
+  private renderText(text: string, withNote: boolean): void {
+    if (!this.pre.isConnected) this.body.replaceChildren(this.pre);
+    if (withNote && text.length > BIG_PAYLOAD_CHARS) setText(this.note, `${bytes(text.length)} of text`);
+    this.chunks.write(this.pre, text);
+  }
+
+  private async copy(): Promise<void> {
+    const text = this.tab === "pretty" ? (this.full ? prettyFromRaw(this.full) : "") : (this.full ?? this.row?.raw ?? "");
+    const done = (msg: string): void => {
+      setText(this.copyButton, msg);
+      if (this.copyTimer !== null) clearTimeout(this.copyTimer);
+      this.copyTimer = setTimeout(() => {
+        this.copyTimer = null;
+        setText(this.copyButton, "Copy");
+      }, 1200);
+    };
+    try {
+      await navigator.clipboard.writeText(text);
+      done("Copied");
+    } catch {
+      done("Copy failed");
+    }
+  }
+
+  destroy(): void {
+    this.chunks.cancel();
+    if (this.copyTimer !== null) clearTimeout(this.copyTimer);
+    for (const fn of this.cleanups.splice(0)) fn();
+    this.element.remove();
+  }
+}

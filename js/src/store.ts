@@ -1,0 +1,163 @@
+/**
+ * The front end's copy of the buffer: rows ordered by seq, at most `capacity`,
+ * fed by snapshot and delta messages.
+ */
+import type { DeltaMsg, Row, SnapshotMsg } from "./protocol";
+
+/** What applying a delta did. */
+export interface DeltaResult {
+  /** rows actually added (duplicates of rows already held are dropped) */
+  added: Row[];
+  /** the delta does not follow on from what we hold: ask Python for a snapshot */
+  gap: boolean;
+}
+
+/** A bounded run of rows, oldest first, with seq continuity tracking. */
+export class RowStore {
+  private rows: Row[] = [];
+  /** index of the oldest live row in `rows` (lazy eviction keeps pushes O(1)) */
+  private start = 0;
+  private _capacity: number;
+  /** last_seq of the latest snapshot/delta applied; null before the first snapshot */
+  private _lastSeq: number | null = null;
+  /** rows dropped because the store was full */
+  evicted = 0;
+  /** rows Python deliberately did not send (thinning), since the last snapshot */
+  skipped = 0;
+  /** when paused: rows with a larger seq arrived after the pause */
+  private pausedAtSeq: number | null = null;
+  private _backlog = 0;
+
+  constructor(capacity: number) {
+    this._capacity = RowStore.checkCapacity(capacity);
+  }
+
+  private static checkCapacity(capacity: number): number {
+    return Number.isFinite(capacity) && capacity >= 1 ? Math.floor(capacity) : 10_000;
+  }
+
+  /** Number of rows held. */
+  get size(): number {
+    return this.rows.length - this.start;
+  }
+
+  get capacity(): number {
+    return this._capacity;
+  }
+
+  /** last_seq of the latest message applied (null before the first snapshot). */
+  get lastSeq(): number | null {
+    return this._lastSeq;
+  }
+
+  /** Rows received since `pause()` (0 when not paused). */
+  get backlog(): number {
+    return this._backlog;
+  }
+
+  /** The i-th row, oldest first. */
+  at(i: number): Row | undefined {
+    return i >= 0 && i < this.size ? this.rows[this.start + i] : undefined;
+  }
+
+  /** All rows held, oldest first (a fresh array). */
+  toArray(): Row[] {
+    return this.rows.slice(this.start);
+  }
+
+  /** The row with this seq, if held (binary search: rows are ordered by seq). */
+  bySeq(seq: number): Row | undefined {
+    let lo = this.start;
+    let hi = this.rows.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.rows[mid].seq;
+      if (s === seq) return this.rows[mid];
+      if (s < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** Changes the capacity, evicting the oldest rows if needed. */
+  setCapacity(capacity: number): void {
+    this._capacity = RowStore.checkCapacity(capacity);
+    this.trim();
+  }
+
+  /** Replaces everything with the snapshot's rows. */
+  applySnapshot(msg: SnapshotMsg): void {
+    const rows = [...msg.rows].sort((a, b) => a.seq - b.seq);
+    this.rows = rows;
+    this.start = 0;
+    this.skipped = 0;
+    this._lastSeq = msg.last_seq;
+    if (this.pausedAtSeq !== null) {
+      const since = this.pausedAtSeq;
+      this._backlog = rows.reduce((n, r) => n + (r.seq > since ? 1 : 0), 0);
+    }
+    this.trim();
+  }
+
+  /**
+   * Appends a delta's rows. A delta that starts after our last seq means a
+   * message was lost: nothing is applied and `gap` is set. A delta that starts
+   * before it overlaps what we hold: only the newer rows are added.
+   */
+  applyDelta(msg: DeltaMsg): DeltaResult {
+    if (this._lastSeq === null || msg.after_seq > this._lastSeq) {
+      return { added: [], gap: true };
+    }
+    if (msg.last_seq <= this._lastSeq) {
+      return { added: [], gap: false }; // already covered, e.g. by a later snapshot
+    }
+    const after = this.newestSeq();
+    const added = msg.rows.filter((r) => after === null || r.seq > after);
+    added.sort((a, b) => a.seq - b.seq);
+    for (const row of added) this.rows.push(row);
+    this._lastSeq = msg.last_seq;
+    this.skipped += msg.skipped;
+    if (this.pausedAtSeq !== null) this._backlog += added.length;
+    this.trim();
+    return { added, gap: false };
+  }
+
+  /** Empties the store (the clear button); the next snapshot refills it. */
+  clear(): void {
+    this.rows = [];
+    this.start = 0;
+    this._backlog = 0;
+    if (this.pausedAtSeq !== null) this.pausedAtSeq = this._lastSeq ?? -1;
+  }
+
+  /** Starts counting rows that arrive from now on. */
+  pause(): void {
+    if (this.pausedAtSeq === null) {
+      this.pausedAtSeq = this.newestSeq() ?? this._lastSeq ?? -1;
+      this._backlog = 0;
+    }
+  }
+
+  /** Stops counting; the backlog goes back to 0. */
+  resume(): void {
+    this.pausedAtSeq = null;
+    this._backlog = 0;
+  }
+
+  private newestSeq(): number | null {
+    return this.size > 0 ? this.rows[this.rows.length - 1].seq : null;
+  }
+
+  private trim(): void {
+    const excess = this.size - this._capacity;
+    if (excess > 0) {
+      this.start += excess;
+      this.evicted += excess;
+    }
+    // Compact once the dead prefix is as large as the live part.
+    if (this.start > 0 && this.start >= this.size) {
+      this.rows = this.rows.slice(this.start);
+      this.start = 0;
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The rows the list shows: the store's rows (or, while paused, the rows frozen
+ * at pause time) that pass the query, the type toggles and the invalid toggle.
+ * Kept oldest first internally; `at(0)` is the newest.
+ */
+import { compileQuery, type Filter } from "./filter";
+import { filterInput } from "./payload";
+import type { Row } from "./protocol";
+import type { RowStore } from "./store";
+
+/** What the user filters on (the query, type_filter and invalid_only traits). */
+export interface Criteria {
+  query: string;
+  typeFilter: readonly string[];
+  invalidOnly: boolean;
+}
+
+/** Builds the row predicate for the given criteria. */
+export function rowPredicate(criteria: Criteria): (row: Row) => boolean {
+  const filter: Filter = compileQuery(criteria.query);
+  const types = new Set(criteria.typeFilter);
+  const { invalidOnly } = criteria;
+  return (row) => {
+    if (types.size > 0 && (row.type === null || !types.has(row.type))) return false;
+    if (invalidOnly && row.valid) return false;
+    return filter.test(filterInput(row, filter.needsData));
+  };
+}
+
+/** The filtered, possibly frozen, list of rows. */
+export class RowView {
+  private matched: Row[] = [];
+  private start = 0;
+  private frozen: Row[] | null = null;
+  private predicate: (row: Row) => boolean;
+
+  constructor(
+    private readonly store: RowStore,
+    criteria: Criteria,
+  ) {
+    this.predicate = rowPredicate(criteria);
+    this.rebuild();
+  }
+
+  /** Rows shown. */
+  get length(): number {
+    return this.matched.length - this.start;
+  }
+
+  /** Rows the filter ran over (the store, or the frozen rows while paused). */
+  get total(): number {
+    return this.frozen ? this.frozen.length : this.store.size;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen !== null;
+  }
+
+  /** The i-th row shown, newest first. */
+  at(i: number): Row | undefined {
+    return i >= 0 && i < this.length ? this.matched[this.matched.length - 1 - i] : undefined;
+  }
+
+  /** Position (newest first) of the row with this seq, or -1. */
+  indexOfSeq(seq: number): number {
+    let lo = this.start;
+    let hi = this.matched.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.matched[mid].seq;
+      if (s === seq) return this.matched.length - 1 - mid;
+      if (s < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** New criteria: filters everything again (the frozen rows while paused). */
+  setCriteria(criteria: Criteria): void {
+    this.predicate = rowPredicate(criteria);
+    this.rebuild();
+  }
+
+  /** Freezes the view on the rows it holds now. */
+  freeze(): void {
+    if (!this.frozen) this.frozen = this.store.toArray();
+  }
+
+  /** Back to the live store. */
+  unfreeze(): void {
+    if (this.frozen) {
+      this.frozen = null;
+      this.rebuild();
+    }
+  }
+
+  /** Filters everything again from the source rows. */
+  rebuild(): void {
+    const source = this.frozen ?? this.store.toArray();
+    this.matched = source.filter(this.predicate);
+    this.start = 0;
+  }
+
+  /**
+   * Takes rows just appended to the store and drops rows it evicted.
+   * Returns how many rows were added at the top (newest end). No-op while frozen.
+   */
+  append(added: readonly Row[]): number {
+    if (this.frozen) return 0;
+    let n = 0;
+    for (const row of added) {
+      if (this.predicate(row)) {
+        this.matched.push(row);
+        n += 1;
+      }
+    }
+    const oldest = this.store.at(0)?.seq;
+    if (oldest === undefined) {
+      this.matched = [];
+      this.start = 0;
+      return 0;
+    }
+    while (this.start < this.matched.length && this.matched[this.start].seq < oldest) {
+      this.start += 1;
+    }
+    if (this.start > 1024 && this.start >= this.length) {
+      this.matched = this.matched.slice(this.start);
+      this.start = 0;
+    }
+    return n;
+  }
+}
