@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import widget from "../src/widget";
-import { FakeModel, makeRow, nextFrame, trackRow } from "./fake_model";
+import { FakeModel, nextFrame, trackRow } from "./fake_model";
 import type { Row } from "../src/protocol";
 
 let cleanup: (() => void) | null = null;
