@@ -114,7 +114,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
                 f"max_rows_per_second, source, buffer, autostart, {', '.join(_INITIAL_TRAITS)}"
             )
         self._funnel = threading.RLock()
-        self._closed = False
+        self._closed = True  # until fully constructed: close() (and __del__) must cope
         self._expanding_selected = False
         self._owns_source = False
         if source is not None:
@@ -150,6 +150,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             **kwargs,
         )
         self.on_msg(self._on_custom_msg)
+        self._closed = False
         if autostart:
             self.start()
 

@@ -7,6 +7,7 @@ the same entry point the kernel uses.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,6 +132,23 @@ def seqs(msg: dict[str, Any]) -> list[int]:
 def test_unknown_keyword_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"unexpected keyword argument.*chanels"):
         SegmentDebugger(url=None, chanels=("x",))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "expected"),
+    [
+        ({"url": "http://127.0.0.1:1"}, ValueError, "http"),
+        ({"url": None, "throttle_ms": 5}, ValueError, "throttle_ms=5 is too small"),
+    ],
+)
+def test_a_failed_construction_leaves_nothing_running(
+    kwargs: dict[str, Any], error: type[Exception], expected: str
+) -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(error, match=expected):
+        SegmentDebugger(**kwargs)
+    gc.collect()  # __del__ of the half-built widget must not raise either
+    assert set(threading.enumerate()) <= before
 
 
 def test_initial_traits_and_repr(make_debugger: Callable[..., SegmentDebugger]) -> None:
