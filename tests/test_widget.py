@@ -399,3 +399,96 @@ def test_a_caller_owned_buffer_fed_by_hand(make_debugger: Callable[..., SegmentD
     assert seqs(fe.custom("delta")[0]) == [1]
     dbg.clear()
     assert fe.custom()[-1]["type"] == "snapshot" and len(buffer) == 0
+
+
+# -- a real kernel ---------------------------------------------------------------------------
+
+
+KERNEL_SETUP = """
+import threading, time
+from segment_debugger.widget import SegmentDebugger
+dbg = SegmentDebugger({url!r})
+display(dbg)
+deadline = time.monotonic() + 10
+while dbg.source.status.state != "live" and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("state", dbg.source.status.state)
+"""
+
+KERNEL_CLOSE = """
+dbg.close()
+print("left", sorted(t.name for t in threading.enumerate() if t.name.startswith("segment-")))
+"""
+
+
+@pytest.mark.slow
+def test_in_a_real_kernel(redis_server: RedisServer) -> None:
+    """ipykernel's own comm, sends from the pump thread, counted on the IOPub channel."""
+    import queue
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute(KERNEL_SETUP.format(url=redis_server.url))
+        comm_id, lines = None, []
+        messages: list[tuple[float, dict[str, Any]]] = []
+
+        def pump_iopub(until: Callable[[], bool], timeout: float = 20.0) -> None:
+            deadline = time.monotonic() + timeout
+            while not until():
+                assert time.monotonic() < deadline, f"kernel did not get there; output {lines}"
+                try:
+                    msg = kc.get_iopub_msg(timeout=0.1)
+                except queue.Empty:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "comm_open" and content["target_name"] == "jupyter.widget":
+                    nonlocal comm_id
+                    comm_id = content["comm_id"]
+                elif kind == "comm_msg":
+                    messages.append((time.monotonic(), content["data"]))
+                elif kind == "stream":
+                    lines.extend(content["text"].splitlines())
+                elif kind == "error":
+                    raise AssertionError(f"kernel error: {content['evalue']}")
+
+        pump_iopub(lambda: "state live" in lines)
+        assert comm_id is not None
+        request = {"type": "snapshot_request", "request_id": "k1"}
+        kc.shell_channel.send(kc.session.msg(
+            "comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": request}}
+        ))
+        published = [0]
+
+        def publisher_loop() -> None:
+            while time.monotonic() - started < 2.0:
+                publish(redis_server, [payload(published[0] + i) for i in range(1000)])
+                published[0] += 1000
+
+        publisher = threading.Thread(target=publisher_loop, daemon=True)
+        started = time.monotonic()
+        publisher.start()
+        pump_iopub(lambda: not publisher.is_alive())
+        publisher.join()
+        total = published[0]
+        pump_iopub(lambda: any(m.get("content", {}).get("last_seq") == total
+                               for _, m in messages))
+        elapsed = time.monotonic() - started
+
+        customs = [m["content"] for _, m in messages if m.get("method") == "custom"]
+        assert customs[0]["type"] == "snapshot" and customs[0]["request_id"] == "k1"
+        deltas = [c for c in customs if c["type"] == "delta"]
+        assert sum(len(d["rows"]) + d["skipped"] for d in deltas) == total - customs[0]["last_seq"]
+        times = [t for t, _ in messages if t >= started]
+        busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+        print(f"\nreal kernel: {total} events in {elapsed:.1f} s, {len(times)} comm messages, "
+              f"busiest second {busiest}")
+        assert busiest <= 25
+
+        kc.execute(KERNEL_CLOSE)
+        pump_iopub(lambda: any(line.startswith("left") for line in lines))
+        assert "left []" in lines
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
