@@ -337,7 +337,7 @@ def test_filtered_matches_query_type_filter_and_invalid_only(
 
     def shown() -> set[Any]:
         frame = dbg.filtered()
-        return set(frame["messageId"].where(frame["messageId"].notna(), None))
+        return {m if isinstance(m, str) else None for m in frame["messageId"]}
 
     assert shown() == {p["messageId"] for p in sent} | {None}
     fe.set_traits(query="type:track")
