@@ -492,3 +492,40 @@ def test_in_a_real_kernel(redis_server: RedisServer) -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# -- the front-end bundle ------------------------------------------------------------------
+
+
+def test_widget_ships_the_built_bundle_or_a_notice(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    from segment_debugger.widget import ESM_PATH, FALLBACK_ESM, frontend_built
+
+    esm = make_debugger(url=None)._esm
+    assert esm == (ESM_PATH.read_text(encoding="utf-8") if frontend_built() else FALLBACK_ESM)
+
+
+def test_the_not_built_notice_renders_the_build_command(tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+
+    from segment_debugger.widget import BUILD_HINT, FALLBACK_ESM
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    (tmp_path / "fallback.mjs").write_text(FALLBACK_ESM, encoding="utf-8")
+    (tmp_path / "run.mjs").write_text(
+        "globalThis.document = { createElement: (tag) => ({ tag }) };\n"
+        "const { default: widget } = await import('./fallback.mjs');\n"
+        "let shown;\n"
+        "widget.render({ el: { replaceChildren: (child) => { shown = child; } } });\n"
+        "console.log(JSON.stringify(shown));\n",
+        encoding="utf-8",
+    )
+    out = subprocess.run([node, "run.mjs"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=30, check=True)
+    shown = orjson.loads(out.stdout)
+    assert shown["tag"] == "pre"
+    assert BUILD_HINT in shown["textContent"]
