@@ -165,8 +165,10 @@ class Pump:
         """Start the flusher thread (no-op when already running)."""
         if self.running:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="segment-debugger-pump", daemon=True)
+        self._stop = threading.Event()  # a fresh one: a straggler keeps its own, already set
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="segment-debugger-pump", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -178,15 +180,20 @@ class Pump:
             if thread.is_alive():
                 log.warning("pump thread did not stop within %.1f s", timeout)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         interval = self.throttle_ms / 1000.0
         next_tick = time.monotonic() + interval
-        while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
+        failures = 0
+        while not stop.wait(max(0.0, next_tick - time.monotonic())):
             started = time.monotonic()
             try:
                 self.tick()
+                failures = 0
             except Exception:
-                log.exception("pump tick failed; continuing")
+                failures += 1
+                # The first failure in a row with its traceback; the rest would flood the log.
+                log.log(logging.ERROR if failures == 1 else logging.DEBUG,
+                        "pump tick failed (%d in a row); retrying", failures, exc_info=True)
             next_tick = started + interval  # ticks never closer than the interval
 
     # -- messages ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -246,6 +247,33 @@ def test_a_failed_send_loses_nothing(pumps: list[Pump]) -> None:
     delta = pump.tick()
     assert delta is not None and delta["type"] == "delta"
     assert [r["seq"] for r in delta["rows"]] == [1, 2, 3, 4]
+
+
+def test_the_thread_survives_failing_sends_and_logs_once(
+    pumps: list[Pump], caplog: pytest.LogCaptureFixture
+) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    broken = threading.Event()
+    broken.set()
+
+    def send(msg: dict[str, Any]) -> None:
+        if broken.is_set() and msg["type"] == "delta":
+            raise ConnectionError("comm closed")
+        rec.send(msg)
+
+    pump = Pump(buffer, send, throttle_ms=50)
+    pumps.append(pump)
+    pump.snapshot()
+    buffer.extend(make_event(i) for i in range(3))
+    with caplog.at_level(logging.DEBUG, logger="segment_debugger.pump"):
+        pump.start()
+        wait_until(lambda: len(caplog.records) >= 3)
+        broken.clear()
+        wait_until(lambda: any(m["type"] == "delta" for m in rec.msgs()))
+    assert pump.running
+    assert [r.levelno for r in caplog.records][:3] == [logging.ERROR, logging.DEBUG, logging.DEBUG]
+    store, _ = replay(rec.msgs())
+    assert store == [1, 2, 3]
 
 
 def test_throttle_below_the_minimum_is_refused() -> None:
