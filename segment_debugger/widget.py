@@ -67,6 +67,14 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
 
     Display it in a notebook cell; use it headless from Python alike: ``dbg.to_pandas()``,
     ``dbg.filtered()``, ``dbg.stats``. Call ``close()`` (or use ``with``) to stop its threads.
+
+    ``url``, ``channels`` (one name or several) and ``patterns`` say what to subscribe to;
+    ``url=None`` builds no source (feed ``buffer`` yourself). ``max_messages``/``max_bytes``
+    size a new buffer (ignored when ``buffer`` or ``source`` is given). ``throttle_ms`` is the
+    delta interval (at least 50); ``max_rows_per_second`` the display budget above which rows
+    are thinned (the buffer keeps them all). A ``source`` passed in is started but not
+    stopped by ``close()``. ``paused``, ``query``, ``type_filter`` and ``invalid_only`` may be
+    given as initial trait values; any other keyword is a TypeError.
     """
 
     _esm = ESM_PATH if ESM_PATH.is_file() else FALLBACK_ESM
@@ -94,8 +102,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     def __init__(
         self,
         url: str | None = "redis://localhost:6379/0",
-        channels: Iterable[str] = ("events",),
-        patterns: Iterable[str] = (),
+        channels: str | Iterable[str] = ("events",),
+        patterns: str | Iterable[str] = (),
         *,
         max_messages: int = 10_000,
         max_bytes: int = 256 * 2**20,
@@ -126,8 +134,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         if source is None and url is not None:
             from segment_debugger.source import RedisSource
 
-            source = RedisSource(url, channels=tuple(channels), patterns=tuple(patterns),
-                                 buffer=buffer)
+            source = RedisSource(url, channels=channels, patterns=patterns, buffer=buffer)
             self._owns_source = True
         self._buffer: EventBuffer = buffer
         self._source: RedisSource | None = source
@@ -191,6 +198,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self.close()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_pump"):  # construction failed part way
+            return f"<{type(self).__name__} (not constructed)>"
         stats = self._buffer.stats
         status = self._current_status()
         return (

@@ -529,3 +529,31 @@ def test_the_not_built_notice_renders_the_build_command(tmp_path: Any) -> None:
     shown = orjson.loads(out.stdout)
     assert shown["tag"] == "pre"
     assert BUILD_HINT in shown["textContent"]
+
+
+def test_channel_and_pattern_given_as_plain_strings(
+    make_debugger: Callable[..., SegmentDebugger], redis_server: RedisServer
+) -> None:
+    dbg = live(make_debugger(channels="orders", patterns="app.*"))
+    publish(redis_server, [payload(1)], channel="orders")
+    publish(redis_server, [payload(2)], channel="app.web")
+    publish(redis_server, [payload(3)], channel="elsewhere")
+    wait_until(lambda: len(dbg.buffer) == 2)
+    frame = dbg.to_pandas()
+    assert list(frame["channel"]) == ["orders", "app.web"]
+    assert list(frame["pattern"].fillna("-")) == ["-", "app.*"]
+
+
+def test_a_caller_owned_source_outlives_the_widget(
+    make_debugger: Callable[..., SegmentDebugger], redis_server: RedisServer
+) -> None:
+    from segment_debugger.source import RedisSource
+
+    with RedisSource(redis_server.url) as source:
+        dbg = live(make_debugger(source=source))
+        assert dbg.buffer is source.buffer
+        dbg.close()
+        assert source.status.state == "live"
+        publish(redis_server, [payload(1)])
+        wait_until(lambda: len(source.buffer) == 1)
+    assert source.status.state == "stopped"
