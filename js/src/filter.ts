@@ -1,10 +1,10 @@
 /**
- * The filter language (README "Filter language"), same semantics as
- * segment_debugger/query.py and checked by the same vectors (spec/filter_vectors.json).
+ * The filter language (README "Filter language"): a line-by-line twin of
+ * segment_debugger/query.py, pinned by the shared vectors in spec/filter_vectors.json.
  * The parser is total: every string is a query and nothing throws.
  */
 
-/** What a filter looks at for one event. */
+/** What a filter looks at for one event (the same four things Python's query sees). */
 export interface FilterInput {
   /** the payload text */
   raw: string;
@@ -14,32 +14,134 @@ export interface FilterInput {
   violations: string[];
 }
 
-export type Op = "=" | ">" | ">=" | "<" | "<=";
+export type Op = "" | ">" | ">=" | "<" | "<=";
 
-export type Term =
-  | { kind: "text"; negate: boolean; text: string }
-  | { kind: "field"; negate: boolean; field: string; op: Op; value: string };
+/**
+ * One parsed term. `kind` is "text" (substring of the raw payload), "field" (dotted path in
+ * the parsed object), "valid" or "violation" (pseudo-fields). `value` is lowercased with runs
+ * of `*` collapsed; `op` is "" (equality) or a comparison.
+ */
+export interface Term {
+  kind: "text" | "field" | "valid" | "violation";
+  value: string;
+  negate: boolean;
+  path: string[];
+  op: Op;
+}
 
-/** A compiled query: a predicate plus whether it needs the parsed payload. */
+/** A compiled query. */
 export interface Filter {
   terms: Term[];
-  /** false when every term is plain text or a pseudo-field (no JSON.parse needed) */
+  /** true when some term reads the parsed payload (callers may skip JSON.parse otherwise) */
   needsData: boolean;
+  /** true when the query has no terms */
+  isEmpty: boolean;
   test(input: FilterInput): boolean;
 }
 
-const FIELD_RE = /[A-Za-z_$][A-Za-z0-9_$.-]*:/y;
-const SPACE_RE = /\s/;
+const WHITESPACE = new Set([" ", "\t", "\n", "\r", "\f", "\v"]);
+const isFieldStart = (c: string): boolean => /^[A-Za-z_$]$/.test(c);
+const isFieldChar = (c: string): boolean => /^[A-Za-z0-9_$.-]$/.test(c);
+const NUMBER_RE = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+const COMPARATORS: Record<Exclude<Op, "">, (a: number, b: number) => boolean> = {
+  ">=": (a, b) => a >= b,
+  "<=": (a, b) => a <= b,
+  ">": (a, b) => a > b,
+  "<": (a, b) => a < b,
+};
 
-/** Reads a quoted string starting at s[i] === '"'; returns its text and the index after it. */
+/** Reads text as a number (`10`, `-1.5`, `.5`, `1e3`; nothing else, no spaces), or null. */
+export function readNumber(text: string): number | null {
+  return NUMBER_RE.test(text) ? Number(text) : null;
+}
+
+// -- parsing --------------------------------------------------------------------------------
+
+/** Splits a query into terms (total: never throws). */
+export function parseQuery(text: string): Term[] {
+  const s = typeof text === "string" ? text : "";
+  const terms: Term[] = [];
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    if (WHITESPACE.has(s[i])) {
+      i += 1;
+      continue;
+    }
+    const negate = s[i] === "-";
+    if (negate) {
+      i += 1;
+      if (i === n || WHITESPACE.has(s[i])) continue; // a lone "-" negates nothing
+    }
+    const [term, end] = readTerm(s, i, negate);
+    if (term) terms.push(term);
+    i = end;
+  }
+  return terms;
+}
+
+function readTerm(s: string, i: number, negate: boolean): [Term | null, number] {
+  const n = s.length;
+  if (isFieldStart(s[i])) {
+    let j = i + 1;
+    while (j < n && isFieldChar(s[j])) j += 1;
+    if (j < n && s[j] === ":") {
+      const [term, end] = readFieldTerm(s, s.slice(i, j), j + 1, negate);
+      if (term) return [term, end];
+    }
+  }
+  let text: string;
+  let end: number;
+  if (s[i] === '"') [text, end] = readQuoted(s, i);
+  else {
+    end = bareEnd(s, i);
+    text = s.slice(i, end);
+  }
+  if (!text) return [null, end]; // empty text matches everything: ignored
+  return [{ kind: "text", value: text.toLowerCase(), negate, path: [], op: "" }, end];
+}
+
+function readFieldTerm(s: string, field: string, k: number, negate: boolean): [Term | null, number] {
+  const n = s.length;
+  const two = s.slice(k, k + 2);
+  let op: string = two === ">=" || two === "<=" ? two : s.slice(k, k + 1);
+  if (!(op in COMPARATORS)) op = "";
+  const afterOp = k + op.length;
+  let value: string;
+  let end: number;
+  if (op && afterOp < n && s[afterOp] === '"') {
+    [value, end] = readQuoted(s, afterOp);
+  } else if (k < n && s[k] === '"') {
+    op = "";
+    [value, end] = readQuoted(s, k);
+  } else {
+    end = bareEnd(s, k);
+    value = s.slice(k, end);
+    if (!value) return [null, end]; // "field:" with nothing after it is text
+    if (op && value.length > op.length) value = value.slice(op.length);
+    else op = ""; // an operator with nothing after it is the value itself
+  }
+  value = value.toLowerCase().replace(/\*+/g, "*");
+  const kind = field === "valid" || field === "violation" ? field : "field";
+  const path = kind === "field" ? field.split(".") : [];
+  return [{ kind, value, negate, path, op: op as Op }, end];
+}
+
+/** Reads a quoted run starting at the quote s[i]; an unclosed one runs to the end. */
 function readQuoted(s: string, i: number): [string, number] {
   let out = "";
   let j = i + 1;
-  while (j < s.length) {
+  const n = s.length;
+  while (j < n) {
     const c = s[j];
-    if (c === "\\" && j + 1 < s.length) {
-      out += s[j + 1];
-      j += 2;
+    if (c === "\\") {
+      if (j + 1 < n) {
+        out += s[j + 1];
+        j += 2;
+      } else {
+        out += c; // a trailing backslash is kept as it is
+        j += 1;
+      }
     } else if (c === '"') {
       return [out, j + 1];
     } else {
@@ -47,188 +149,159 @@ function readQuoted(s: string, i: number): [string, number] {
       j += 1;
     }
   }
-  return [out, j]; // an unclosed quote runs to the end
+  return [out, n];
 }
 
-function readBare(s: string, i: number): [string, number] {
+function bareEnd(s: string, i: number): number {
   let j = i;
-  while (j < s.length && !SPACE_RE.test(s[j])) j += 1;
-  return [s.slice(i, j), j];
+  while (j < s.length && !WHITESPACE.has(s[j])) j += 1;
+  return j;
 }
 
-/** Splits a query into terms (total: never throws). */
-export function parseQuery(query: string): Term[] {
-  const terms: Term[] = [];
-  const s = query;
-  let i = 0;
-  while (i < s.length) {
-    if (SPACE_RE.test(s[i])) {
-      i += 1;
-      continue;
+// -- evaluation -----------------------------------------------------------------------------
+
+/** An anchored matcher for a lowercased pattern where `*` is any run of characters. */
+function glob(pattern: string): (text: string) => boolean {
+  if (!pattern.includes("*")) return (text) => text === pattern;
+  const pieces = pattern.split("*");
+  const first = pieces[0];
+  const last = pieces[pieces.length - 1];
+  const middle = pieces.slice(1, -1);
+  const least = first.length + last.length;
+  return (text) => {
+    if (text.length < least || !text.startsWith(first) || !text.endsWith(last)) return false;
+    let pos = first.length;
+    const end = text.length - last.length;
+    for (const piece of middle) {
+      const found = text.slice(0, end).indexOf(piece, pos);
+      if (found < 0) return false;
+      pos = found + piece.length;
     }
-    let negate = false;
-    if (s[i] === "-" && i + 1 < s.length && !SPACE_RE.test(s[i + 1])) {
-      negate = true;
-      i += 1;
-    }
-    if (s[i] === '"') {
-      const [text, j] = readQuoted(s, i);
-      terms.push({ kind: "text", negate, text });
-      i = j;
-      continue;
-    }
-    FIELD_RE.lastIndex = i;
-    const m = FIELD_RE.exec(s);
-    if (m) {
-      const field = m[0].slice(0, -1);
-      let j = i + m[0].length;
-      let op: Op = "=";
-      for (const candidate of [">=", "<=", ">", "<"] as const) {
-        if (s.startsWith(candidate, j)) {
-          op = candidate;
-          j += candidate.length;
-          break;
-        }
-      }
-      const [value, end] = s[j] === '"' ? readQuoted(s, j) : readBare(s, j);
-      terms.push({ kind: "field", negate, field, op, value });
-      i = end;
-      continue;
-    }
-    const [text, j] = readBare(s, i);
-    terms.push({ kind: "text", negate, text });
-    i = j;
-  }
-  return terms;
+    return true;
+  };
 }
 
-const NUMBER_RE = /^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/;
-const SPECIAL_RE = /^[+-]?(?:inf|infinity|nan)$/i;
+/** An unanchored matcher: the lowercased pattern (`*` wildcards) occurs in the text. */
+function contains(pattern: string): (text: string) => boolean {
+  const pieces = pattern.split("*").filter((p) => p !== "");
+  return (text) => {
+    let pos = 0;
+    for (const piece of pieces) {
+      const found = text.indexOf(piece, pos);
+      if (found < 0) return false;
+      pos = found + piece.length;
+    }
+    return true;
+  };
+}
 
-/** Reads text as a number the way Python's float() does, or returns null. */
-export function readNumber(text: string): number | null {
-  const t = text.trim();
-  if (NUMBER_RE.test(t)) return Number(t.replace(/_/g, ""));
-  if (SPECIAL_RE.test(t)) {
-    if (/nan/i.test(t)) return NaN;
-    return t.startsWith("-") ? -Infinity : Infinity;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const has = (o: Record<string, unknown>, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** Every value at `path` in `data` (several when the path crosses an array). */
+function lookup(data: unknown, path: string[]): unknown[] {
+  let current = data;
+  for (let depth = 0; depth < path.length; depth++) {
+    const key = path[depth];
+    if (isObject(current)) {
+      if (!has(current, key)) return [];
+      current = current[key];
+    } else if (Array.isArray(current)) {
+      return lookupList(current, path.slice(depth));
+    } else {
+      return [];
+    }
   }
+  return [current];
+}
+
+/** Steps into an array: a numeric segment picks that element, any other looks in each one. */
+function lookupList(items: unknown[], path: string[]): unknown[] {
+  const [key, ...rest] = path;
+  if (/^[0-9]+$/.test(key)) {
+    const index = Number(key);
+    return index < items.length ? lookup(items[index], rest) : [];
+  }
+  const found: unknown[] = [];
+  for (const item of items) {
+    if (isObject(item) && has(item, key)) found.push(...lookup(item[key], rest));
+  }
+  return found;
+}
+
+function asNumber(found: unknown): number | null {
+  if (typeof found === "number") return found;
+  if (typeof found === "string") return readNumber(found);
   return null;
 }
 
-/** Compiles a `*` wildcard pattern to a case-insensitive whole-string matcher. */
-function wildcard(pattern: string): (text: string) => boolean {
-  if (!pattern.includes("*")) {
-    const want = pattern.toLowerCase();
-    return (text) => text.toLowerCase() === want;
+/** Builds matches(jsonValue) for a lowercased value and an operator. */
+function valueMatcher(value: string, op: Op): (found: unknown) => boolean {
+  const number = readNumber(value);
+  if (op) {
+    const compare = COMPARATORS[op];
+    if (number === null) return () => false;
+    const compareFound = (found: unknown): boolean => {
+      if (Array.isArray(found)) return found.some((item) => !Array.isArray(item) && compareFound(item));
+      const x = asNumber(found);
+      return x !== null && compare(x, number);
+    };
+    return compareFound;
   }
-  const body = pattern
-    .split("*")
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-    .join("[\\s\\S]*");
-  const re = new RegExp(`^${body}$`, "i");
-  return (text) => re.test(text);
-}
-
-/** A JSON scalar written as text: strings as they are, others as in JSON. */
-function scalarText(v: unknown): string {
-  if (typeof v === "string") return v;
-  if (v === null) return "null";
-  return String(v);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Looks a dotted path up in a parsed object; `undefined` when missing. */
-function lookup(data: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = data;
-  for (const key of path.split(".")) {
-    if (!isPlainObject(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
-    cur = cur[key];
-  }
-  return cur;
-}
-
-type ValueTest = (v: unknown) => boolean;
-
-function equalsTest(value: string): ValueTest {
-  const text = wildcard(value);
-  const num = value.includes("*") ? null : readNumber(value);
-  const matchAll = /^\*+$/.test(value);
-  const one = (v: unknown): boolean => {
-    if (isPlainObject(v)) return matchAll;
-    if (Array.isArray(v)) return false;
-    if (typeof v === "number" && num !== null) return v === num;
-    return text(scalarText(v));
+  const textMatches = glob(value);
+  const scalar = (found: unknown): boolean => {
+    if (typeof found === "string") return textMatches(found.toLowerCase());
+    if (typeof found === "boolean") return textMatches(found ? "true" : "false");
+    if (found === null) return textMatches("null");
+    if (typeof found === "number") return number !== null ? found === number : textMatches(String(found));
+    return value === "*"; // an object (or an array inside an array) matches only *
   };
-  return (v) => (Array.isArray(v) ? matchAll || v.some(one) : one(v));
+  return (found) => (Array.isArray(found) ? found.some(scalar) : scalar(found));
 }
 
-function compareTest(op: Exclude<Op, "=">, value: string): ValueTest {
-  const right = readNumber(value);
-  const one = (v: unknown): boolean => {
-    if (right === null || Number.isNaN(right)) return false;
-    let left: number | null = null;
-    if (typeof v === "number") left = v;
-    else if (typeof v === "string") left = readNumber(v);
-    if (left === null || Number.isNaN(left)) return false;
-    switch (op) {
-      case ">":
-        return left > right;
-      case ">=":
-        return left >= right;
-      case "<":
-        return left < right;
-      case "<=":
-        return left <= right;
-    }
-  };
-  return (v) => (Array.isArray(v) ? v.some(one) : one(v));
-}
+type Check = (input: FilterInput, lowered: () => string) => boolean;
 
-type InputTest = (input: FilterInput) => boolean;
-
-function compileTerm(term: Term): InputTest {
+function compileTerm(term: Term): Check {
   if (term.kind === "text") {
-    const needle = term.text.toLowerCase();
-    return (input) => input.raw.toLowerCase().includes(needle);
+    const needle = term.value;
+    return (_input, lowered) => lowered().includes(needle);
   }
-  const { field, op, value } = term;
-  if (field === "valid") {
-    if (op !== "=") return () => false;
-    const test = wildcard(value);
-    return (input) => test(input.valid ? "true" : "false");
+  let valueMatches = valueMatcher(term.value, term.op);
+  if (term.kind === "valid") return (input) => valueMatches(input.valid);
+  if (term.kind === "violation") {
+    if (term.op) return () => false;
+    const test = contains(term.value);
+    return (input) => input.violations.some((v) => test(v.toLowerCase()));
   }
-  if (field === "violation") {
-    if (op !== "=") return () => false;
-    const test = wildcard(`*${value}*`);
-    return (input) => input.violations.some((v) => test(v));
+  if (term.value === "*" && !term.op) valueMatches = () => true;
+  const path = term.path;
+  if (path.length === 1) {
+    const key = path[0];
+    return (input) => {
+      const data = input.data;
+      return isObject(data) && has(data, key) && valueMatches(data[key]);
+    };
   }
-  const test = op === "=" ? equalsTest(value) : compareTest(op, value);
-  return (input) => {
-    if (input.data === null) return false;
-    const v = lookup(input.data, field);
-    return v !== undefined && test(v);
-  };
-}
-
-function usesData(term: Term): boolean {
-  return term.kind === "field" && term.field !== "valid" && term.field !== "violation";
+  return (input) => lookup(input.data, path).some(valueMatches);
 }
 
 /** Compiles a query string into a reusable filter. */
 export function compileQuery(query: string): Filter {
   const terms = parseQuery(query);
-  const tests = terms.map((term) => {
-    const test = compileTerm(term);
-    return term.negate ? (input: FilterInput) => !test(input) : test;
-  });
+  const checks = terms.map((term) => [compileTerm(term), term.negate] as const);
   return {
     terms,
-    needsData: terms.some(usesData),
-    test: (input) => tests.every((t) => t(input)),
+    needsData: terms.some((t) => t.kind === "field"),
+    isEmpty: terms.length === 0,
+    test(input) {
+      let cache: string | null = null;
+      const lowered = (): string => (cache ??= input.raw.toLowerCase());
+      for (const [check, negate] of checks) {
+        if (check(input, lowered) === negate) return false;
+      }
+      return true;
+    },
   };
 }
 

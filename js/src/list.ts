@@ -37,19 +37,20 @@ export interface ListOptions {
 function buildRow(row: Row): HTMLElement {
   const b = badge(row);
   const t = time(row);
+  const mark = row.valid
+    ? el("span", { className: "sd-mark" })
+    : el("span", { className: "sd-mark sd-invalid-mark", text: "!", title: row.violations.join("\n") });
   const node = el("div", { className: "sd-row", testid: "sd-row" }, [
     el("span", { className: `sd-badge sd-type-${b.kind}`, text: b.text }),
     el("span", { className: "sd-label", text: label(row) }),
     el("span", { className: "sd-user", text: user(row) }),
     el("span", { className: "sd-time", text: t.text, title: t.title }),
+    mark,
   ]);
   node.dataset.seq = String(row.seq);
   node.dataset.type = row.type ?? "";
   node.setAttribute("role", "option");
-  if (!row.valid) {
-    node.classList.add("sd-invalid");
-    node.appendChild(el("span", { className: "sd-invalid-mark", text: "!", title: row.violations.join("\n") }));
-  }
+  if (!row.valid) node.classList.add("sd-invalid");
   return node;
 }
 

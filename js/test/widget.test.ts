@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget";
-import { FakeModel, nextFrame, trackRow } from "./fake_model";
 import type { Row } from "../src/protocol";
+import { FakeModel, makeRow, nextFrame, trackRow } from "./fake_model";
 
 let cleanup: (() => void) | null = null;
 
@@ -18,8 +18,8 @@ afterEach(() => {
   document.body.replaceChildren();
 });
 
-function snapshot(model: FakeModel, rows: Row[]): void {
-  model.emitCustom({ type: "snapshot", rows, last_seq: rows.at(-1)?.seq ?? 0, request_id: null });
+function snapshot(model: FakeModel, rows: Row[], lastSeq = rows.at(-1)?.seq ?? 0): void {
+  model.emitCustom({ type: "snapshot", rows, last_seq: lastSeq, request_id: null });
 }
 
 function delta(model: FakeModel, rows: Row[], afterSeq: number): void {
@@ -27,19 +27,29 @@ function delta(model: FakeModel, rows: Row[], afterSeq: number): void {
 }
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+const tracks = (a: number, b: number): Row[] => range(a, b).map((s) => trackRow(s));
 const rowSeqs = (host: HTMLElement): number[] =>
   [...host.querySelectorAll<HTMLElement>('[data-testid="sd-row"]')]
     .map((n) => Number(n.dataset.seq))
     .sort((a, b) => b - a);
-const byTestId = (host: HTMLElement, id: string): HTMLElement =>
-  host.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
+const byTestId = (host: HTMLElement, id: string): HTMLElement => {
+  const node = host.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+  if (!node) throw new Error(`no element with data-testid=${id}`);
+  return node;
+};
+const click = (node: Element): void => {
+  node.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+};
+const key = (node: Element, k: string): void => {
+  node.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
+};
 
-describe("widget", () => {
+describe("widget: rows", () => {
   it("asks for a snapshot on render and shows its rows newest first", async () => {
     const model = new FakeModel();
     const host = mount(model);
     expect(model.sentOfType("snapshot_request")).toHaveLength(1);
-    snapshot(model, range(1, 5).map((s) => trackRow(s)));
+    snapshot(model, tracks(1, 5));
     await nextFrame();
     expect(rowSeqs(host)).toEqual([5, 4, 3, 2, 1]);
     const first = host.querySelector<HTMLElement>('[data-testid="sd-row"][data-seq="5"]')!;
@@ -48,7 +58,15 @@ describe("widget", () => {
     expect(byTestId(host, "sd-count").textContent).toBe("5 of 5");
   });
 
-  it("appends deltas and repaints once per frame", async () => {
+  it("asks again on every render (a reload)", () => {
+    const model = new FakeModel();
+    mount(model);
+    cleanup?.();
+    mount(model);
+    expect(model.sentOfType("snapshot_request")).toHaveLength(2);
+  });
+
+  it("appends deltas and paints once per frame", async () => {
     const model = new FakeModel();
     const host = mount(model);
     snapshot(model, [trackRow(1)]);
@@ -57,5 +75,273 @@ describe("widget", () => {
     expect(rowSeqs(host)).toEqual([]); // nothing painted before the frame
     await nextFrame();
     expect(rowSeqs(host)).toEqual([4, 3, 2, 1]);
+  });
+
+  it("asks for a snapshot on a seq gap, once while it is outstanding", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 3));
+    delta(model, tracks(6, 7), 5);
+    delta(model, tracks(8, 9), 7);
+    expect(model.sentOfType("snapshot_request")).toHaveLength(2); // render + first gap
+    snapshot(model, tracks(1, 9));
+    delta(model, tracks(12, 12), 11);
+    expect(model.sentOfType("snapshot_request")).toHaveLength(3);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual(range(1, 9).reverse());
+  });
+
+  it("holds at most max_rows rows", async () => {
+    const model = new FakeModel({ max_rows: 50 });
+    const host = mount(model);
+    snapshot(model, tracks(1, 40));
+    delta(model, tracks(41, 80), 40);
+    await nextFrame();
+    expect(byTestId(host, "sd-count").textContent).toBe("50 of 50");
+  });
+
+  it("keeps fewer than 100 row elements with 10,000 rows", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 10_000));
+    await nextFrame();
+    const seqs = rowSeqs(host);
+    expect(seqs.length).toBeGreaterThan(10);
+    expect(seqs.length).toBeLessThan(100);
+    expect(seqs[0]).toBe(10_000);
+  });
+
+  it("renders hostile event data as text and creates no element from it", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    const evil = "<img src=x onerror=globalThis.__pwned=1>";
+    snapshot(model, [
+      makeRow(1, { type: "track", event: evil, userId: "<b>bold</b>", properties: { html: evil } }),
+    ]);
+    await nextFrame();
+    click(host.querySelector('[data-testid="sd-row"]')!);
+    const label = host.querySelector('[data-seq="1"] .sd-label')!;
+    expect(label.textContent).toBe(evil);
+    expect(host.querySelector("img")).toBeNull();
+    expect(host.querySelector("b")).toBeNull();
+    expect(byTestId(host, "sd-detail").textContent).toContain(evil);
+    click(byTestId(host, "sd-detail-tab-pretty"));
+    expect(byTestId(host, "sd-detail").textContent).toContain("analytics.track(");
+    expect(host.querySelector("img")).toBeNull();
+    expect((globalThis as { __pwned?: number }).__pwned).toBeUndefined();
+  });
+});
+
+describe("widget: pause", () => {
+  it("freezes the list while deltas arrive, counts them, and catches up on resume", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 3));
+    await nextFrame();
+    click(byTestId(host, "sd-live-toggle"));
+    expect(model.traits.paused).toBe(true);
+    expect(model.saves).toBeGreaterThan(0);
+    delta(model, tracks(4, 8), 3);
+    delta(model, tracks(9, 10), 8);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3, 2, 1]);
+    const newCount = byTestId(host, "sd-new-count");
+    expect(newCount.hidden).toBe(false);
+    expect(newCount.textContent).toBe("7 new");
+    click(newCount);
+    expect(model.traits.paused).toBe(false);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual(range(1, 10).reverse());
+    expect(newCount.hidden).toBe(true);
+  });
+
+  it("freezes when Python sets paused, and resumes when Python clears it", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 2));
+    model.pythonSets("paused", true);
+    delta(model, tracks(3, 4), 2);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([2, 1]);
+    expect(byTestId(host, "sd-new-count").textContent).toBe("2 new");
+    model.pythonSets("paused", false);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([4, 3, 2, 1]);
+  });
+
+  it("starts frozen when the trait is already set", async () => {
+    const model = new FakeModel({ paused: true });
+    const host = mount(model);
+    snapshot(model, tracks(1, 2));
+    await nextFrame();
+    expect(byTestId(host, "sd-live-toggle").getAttribute("aria-pressed")).toBe("true");
+    expect(byTestId(host, "sd-new-count").textContent).toBe("2 new");
+  });
+});
+
+describe("widget: filter", () => {
+  it("filters at once and saves the query after a pause in typing", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, [
+      makeRow(1, { type: "track", event: "A", userId: "u" }),
+      makeRow(2, { type: "identify", userId: "u" }),
+      makeRow(3, { type: "identify", userId: "v" }),
+    ]);
+    const input = byTestId(host, "sd-filter") as HTMLInputElement;
+    input.value = "type:identify";
+    input.dispatchEvent(new Event("input"));
+    expect(model.traits.query).toBe("");
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3, 2]);
+    expect(byTestId(host, "sd-count").textContent).toBe("2 of 3");
+    await vi.waitFor(() => expect(model.traits.query).toBe("type:identify"), { timeout: 2000 });
+  });
+
+  it("applies a query set from Python, and new rows pass through it", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 4));
+    model.pythonSets("query", "properties.n:>2");
+    delta(model, tracks(5, 5), 4);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([5, 4, 3]);
+    expect((byTestId(host, "sd-filter") as HTMLInputElement).value).toBe("properties.n:>2");
+  });
+
+  it("type and invalid toggles filter and set their traits", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, [
+      makeRow(1, { type: "track", event: "A" }),
+      makeRow(2, { type: "page", name: "P" }),
+      makeRow(3, { type: "page", name: "Q" }, { valid: false, violations: ["missing userId"] }),
+    ]);
+    click(byTestId(host, "sd-type-toggle-page"));
+    expect(model.traits.type_filter).toEqual(["page"]);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3, 2]);
+    click(byTestId(host, "sd-invalid-toggle"));
+    expect(model.traits.invalid_only).toBe(true);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3]);
+    model.pythonSets("type_filter", []);
+    model.pythonSets("invalid_only", false);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("widget: selection and detail", () => {
+  it("selects a clicked row and tells Python", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, [makeRow(7, { type: "track", event: "Buy", messageId: "msg-7", properties: { a: 1 } })]);
+    await nextFrame();
+    click(host.querySelector('[data-seq="7"]')!);
+    expect(model.traits.selected).toMatchObject({ seq: 7, type: "track", event: "Buy", messageId: "msg-7", properties: { a: 1 } });
+    expect(host.querySelector('[data-seq="7"]')!.classList.contains("sd-selected")).toBe(true);
+    expect(byTestId(host, "sd-detail").textContent).toContain("msg-7");
+  });
+
+  it("highlights the row Python selects", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 5));
+    await nextFrame();
+    model.pythonSets("selected", { seq: 2, messageId: "m-2" });
+    expect(host.querySelector(".sd-selected")?.getAttribute("data-seq")).toBe("2");
+    expect(byTestId(host, "sd-detail-messageId").textContent).toBe("m-2");
+    model.pythonSets("selected", null);
+    expect(host.querySelector(".sd-selected")).toBeNull();
+  });
+
+  it("moves the selection with the arrow keys and clears it with Escape", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 5));
+    await nextFrame();
+    const root = byTestId(host, "sd-root");
+    key(root, "ArrowDown");
+    expect(model.traits.selected?.seq).toBe(5);
+    key(root, "ArrowDown");
+    key(root, "ArrowDown");
+    expect(model.traits.selected?.seq).toBe(3);
+    key(root, "ArrowUp");
+    expect(model.traits.selected?.seq).toBe(4);
+    key(root, "Escape");
+    expect(model.traits.selected).toBeNull();
+    expect(host.querySelector(".sd-selected")).toBeNull();
+  });
+
+  it("shows violations", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, [makeRow(1, { type: "track" }, { valid: false, violations: ["track without event"] })]);
+    await nextFrame();
+    click(host.querySelector('[data-seq="1"]')!);
+    click(byTestId(host, "sd-detail-tab-violations"));
+    expect(byTestId(host, "sd-violations").textContent).toBe("track without event");
+  });
+
+  it("fetches a truncated payload on request and renders it in chunks", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    const big = JSON.stringify({ type: "track", event: "Big", properties: { blob: "x".repeat(1_000_000) } });
+    const row = makeRow(1, { type: "track", event: "Big" }, { raw: big.slice(0, 16_384), truncated: true, size: big.length });
+    snapshot(model, [row]);
+    await nextFrame();
+    click(host.querySelector('[data-seq="1"]')!);
+    const text = byTestId(host, "sd-detail-text");
+    expect(text.textContent!.length).toBe(16_384);
+    click(byTestId(host, "sd-show-full"));
+    const [req] = model.sentOfType("raw_request");
+    expect(req.seq).toBe(1);
+    const started = performance.now();
+    model.emitCustom({ type: "raw", seq: 1, raw: big, request_id: req.request_id });
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(text.textContent!.length).toBeLessThan(big.length); // first chunk only, the rest follows
+    await vi.waitFor(() => expect(text.textContent!.length).toBeGreaterThan(big.length), { timeout: 5000 });
+  });
+});
+
+describe("widget: header", () => {
+  it("shows status, counters and thinning", () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    model.pythonSets("status", { state: "reconnecting", reason: "connection refused" });
+    expect(byTestId(host, "sd-status").textContent).toBe("reconnecting: connection refused");
+    model.pythonSets("stats", { received: 1234, rate_per_s: 20000, buffered: 1000, evicted: 234, skipped: 0 });
+    expect(byTestId(host, "sd-stats").textContent).toContain("1,234 received");
+    expect(byTestId(host, "sd-thinning").hidden).toBe(true);
+    model.pythonSets("stats", { received: 5000, rate_per_s: 20000, displayed_rate_per_s: 2000, skipped: 900 });
+    expect(byTestId(host, "sd-thinning").hidden).toBe(false);
+    expect(byTestId(host, "sd-thinning").textContent).toBe("showing 2,000 of 20,000 events/s");
+  });
+
+  it("clear empties the list and asks Python to clear", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 3));
+    await nextFrame();
+    click(byTestId(host, "sd-clear"));
+    expect(model.sentOfType("clear_request")).toHaveLength(1);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([]);
+  });
+});
+
+describe("widget: cleanup", () => {
+  it("removes every model listener and its DOM", () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    expect(model.listenerCount()).toBeGreaterThan(0);
+    const input = byTestId(host, "sd-filter") as HTMLInputElement;
+    input.value = "x";
+    input.dispatchEvent(new Event("input")); // leaves a debounce timer pending
+    cleanup?.();
+    cleanup = null;
+    expect(model.listenerCount()).toBe(0);
+    expect(host.children).toHaveLength(0);
   });
 });

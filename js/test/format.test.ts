@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { badge, bytes, count, label, time, user } from "../src/format";
+import { makeRow } from "./fake_model";
+
+describe("format", () => {
+  it("labels each type by its main field", () => {
+    expect(label(makeRow(1, { type: "track", event: "Order Completed" }))).toBe("Order Completed");
+    expect(label(makeRow(2, { type: "page", name: "Home" }))).toBe("Home");
+    expect(label(makeRow(3, { type: "screen", name: "Settings" }))).toBe("Settings");
+    expect(label(makeRow(4, { type: "identify", userId: "u-1", traits: { email: "a@b.c" } }))).toBe("a@b.c");
+    expect(label(makeRow(5, { type: "identify", userId: "u-1", traits: {} }))).toBe("u-1");
+    expect(label(makeRow(6, { type: "group", groupId: "acme", userId: "u-1" }))).toBe("acme");
+    expect(label(makeRow(7, { type: "alias", previousId: "anon-1", userId: "u-1" }))).toBe("anon-1 → u-1");
+  });
+
+  it("falls back to a violation for a payload that is not an event", () => {
+    const row = makeRow(1, "not json", { valid: false, violations: ["payload is not JSON"] });
+    expect(label(row)).toBe("payload is not JSON");
+    expect(badge(row)).toEqual({ text: "?", kind: "unknown" });
+  });
+
+  it("gives a badge per type", () => {
+    expect(badge(makeRow(1, { type: "group" }))).toEqual({ text: "group", kind: "group" });
+    expect(badge(makeRow(1, { type: "weird" }))).toEqual({ text: "weird", kind: "unknown" });
+  });
+
+  it("shows userId, else anonymousId", () => {
+    expect(user(makeRow(1, { userId: "u", anonymousId: "a" }))).toBe("u");
+    expect(user(makeRow(1, { anonymousId: "a" }))).toBe("a");
+    expect(user(makeRow(1, {}))).toBe("");
+  });
+
+  it("shows the event timestamp as local time of day, else the received time", () => {
+    const ts = new Date(2024, 0, 2, 3, 4, 5, 6);
+    const withTs = time(makeRow(1, { timestamp: ts.toISOString() }));
+    expect(withTs.text).toBe("03:04:05.006");
+    expect(withTs.title).toContain(ts.toISOString());
+    const received = new Date(2024, 0, 2, 13, 14, 15, 16);
+    const noTs = time(makeRow(1, { timestamp: "garbage" }, { t: received.getTime() }));
+    expect(noTs.text).toBe("13:14:15.016");
+  });
+
+  it("writes counts and sizes for humans", () => {
+    expect(count(1234567)).toBe("1,234,567");
+    expect(bytes(512)).toBe("512 B");
+    expect(bytes(1536)).toBe("1.5 KB");
+    expect(bytes(3 * 1024 * 1024)).toBe("3.0 MB");
+  });
+});

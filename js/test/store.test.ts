@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { RowStore } from "../src/store";
+import type { DeltaMsg, Row, SnapshotMsg } from "../src/protocol";
+import { trackRow } from "./fake_model";
+
+const rows = (a: number, b: number): Row[] =>
+  Array.from({ length: b - a + 1 }, (_, i) => trackRow(a + i));
+const snap = (rs: Row[], last = rs.at(-1)?.seq ?? 0): SnapshotMsg => ({
+  type: "snapshot",
+  rows: rs,
+  last_seq: last,
+  request_id: null,
+});
+const delta = (rs: Row[], after: number, last = rs.at(-1)?.seq ?? after, skipped = 0): DeltaMsg => ({
+  type: "delta",
+  rows: rs,
+  after_seq: after,
+  last_seq: last,
+  skipped,
+});
+const seqs = (store: RowStore): number[] => store.toArray().map((r) => r.seq);
+
+describe("RowStore", () => {
+  it("replaces its rows with a snapshot", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 3)));
+    store.applySnapshot(snap(rows(7, 9)));
+    expect(seqs(store)).toEqual([7, 8, 9]);
+    expect(store.lastSeq).toBe(9);
+  });
+
+  it("appends deltas that follow on", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 2)));
+    const r = store.applyDelta(delta(rows(3, 5), 2));
+    expect(r.gap).toBe(false);
+    expect(r.added.map((x) => x.seq)).toEqual([3, 4, 5]);
+    expect(seqs(store)).toEqual([1, 2, 3, 4, 5]);
+    expect(store.lastSeq).toBe(5);
+  });
+
+  it("follows on from an empty snapshot's last_seq", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap([], 41));
+    expect(store.applyDelta(delta(rows(42, 43), 41)).gap).toBe(false);
+    expect(seqs(store)).toEqual([42, 43]);
+  });
+
+  it("reports a gap when a delta starts after its last seq, and applies nothing", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 2)));
+    const r = store.applyDelta(delta(rows(6, 7), 5));
+    expect(r).toEqual({ added: [], gap: true });
+    expect(seqs(store)).toEqual([1, 2]);
+    expect(store.lastSeq).toBe(2);
+  });
+
+  it("reports a gap for a delta before any snapshot", () => {
+    const store = new RowStore(100);
+    expect(store.applyDelta(delta(rows(1, 2), 0)).gap).toBe(true);
+    expect(store.size).toBe(0);
+  });
+
+  it("ignores a delta the snapshot already covers and keeps only new rows of an overlap", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 5)));
+    expect(store.applyDelta(delta(rows(4, 5), 3))).toEqual({ added: [], gap: false });
+    const r = store.applyDelta(delta(rows(4, 7), 3));
+    expect(r.added.map((x) => x.seq)).toEqual([6, 7]);
+    expect(seqs(store)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("accepts thinned deltas: last_seq moves on past the skipped rows", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 1)));
+    const r = store.applyDelta(delta([trackRow(3), trackRow(6)], 1, 6, 3));
+    expect(r.gap).toBe(false);
+    expect(store.lastSeq).toBe(6);
+    expect(store.skipped).toBe(3);
+    expect(store.applyDelta(delta(rows(7, 7), 6)).gap).toBe(false);
+  });
+
+  it("evicts the oldest rows beyond its capacity and counts them", () => {
+    const store = new RowStore(3);
+    store.applySnapshot(snap(rows(1, 2)));
+    store.applyDelta(delta(rows(3, 6), 2));
+    expect(seqs(store)).toEqual([4, 5, 6]);
+    expect(store.evicted).toBe(3);
+    for (let s = 7; s <= 1000; s++) store.applyDelta(delta([trackRow(s)], s - 1));
+    expect(seqs(store)).toEqual([998, 999, 1000]);
+    expect(store.at(0)?.seq).toBe(998);
+    expect(store.at(3)).toBeUndefined();
+    expect(store.bySeq(999)?.seq).toBe(999);
+    expect(store.bySeq(997)).toBeUndefined();
+  });
+
+  it("shrinks when the capacity shrinks", () => {
+    const store = new RowStore(10);
+    store.applySnapshot(snap(rows(1, 10)));
+    store.setCapacity(4);
+    expect(seqs(store)).toEqual([7, 8, 9, 10]);
+  });
+
+  it("counts the rows that arrive while paused", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 3)));
+    store.pause();
+    store.applyDelta(delta(rows(4, 5), 3));
+    store.applyDelta(delta(rows(6, 9), 5));
+    expect(store.backlog).toBe(6);
+    // a resync snapshot while paused: the backlog is what is newer than the pause point
+    store.applySnapshot(snap(rows(2, 10)));
+    expect(store.backlog).toBe(7);
+    store.resume();
+    expect(store.backlog).toBe(0);
+    store.applyDelta(delta(rows(11, 12), 10));
+    expect(store.backlog).toBe(0);
+  });
+
+  it("empties on clear", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 3)));
+    store.clear();
+    expect(store.size).toBe(0);
+  });
+});
