@@ -411,5 +411,6 @@ def _demo_class() -> type:
                 if resources is not None:
                     resources.stop()
 
+        DemoDebugger.__qualname__ = "DemoDebugger"
         _DEMO_CLASS = DemoDebugger
     return _DEMO_CLASS
