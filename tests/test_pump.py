@@ -27,6 +27,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Fail a test that leaves a pump or source thread running."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("segment-debugger")]
+    assert left == [], f"threads still running after the test: {left}"
+
+
 def make_event(i: int, **extra: Any) -> Event:
     payload = {"type": "track", "event": f"E{i}", "userId": f"u{i % 7}", "messageId": f"m{i}"}
     payload.update(extra)

@@ -33,6 +33,14 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Fail a test that leaves a pump or source thread running."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("segment-debugger")]
+    assert left == [], f"threads still running after the test: {left}"
+
+
 class RecordingComm(DummyComm):
     """A comm whose every published message is recorded with its time."""
 
