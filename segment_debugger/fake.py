@@ -249,7 +249,6 @@ class FakeEventStream:
         message.update(body)
         if kind == "page":
             message["context"]["page"] = body["properties"]
-        self._recent_ids.append(message["messageId"])
         return message
 
     def payload(self) -> bytes:
@@ -257,7 +256,9 @@ class FakeEventStream:
         if self.invalid_fraction and self.rng.random() < self.invalid_fraction:
             return self.bad_payload()
         self.kinds["valid"] += 1
-        return orjson.dumps(self.event())
+        message = self.event()
+        self._recent_ids.append(message["messageId"])  # what a duplicate may copy
+        return orjson.dumps(message)
 
     def bad_payload(self, kind: str | None = None) -> bytes:
         """Return one bad message of ``kind`` (one of :data:`BAD_KINDS`; random when None)."""
