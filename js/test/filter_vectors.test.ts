@@ -1,0 +1,39 @@
+/** The shared filter vectors (spec/filter_vectors.json), also run by Python's tests. */
+import { describe, expect, it } from "vitest";
+import { compileQuery, type FilterInput } from "../src/filter";
+import { parseObject } from "../src/payload";
+import vectorsJson from "../../spec/filter_vectors.json";
+
+interface VectorEvent {
+  id: string;
+  raw: string;
+  valid: boolean;
+  violations: string[];
+}
+interface VectorCase {
+  query: string;
+  matches: string[];
+  note?: string;
+}
+
+const vectors = vectorsJson as { events: VectorEvent[]; cases: VectorCase[] };
+const inputs: Array<[string, FilterInput]> = vectors.events.map((e) => [
+  e.id,
+  { raw: e.raw, data: parseObject(e.raw), valid: e.valid, violations: e.violations },
+]);
+
+describe("shared filter vectors", () => {
+  it("has cases to run", () => {
+    expect(vectors.cases.length).toBeGreaterThan(10);
+    expect(inputs.length).toBeGreaterThan(3);
+  });
+
+  it.each(vectors.cases.map((c) => [c.query, c.note ?? "", c.matches] as const))(
+    "%j (%s)",
+    (query, _note, expected) => {
+      const filter = compileQuery(query);
+      const got = inputs.filter(([, input]) => filter.test(input)).map(([id]) => id);
+      expect(got).toEqual(expected);
+    },
+  );
+});
