@@ -1,0 +1,129 @@
+"""End to end: ``segment-debugger demo`` serves a dashboard whose rows appear, and stops cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+from harness import BIN, free_port, wait_until
+from playwright.sync_api import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+READY_TIMEOUT_S = 90  # Voila start, on a loaded 2-core machine
+ROWS_TIMEOUT_S = 90  # kernel start + notebook execution + first delta
+EXIT_TIMEOUT_S = 20
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on the port: a server (which sets SO_REUSEADDR, as Voila does) can bind it.
+
+    Connections the browser had open may sit in TIME_WAIT for a minute; they do not stop a
+    new server, so they do not count.
+    """
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class DemoProcess:
+    """``segment-debugger demo`` as a child in its own session; stdout collected line by line."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("SEGMENT_DEBUGGER_URL", None)
+        self.proc = subprocess.Popen(
+            [str(BIN / "segment-debugger"), "demo", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+
+    def output(self) -> str:
+        while True:
+            try:
+                self.lines.append(self._queue.get_nowait())
+            except queue.Empty:
+                return "\n".join(self.lines)
+
+    def dashboard_url(self) -> str | None:
+        for line in self.output().splitlines():
+            if "dashboard at " in line:
+                return line.split("dashboard at ", 1)[1].split()[0]
+        if self.proc.poll() is not None:
+            raise AssertionError(f"demo exited with {self.proc.returncode}:\n{self.output()}")
+        return None
+
+    def kill(self) -> None:
+        """Last-resort cleanup when a test failed half way."""
+        procs = []
+        with contextlib.suppress(psutil.Error):
+            procs = psutil.Process(self.proc.pid).children(recursive=True)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+def test_demo_serves_live_rows_and_stops_cleanly_on_sigint(page: Page) -> None:
+    port = free_port()
+    started = time.monotonic()
+    demo = DemoProcess("--no-browser", "--port", str(port), "--rate", "100")
+    try:
+        url = wait_until(demo.dashboard_url, READY_TIMEOUT_S, lambda: f"the URL:\n{demo.output()}")
+        assert url == f"http://127.0.0.1:{port}/"
+        page.goto(url)
+        rows = page.locator("[data-testid=sd-row]")
+        rows.first.wait_for(timeout=ROWS_TIMEOUT_S * 1000)
+        first_row_s = time.monotonic() - started
+        assert rows.count() >= 1
+        counters = page.locator("[data-testid=sd-dashboard-counters]")
+        counters.wait_for(timeout=10_000)
+        assert "received" in counters.inner_text()
+        print(f"demo start to first row: {first_row_s:.1f} s", file=sys.stderr)
+
+        children = psutil.Process(demo.proc.pid).children(recursive=True)
+        names = {p.name() for p in children}
+        assert any("python" in n for n in names), f"no Voila/kernel process among {names}"
+        if "started an embedded Redis (redis-server)" in demo.output():
+            assert "redis-server" in names
+
+        stop_at = time.monotonic()
+        demo.proc.send_signal(signal.SIGINT)
+        assert demo.proc.wait(timeout=EXIT_TIMEOUT_S) == 0, demo.output()
+        print(f"SIGINT to exit: {time.monotonic() - stop_at:.1f} s", file=sys.stderr)
+        survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert survivors == [], f"processes left behind: {survivors}"
+        assert _port_free(port), f"port {port} still in use after the demo stopped"
+        assert "stopping" in demo.output()
+    finally:
+        demo.kill()
+
