@@ -148,9 +148,7 @@ class EventBuffer:
         events = self._events
         events.append(event)
         self._bytes += event.size
-        while len(events) > 1 and (
-            len(events) > self.max_messages or self._bytes > self.max_bytes
-        ):
+        while len(events) > 1 and (len(events) > self.max_messages or self._bytes > self.max_bytes):
             self._forget(events.popleft())
             self._evicted += 1
 
