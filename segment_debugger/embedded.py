@@ -333,6 +333,12 @@ class Publisher:
                 self._stop.wait(1.0)
             seed = None if seed is None else seed + 1  # a restart must not replay the same ids
 
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"Publisher({self.channel!r}, rate={self.rate}, {state}, published={self.published})"
