@@ -73,6 +73,7 @@ _JSONDecodeError = orjson.JSONDecodeError
 _fromisoformat = datetime.fromisoformat
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 _UNPARSED: Any = object()
+_DATE_SEPARATORS = frozenset(("T", "t", " ", ""))
 _STRING_FIELDS = ("event", "name", "userId", "anonymousId", "messageId", "groupId", "previousId")
 
 # Extended-format ISO-8601 (what Segment libraries send), for dates that
@@ -156,17 +157,35 @@ def _parse(raw: Any, channel: Any, received_at: Any, pattern: Any) -> Event:
             violations.append("group without groupId")
 
     timestamp = get("timestamp")
-    if timestamp is not None:
-        timestamp = _date("timestamp", timestamp, violations)
     sent_at = get("sentAt")
-    if sent_at is not None:
-        sent_at = _date("sentAt", sent_at, violations)
     received = get("receivedAt")
-    if received is not None:
-        received = _date("receivedAt", received, violations)
     original = get("originalTimestamp")
-    if original is not None:
-        _date("originalTimestamp", original, violations)
+    try:  # fast path: every present timestamp is a string fromisoformat takes, extended format
+        if timestamp is not None:
+            _fromisoformat(timestamp)
+            if timestamp[10:11] not in _DATE_SEPARATORS or timestamp[4:5] != "-":
+                raise ValueError
+        if sent_at is not None:
+            _fromisoformat(sent_at)
+            if sent_at[10:11] not in _DATE_SEPARATORS or sent_at[4:5] != "-":
+                raise ValueError
+        if received is not None:
+            _fromisoformat(received)
+            if received[10:11] not in _DATE_SEPARATORS or received[4:5] != "-":
+                raise ValueError
+        if original is not None:
+            _fromisoformat(original)
+            if original[10:11] not in _DATE_SEPARATORS or original[4:5] != "-":
+                raise ValueError
+    except (ValueError, TypeError):
+        if timestamp is not None:
+            timestamp = _date("timestamp", timestamp, violations)
+        if sent_at is not None:
+            sent_at = _date("sentAt", sent_at, violations)
+        if received is not None:
+            received = _date("receivedAt", received, violations)
+        if original is not None:
+            _date("originalTimestamp", original, violations)
 
     properties = get("properties")
     if properties is not None and properties.__class__ is not dict:

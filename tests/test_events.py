@@ -345,3 +345,19 @@ def test_parse_event_never_raises_on_segment_shaped_objects(value: dict[str, Any
     assert event.valid is (not event.violations)
     for key in ("userId", "anonymousId", "messageId", "event", "name", "groupId", "previousId"):
         assert getattr(event, key) is None or isinstance(getattr(event, key), str)
+
+
+def test_each_bad_timestamp_is_reported_once_among_good_ones() -> None:
+    payload = {
+        **OK,
+        "timestamp": NOW,
+        "sentAt": "2024-05-01x12:34:56",
+        "receivedAt": NOW,
+        "originalTimestamp": "20240501T123456Z",
+    }
+    assert violations_of(payload) == [
+        "sentAt is not an ISO-8601 date: '2024-05-01x12:34:56'",
+        "originalTimestamp is not an ISO-8601 date: '20240501T123456Z'",
+    ]
+    event = parse(payload)
+    assert (event.timestamp, event.sentAt, event.receivedAt) == (NOW, payload["sentAt"], NOW)
