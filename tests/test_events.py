@@ -136,12 +136,14 @@ OK = {"type": "track", "event": "E", "userId": "u"}
         ({**OK, "messageId": ["x"]}, ["messageId is an array, not a string"]),
         ({**OK, "timestamp": "yesterday"}, ["timestamp is not an ISO-8601 date: 'yesterday'"]),
         ({**OK, "sentAt": 1714567890}, ["sentAt is not an ISO-8601 date: 1714567890"]),
-        ({**OK, "receivedAt": "2024-13-01T00:00:00Z"}, [
-            "receivedAt is not an ISO-8601 date: '2024-13-01T00:00:00Z'"
-        ]),
-        ({**OK, "originalTimestamp": "01/05/2024"}, [
-            "originalTimestamp is not an ISO-8601 date: '01/05/2024'"
-        ]),
+        (
+            {**OK, "receivedAt": "2024-13-01T00:00:00Z"},
+            ["receivedAt is not an ISO-8601 date: '2024-13-01T00:00:00Z'"],
+        ),
+        (
+            {**OK, "originalTimestamp": "01/05/2024"},
+            ["originalTimestamp is not an ISO-8601 date: '01/05/2024'"],
+        ),
         ({**OK, "properties": [1]}, ["properties is an array, not an object"]),
         ({**OK, "traits": "vip"}, ["traits is a string, not an object"]),
         ({**OK, "context": 5}, ["context is a number, not an object"]),
@@ -311,13 +313,29 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 segment_keys = st.sampled_from(
-    ["type", "event", "name", "userId", "anonymousId", "messageId", "groupId", "previousId",
-     "timestamp", "sentAt", "receivedAt", "originalTimestamp", "properties", "traits", "context"]
+    [
+        "type",
+        "event",
+        "name",
+        "userId",
+        "anonymousId",
+        "messageId",
+        "groupId",
+        "previousId",
+        "timestamp",
+        "sentAt",
+        "receivedAt",
+        "originalTimestamp",
+        "properties",
+        "traits",
+        "context",
+    ]
 )
 
 

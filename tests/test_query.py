@@ -120,9 +120,25 @@ def test_only_ascii_whitespace_separates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [("10", 10.0), ("-1.5", -1.5), (".5", 0.5), ("5.", 5.0), ("+3", 3.0), ("1e3", 1000.0),
-     ("1E-2", 0.01), ("abc", None), ("", None), ("1_000", None), ("inf", None), ("nan", None),
-     (" 1", None), ("0x10", None), ("\u0661", None), ("1e", None), (".", None)],
+    [
+        ("10", 10.0),
+        ("-1.5", -1.5),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+3", 3.0),
+        ("1e3", 1000.0),
+        ("1E-2", 0.01),
+        ("abc", None),
+        ("", None),
+        ("1_000", None),
+        ("inf", None),
+        ("nan", None),
+        (" 1", None),
+        ("0x10", None),
+        ("\u0661", None),
+        ("1e", None),
+        (".", None),
+    ],
 )
 def test_read_number(text: str, number: float | None) -> None:
     assert read_number(text) == number
@@ -130,9 +146,21 @@ def test_read_number(text: str, number: float | None) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(10.0, "10"), (10, "10"), (-3.25, "-3.25"), (1e21, "1e+21"), (1e20, "100000000000000000000"),
-     (1e-7, "1e-7"), (1e-6, "0.000001"), (1.5e-10, "1.5e-10"), (0.1, "0.1"), (-0.0, "0"),
-     (2**60, "1152921504606847000"), (123456789.125, "123456789.125"), (5e-324, "5e-324")],
+    [
+        (10.0, "10"),
+        (10, "10"),
+        (-3.25, "-3.25"),
+        (1e21, "1e+21"),
+        (1e20, "100000000000000000000"),
+        (1e-7, "1e-7"),
+        (1e-6, "0.000001"),
+        (1.5e-10, "1.5e-10"),
+        (0.1, "0.1"),
+        (-0.0, "0"),
+        (2**60, "1152921504606847000"),
+        (123456789.125, "123456789.125"),
+        (5e-324, "5e-324"),
+    ],
 )
 def test_number_text_is_javascript_string(value: float, text: str) -> None:
     assert number_text(value) == text
