@@ -17,8 +17,8 @@ import itertools
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,8 @@ MAX_GAPS_KEPT = 1000
 #: ``stats["rate_per_s"]`` averages over this many seconds (in one-second buckets).
 RATE_WINDOW_S = 5
 
-_KNOWN_TYPES = frozenset(EVENT_TYPES)
+#: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
+_TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class EventBuffer:
         self._evicted = 0
         self._cleared = 0
         self._invalid = 0
-        self._by_type: dict[str, int] = {}
+        self._by_type: defaultdict[str, int] = defaultdict(int)
         self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
         self._gap_count = 0
         self._started = clock()
@@ -111,57 +112,59 @@ class EventBuffer:
         Returns the same event, now with ``seq`` set.
         """
         with self._lock:
-            self._count_rate(1)
-            self._append_locked(event)
-            self._grew.notify_all()
+            self._append_locked((event,))
         return event
 
     def extend(self, events: Iterable[Event]) -> None:
         """Buffer a batch of events, in order, under one lock acquisition (like ``append``)."""
         batch = events if isinstance(events, (list, tuple)) else list(events)
-        if not batch:
-            return
-        with self._lock:
-            self._count_rate(len(batch))
+        if batch:
+            with self._lock:
+                self._append_locked(batch)
+
+    def _append_locked(self, batch: Sequence[Event]) -> None:
+        """Append each event in turn, evicting as needed (the hot path: one loop over locals)."""
+        self._count_rate(len(batch))
+        buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
+        max_messages, max_bytes = self.max_messages, self.max_bytes
+        seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
+        try:
             for event in batch:
-                self._append_locked(event)
+                seq += 1
+                event.seq = seq
+                message_id = event.messageId
+                if message_id is not None:
+                    copies = message_ids.get(message_id)
+                    if copies is None:
+                        message_ids[message_id] = 1
+                    else:
+                        message_ids[message_id] = copies + 1
+                        event.violations = [*event.violations, duplicate_violation(message_id)]
+                        event.valid = False
+                if not event.valid:
+                    invalid += 1
+                by_type[_TYPE_KEYS.get(event.type, "unknown")] += 1
+                buffered.append(event)
+                count += 1
+                size += event.size
+                while count > 1 and (count > max_messages or size > max_bytes):
+                    old = buffered.popleft()
+                    count -= 1
+                    size -= old.size
+                    evicted += 1
+                    old_id = old.messageId
+                    if old_id is not None:
+                        copies = message_ids[old_id] - 1
+                        if copies:
+                            message_ids[old_id] = copies
+                        else:
+                            del message_ids[old_id]
+        finally:  # keep the counters true even if a malformed event raised midway
+            self._received += seq - self._last_seq
+            self._last_seq, self._bytes = seq, size
+            self._invalid += invalid
+            self._evicted += evicted
             self._grew.notify_all()
-
-    def _append_locked(self, event: Event) -> None:
-        self._last_seq += 1
-        event.seq = self._last_seq
-        message_id = event.messageId
-        if message_id is not None:
-            if message_id in self._message_ids:
-                self._message_ids[message_id] += 1
-                event.violations.append(duplicate_violation(message_id))
-                event.valid = False
-            else:
-                self._message_ids[message_id] = 1
-        self._received += 1
-        if not event.valid:
-            self._invalid += 1
-        kind = event.type
-        if kind is None or kind not in _KNOWN_TYPES:
-            kind = "unknown"
-        self._by_type[kind] = self._by_type.get(kind, 0) + 1
-        events = self._events
-        events.append(event)
-        self._bytes += event.size
-        while len(events) > 1 and (len(events) > self.max_messages or self._bytes > self.max_bytes):
-            self._forget(events.popleft())
-            self._evicted += 1
-
-    def _forget(self, event: Event) -> None:
-        """Drop an event's share of the byte and messageId tallies (it left the buffer)."""
-        self._bytes -= event.size
-        message_id = event.messageId
-        if message_id is not None:
-            remaining = self._message_ids.get(message_id, 0) - 1
-            if remaining > 0:
-                self._message_ids[message_id] = remaining
-            else:
-                self._message_ids.pop(message_id, None)
 
     def _count_rate(self, n: int) -> None:
         second = math.floor(self._clock())
