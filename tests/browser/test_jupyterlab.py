@@ -1,0 +1,363 @@
+"""End to end in JupyterLab: a real server, a real kernel, real Redis and headless Chromium.
+
+One notebook and one kernel serve the whole module (starting JupyterLab and a kernel costs
+~15 s); each test starts from an empty buffer, live, unfiltered, nothing selected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from harness import (
+    Flood,
+    JupyterDirs,
+    KernelEval,
+    Publisher,
+    Server,
+    start_lab,
+    wait_until,
+    write_notebook,
+)
+from lab_notebook import DARK, LIGHT, LabNotebook
+from playwright.sync_api import Browser, Page, expect
+from redis_server import RedisServer
+from widget_page import INSTALL_PROBE_JS, READ_PROBE_JS, STOP_PROBE_JS, WidgetView
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis]
+
+NOTEBOOK = "debugger.ipynb"
+IOPUB_WARNING = "IOPub message rate exceeded"
+FLOOD_RATE = 20_000
+FLOOD_SECONDS = 20
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class LabSession:
+    """The module's shared JupyterLab page, notebook, kernel client and Redis channel."""
+
+    server: Server
+    page: Page
+    notebook: LabNotebook
+    widget: WidgetView
+    kernel: KernelEval
+    redis: RedisServer
+    channel: str
+    errors: list[str]
+
+    def publish(self, count: int, rate: float = 0, invalid: float = 0.0, seed: int = 1) -> None:
+        """Publish ``count`` fake events and wait until the kernel's buffer received them."""
+        before = self.received()
+        Publisher(self.redis.url, self.channel, rate, count, invalid, seed).wait(timeout=120)
+        wait_until(lambda: self.received() >= before + count, 30,
+                   lambda: f"{count} events received (have {self.received() - before})")
+
+    def publisher(self, rate: float, count: int | None = None) -> Publisher:
+        """A running publisher on the session's channel (stop it, or use ``with``)."""
+        return Publisher(self.redis.url, self.channel, rate, count)
+
+    def received(self) -> int:
+        """Events the kernel's debugger has received so far."""
+        return int(self.kernel.eval("dbg.buffer.stats['received']"))
+
+    def last_seq(self) -> int:
+        """The newest seq in the kernel's buffer."""
+        return int(self.kernel.eval("dbg.buffer.last_seq"))
+
+    def wait_caught_up(self, timeout: float = 20) -> int:
+        """Wait until the top visible row is the newest buffered event; return its seq."""
+        last = self.last_seq()
+        wait_until(lambda: self.widget.top_seq() == last, timeout,
+                   lambda: f"top row seq {self.widget.top_seq()} to reach {last}")
+        return last
+
+
+@pytest.fixture(scope="module")
+def lab(
+    browser: Browser, _session_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LabSession]:
+    """JupyterLab with the debugger notebook open and run, its kernel client, and Redis."""
+    _session_redis.start()
+    channel = f"e2e-lab-{secrets.token_hex(4)}"
+    dirs = JupyterDirs()
+    write_notebook(
+        dirs.root / NOTEBOOK,
+        [
+            "from segment_debugger import SegmentDebugger\n"
+            f"dbg = SegmentDebugger({_session_redis.url!r}, channels=[{channel!r}], "
+            "max_messages=10_000)",
+            "dbg",
+        ],
+    )
+    server: Server | None = None
+    context = None
+    kernel: KernelEval | None = None
+    try:
+        server = start_lab(dirs)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda m: errors.append(f"console.error: {m.text}")
+                if m.type == "error" else None)
+        notebook = LabNotebook(page, server, NOTEBOOK)
+        notebook.open()
+        notebook.run_all()
+        widget = WidgetView(page)
+        expect(widget.root).to_be_visible(timeout=60_000)
+        kernel = KernelEval(server.notebook_kernel(NOTEBOOK))
+        wait_until(lambda: kernel.eval("dbg.status['state']") == "live", 30, "the source live")
+        yield LabSession(server, page, notebook, widget, kernel, _session_redis, channel, errors)
+    finally:
+        if kernel is not None:
+            try:
+                kernel.exec("dbg.close()")
+            finally:
+                kernel.close()
+        if context is not None:
+            context.close()
+        if server is not None:
+            server.stop()
+            log = server.log()
+            keep = tmp_path_factory.mktemp("lab-log") / "jupyterlab.log"
+            keep.write_text(log)
+        dirs.cleanup()
+
+
+@pytest.fixture
+def session(lab: LabSession) -> Iterator[LabSession]:
+    """The shared session, reset: empty buffer, live, no filter, no selection, no errors."""
+    lab.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    lab.kernel.exec(
+        "dbg.resume(); dbg.query = ''; dbg.type_filter = []; dbg.invalid_only = False\n"
+        "dbg.select(None); dbg.clear()"
+    )
+    w = lab.widget
+    expect(w.testid("sd-live-toggle")).to_have_attribute("aria-pressed", "false")
+    expect(w.testid("sd-filter")).to_have_value("")
+    expect(w.rows).to_have_count(0)
+    lab.errors.clear()
+    yield lab
+    assert lab.errors == [], "the page logged errors"
+    assert IOPUB_WARNING not in lab.server.log()
+
+
+def test_rows_appear(session: LabSession) -> None:
+    session.publish(50, rate=1000)
+    w = session.widget
+    expect(w.rows.first).to_be_visible()
+    last = session.wait_caught_up()
+    seqs = w.visible_seqs()
+    assert seqs == sorted(seqs, reverse=True), "rows are newest first"
+    assert len(seqs) == min(50, len(seqs)) and seqs[0] == last
+    assert seqs == list(range(last, last - len(seqs), -1)), "no row missing or duplicated"
+    types = session.kernel.eval("{str(e.seq): e.type for e in dbg.buffer.snapshot()}")
+    assert all(r["type"] == types[str(r["seq"])] for r in w.visible_rows())
+    expect(w.testid("sd-count")).to_have_text("50 of 50")
+
+
+@pytest.mark.slow
+def test_dom_rows_stay_bounded_with_10000_buffered(session: LabSession) -> None:
+    session.publish(12_000, rate=0)
+    assert session.kernel.eval("len(dbg.buffer)") == 10_000
+    # at full speed the deltas were thinned; a snapshot gives the front end every buffered row
+    session.kernel.exec("dbg.pump.snapshot()")
+    w = session.widget
+    expect(w.testid("sd-count")).to_have_text("10,000 of 10,000", timeout=20_000)
+    session.wait_caught_up()
+    assert 0 < w.rows.count() < 100
+    # scrolled half way down the list is still a window of rows, from the middle
+    w.root.locator("[role=listbox]").evaluate("(l) => { l.scrollTop = l.scrollHeight / 2; }")
+    wait_until(lambda: (w.top_seq() or 0) < session.last_seq() - 1000, 10, "the list to scroll")
+    assert 0 < w.rows.count() < 100
+
+
+@pytest.mark.slow
+def test_pause_freezes_view_while_publishing_then_resume_catches_up(session: LabSession) -> None:
+    session.publish(30, rate=1000)
+    w = session.widget
+    session.wait_caught_up()
+    w.testid("sd-live-toggle").click()
+    expect(w.testid("sd-live-toggle")).to_have_attribute("aria-pressed", "true")
+    wait_until(lambda: session.kernel.eval("dbg.paused") is True, 10, "dbg.paused mirrored")
+    frozen = w.visible_seqs()
+    with session.publisher(rate=200):
+        wait_until(lambda: w.new_count() >= 50, 20, lambda: f"N new to grow ({w.new_count()})")
+        first = w.new_count()
+        wait_until(lambda: w.new_count() > first, 10, "N new to keep growing")
+        assert w.visible_seqs() == frozen, "the paused view changed"
+        assert session.last_seq() > frozen[0] + first - 1
+    assert w.visible_seqs() == frozen
+    w.testid("sd-live-toggle").click()
+    expect(w.testid("sd-live-toggle")).to_have_attribute("aria-pressed", "false")
+    last = session.wait_caught_up()
+    assert last > frozen[0]
+    wait_until(lambda: session.kernel.eval("dbg.paused") is False, 10, "dbg.paused cleared")
+
+
+def test_filter_type_identify_agrees_with_python(session: LabSession) -> None:
+    session.publish(400, rate=500, seed=3)  # under the display budget: nothing thinned
+    w = session.widget
+    session.wait_caught_up()
+    w.testid("sd-filter").fill("type:identify")
+    wait_until(lambda: session.kernel.eval("dbg.query") == "type:identify", 10, "query synced")
+    expected = session.kernel.eval("dbg.filtered()['seq'].tolist()")
+    assert expected, "the stream had identify events"
+    n = len(expected)
+    expect(w.testid("sd-count")).to_have_text(f"{n} of 400")
+    wait_until(lambda: w.top_seq() == expected[-1], 10, "the filtered list")
+    shown = w.visible_rows()
+    assert {r["type"] for r in shown} == {"identify"}
+    seqs = [r["seq"] for r in shown]
+    assert seqs == list(reversed(expected))[: len(seqs)]
+    assert len(seqs) == min(n, len(seqs))
+
+
+def test_click_row_shows_detail_and_sets_selected(session: LabSession) -> None:
+    session.publish(40, rate=0, seed=5)
+    w = session.widget
+    session.wait_caught_up()
+    row = w.rows.nth(3)
+    seq = int(row.get_attribute("data-seq") or -1)
+    message_id = session.kernel.eval(f"dbg.buffer.get({seq}).messageId")
+    assert message_id
+    row.click()
+    expect(w.testid("sd-detail")).to_contain_text(message_id)
+    wait_until(lambda: (session.kernel.eval("dbg.selected") or {}).get("seq") == seq, 10,
+               "dbg.selected to be the clicked row")
+    selected = session.kernel.eval("dbg.selected")
+    assert selected["messageId"] == message_id
+
+
+def test_html_in_event_data_renders_as_text(session: LabSession) -> None:
+    name = "<img src=x onerror=window.__xss=1>"
+    payload = {
+        "type": "track", "event": name, "userId": "<b>bold</b>",
+        "messageId": "xss-1", "timestamp": "2024-01-01T00:00:00.000Z", "properties": {},
+    }
+    with session.redis.client() as c:
+        c.publish(session.channel, json.dumps(payload))
+    w = session.widget
+    row = w.rows.filter(has_text=name)
+    expect(row).to_have_count(1)
+    row.click()
+    expect(w.testid("sd-detail")).to_contain_text(name)
+    for tab in ("pretty", "raw"):
+        w.testid(f"sd-detail-tab-{tab}").click()
+        expect(w.testid("sd-detail")).to_contain_text("onerror")
+        assert session.page.locator("img[src=x]").count() == 0
+        assert w.root.locator("b").count() == 0
+    assert session.page.evaluate("() => typeof window.__xss") == "undefined"
+
+
+@pytest.mark.slow
+def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> None:
+    page, w = session.page, session.widget
+    page.evaluate(INSTALL_PROBE_JS)
+    messages0 = session.kernel.eval("dbg.pump.messages")
+    received0 = session.received()
+    round_trips: list[float] = []
+    toggles: list[float] = []
+    t0 = time.monotonic()
+    with Flood(session.redis.url, session.channel, rate=FLOOD_RATE, seconds=FLOOD_SECONDS) as f:
+        while f.running():
+            start = time.perf_counter()
+            page.evaluate("() => document.querySelectorAll('[data-testid=sd-row]').length")
+            round_trips.append(time.perf_counter() - start)
+            if len(round_trips) % 20 == 0:  # pause and resume through the UI
+                for expected in ("true", "false"):
+                    start = time.perf_counter()
+                    w.testid("sd-live-toggle").click()
+                    expect(w.testid("sd-live-toggle")).to_have_attribute(
+                        "aria-pressed", expected, timeout=10_000)
+                    toggles.append(time.perf_counter() - start)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                f.proc.wait(timeout=0.1)  # paces the sampling; returns when the flood ends
+        flood_s = time.monotonic() - t0
+        published = f.stop()
+    probe = page.evaluate(READ_PROBE_JS)
+    page.evaluate(STOP_PROBE_JS)
+    wait_until(lambda: session.kernel.eval("dbg.buffer.stats['rate_per_s']") < 1000, 30,
+               "the kernel to drain the flood")
+    stats = session.kernel.eval("dbg.buffer.stats")
+    messages = session.kernel.eval("dbg.pump.messages") - messages0
+    report = {
+        "published": published.strip(), "flood_s": round(flood_s, 1),
+        "received": stats["received"] - received0, "gaps": stats["gaps"],
+        "widget_msgs_per_s": round(messages / flood_s, 1),
+        "eval_ms_median": round(statistics.median(round_trips) * 1000, 1),
+        "eval_ms_max": round(max(round_trips) * 1000, 1),
+        "toggle_ms_max": round(max(toggles) * 1000, 1),
+        "fps": round(probe["frames"] / flood_s, 1),
+        "max_frame_gap_ms": round(probe["maxFrameGap"], 1),
+        "long_tasks": len(probe["longTasks"]),
+        "longest_task_ms": round(max(probe["longTasks"], default=0), 1),
+    }
+    print("flood:", report)
+    assert flood_s < FLOOD_SECONDS * 1.5, f"the flood could not keep its rate: {report}"
+    assert report["widget_msgs_per_s"] <= 25, report
+    assert report["eval_ms_median"] < 250 and report["eval_ms_max"] < 2000, report
+    assert report["toggle_ms_max"] < 3000, report
+    assert report["fps"] >= 10 and report["max_frame_gap_ms"] < 2000, report
+    if stats["gaps"]:  # the subscriber fell behind and lost messages: the UI must say so
+        expect(w.testid("sd-gap")).not_to_be_empty()
+    session.wait_caught_up()
+    assert 0 < w.rows.count() < 100
+    assert IOPUB_WARNING not in session.notebook.output_text()
+    assert IOPUB_WARNING not in session.server.log()
+
+
+@pytest.mark.slow
+def test_reload_restores_the_list(session: LabSession) -> None:
+    session.publish(60, rate=0, seed=9)
+    session.wait_caught_up()
+    runs_before = session.kernel.eval("len(In)")
+    session.notebook.save()
+    session.page.reload()
+    expect(session.page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(
+        timeout=60_000)
+    w = session.widget
+    expect(w.rows.first).to_be_visible(timeout=60_000)
+    last = session.wait_caught_up()
+    assert w.visible_seqs()[:5] == list(range(last, last - 5, -1))
+    assert session.kernel.eval("len(In)") == runs_before, "a cell was re-run"
+
+
+@pytest.mark.slow
+def test_screenshots_light_and_dark(session: LabSession, tmp_path: Path) -> None:
+    """README screenshots; copied into docs/screenshots when SD_UPDATE_SCREENSHOTS=1."""
+    session.publish(300, rate=300, invalid=0.06, seed=42)
+    w = session.widget
+    session.wait_caught_up()
+    row = w.rows.nth(2)
+    row.click()
+    expect(w.testid("sd-detail")).to_be_visible()
+    seq = int(row.get_attribute("data-seq") or -1)
+    wait_until(lambda: (session.kernel.eval("dbg.selected") or {}).get("seq") == seq, 10,
+               "the selection to reach Python")
+    shots = {}
+    try:
+        for theme, name in ((LIGHT, "widget-light.png"), (DARK, "widget-dark.png")):
+            session.notebook.set_theme(theme)
+            w.root.scroll_into_view_if_needed()
+            shots[name] = tmp_path / name
+            w.root.screenshot(path=str(shots[name]), animations="disabled")
+            assert shots[name].stat().st_size > 10_000
+    finally:
+        session.notebook.set_theme(LIGHT)
+    assert shots["widget-light.png"].read_bytes() != shots["widget-dark.png"].read_bytes()
+    if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        for name, path in shots.items():
+            shutil.copyfile(path, SCREENSHOT_DIR / name)
