@@ -47,7 +47,9 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 #: Payload text longer than this (in characters) is truncated in rows; ``raw_request`` gets all.
-RAW_PREVIEW_CHARS = 16_384
+#: Equal to Segment's 32 KB message limit, so every spec-sized payload reaches the front end
+#: whole and the JS filter sees exactly what Python sees; only oversized (invalid) ones are cut.
+RAW_PREVIEW_CHARS = 32_768
 
 
 class Row(TypedDict):
