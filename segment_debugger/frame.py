@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -60,12 +60,16 @@ BASE_COLUMNS: tuple[str, ...] = (
 
 #: Datetime columns use microsecond resolution: it is what pandas 3 infers for ISO strings,
 #: and it spans years 1..9999, so a far-off timestamp is a value rather than an overflow.
-DATETIME_DTYPE = "datetime64[us, UTC]"
+DATETIME_UNIT: Final = "us"
+DATETIME_DTYPE = f"datetime64[{DATETIME_UNIT}, UTC]"
+
+#: Epoch seconds at or beyond this (about the year 9900) are not turned into datetimes.
+_MAX_EPOCH_SECONDS = 2.5e11
+
+_get_text_fields = operator.attrgetter(*_TEXT_FIELDS)
 
 #: Text columns: pandas 3's default string dtype (missing values are NaN, comparisons with a
 #: missing value are False), and plain ``object`` on pandas 2, which is what it infers there.
-_get_text_fields = operator.attrgetter(*_TEXT_FIELDS)
-
 TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
@@ -106,18 +110,22 @@ def _object_array(values: list[Any]) -> np.ndarray:
 
 
 def _epoch_seconds_to_utc(seconds: list[float]) -> pd.DatetimeIndex:
-    """Convert local-clock epoch seconds to UTC datetimes."""
-    micros = np.rint(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
-    return pd.to_datetime(micros, unit="us", utc=True).as_unit("us")
+    """Convert local-clock epoch seconds to UTC datetimes, rounded to the microsecond.
+
+    Values that are not finite or lie beyond the year ~9900 (either way) become NaT.
+    """
+    values = np.asarray(seconds, dtype=np.float64)
+    values = np.where(np.isfinite(values) & (np.abs(values) < _MAX_EPOCH_SECONDS), values, np.nan)
+    return pd.to_datetime(np.rint(values * 1e6), unit="us", utc=True).as_unit(DATETIME_UNIT)
 
 
 def _iso_to_utc(values: list[Any]) -> pd.DatetimeIndex:
     """Parse ISO 8601 strings to UTC datetimes; anything else becomes NaT, nothing raises."""
-    strings = [v if v.__class__ is str else None for v in values]
+    strings = [v if isinstance(v, str) else None for v in values]
     parsed = pd.to_datetime(
         pd.Index(strings, dtype=object), utc=True, errors="coerce", format="ISO8601"
     )
-    return parsed.as_unit("us")
+    return parsed.as_unit(DATETIME_UNIT)
 
 
 def _flattened_columns(group: str, objects: list[Any]) -> dict[str, list[Any]]:

@@ -12,7 +12,12 @@ import pandas as pd
 import pytest
 
 from segment_debugger.events import Event
-from segment_debugger.frame import BASE_COLUMNS, MAX_FLATTEN_DEPTH, events_to_frame
+from segment_debugger.frame import (
+    BASE_COLUMNS,
+    DATETIME_DTYPE,
+    MAX_FLATTEN_DEPTH,
+    events_to_frame,
+)
 
 _SEGMENT_FIELDS = (
     "type",
@@ -97,6 +102,7 @@ def test_base_columns_and_dtypes() -> None:
     for column in ("received_at", "timestamp", "sentAt", "receivedAt"):
         assert isinstance(frame[column].dtype, pd.DatetimeTZDtype), column
         assert str(frame[column].dtype.tz) == "UTC"
+        assert frame[column].dtype == DATETIME_DTYPE
     assert pd.api.types.is_string_dtype(frame["type"])
     assert frame["seq"].tolist() == [1, 2]
     assert frame["timestamp"][0] == pd.Timestamp("2024-05-01T12:34:56.789Z")
@@ -179,6 +185,7 @@ def test_hostile_events_never_raise() -> None:
     wrong_types.name = 42  # type: ignore[assignment]  # what a careless parser might leave
     wrong_types.timestamp = 1_700_000_000  # type: ignore[assignment]
     html = make_event(seq=4, type="track", event="<script>alert(1)</script>", userId="<b>u</b>")
+    html.received_at = float("nan")  # a broken clock
     frame = events_to_frame([garbage, bad_times, wrong_types, html])
     assert frame["valid"].tolist() == [False, False, True, True]
     assert frame["violations"][0] == ["not UTF-8"]
@@ -190,6 +197,7 @@ def test_hostile_events_never_raise() -> None:
     assert pd.isna(frame["name"][2])
     assert frame["properties"][2] == ["not", "an", "object"]
     assert frame["event"][3] == "<script>alert(1)</script>"
+    assert frame["received_at"].isna().tolist() == [False, False, False, True]
 
 
 def test_deep_nesting_is_capped() -> None:
