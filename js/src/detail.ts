@@ -11,8 +11,10 @@ import type { Row } from "./protocol";
 
 /** Payload text longer than this is shown as a preview first. */
 export const BIG_PAYLOAD_CHARS = 100_000;
-/** Characters appended to the DOM per animation frame when rendering a big text. */
-export const CHUNK_CHARS = 64 * 1024;
+/** Characters per DOM block when rendering a big text. */
+export const CHUNK_CHARS = 16 * 1024;
+/** Blocks appended per animation frame. */
+export const CHUNKS_PER_FRAME = 8;
 
 export type Tab = "raw" | "pretty" | "violations";
 
@@ -30,22 +32,50 @@ export function prettyJson(text: string): string {
   }
 }
 
-/** Writes long text into an element a chunk per frame; `cancel` stops it. */
+/**
+ * Splits text into chunks of about `size` characters, cutting after a newline when there is
+ * one in the chunk's second half (so most lines stay whole).
+ */
+export function splitChunks(text: string, size: number): string[] {
+  const chunks: string[] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    let end = Math.min(pos + size, text.length);
+    if (end < text.length) {
+      const nl = text.lastIndexOf("\n", end - 1);
+      if (nl >= pos + size / 2) end = nl + 1;
+    }
+    chunks.push(text.slice(pos, end));
+    pos = end;
+  }
+  return chunks;
+}
+
+/**
+ * Writes long text into an element as one block per chunk, a few chunks per frame. Blocks use
+ * `content-visibility: auto` (CSS), so the browser lays out only the ones on screen.
+ */
 class ChunkedText {
   private frame: number | null = null;
 
   write(target: HTMLElement, text: string): void {
     this.cancel();
-    target.textContent = text.slice(0, CHUNK_CHARS);
-    let pos = CHUNK_CHARS;
+    if (text.length <= CHUNK_CHARS) {
+      target.textContent = text;
+      return;
+    }
+    const chunks = splitChunks(text, CHUNK_CHARS);
+    target.replaceChildren();
+    let next = 0;
     const step = (): void => {
       this.frame = null;
-      if (pos >= text.length) return;
-      target.appendChild(document.createTextNode(text.slice(pos, pos + CHUNK_CHARS)));
-      pos += CHUNK_CHARS;
-      this.frame = requestAnimationFrame(step);
+      const stop = Math.min(next + CHUNKS_PER_FRAME, chunks.length);
+      for (; next < stop; next++) {
+        target.appendChild(el("div", { className: "sd-chunk", text: chunks[next] }));
+      }
+      if (next < chunks.length) this.frame = requestAnimationFrame(step);
     };
-    if (pos < text.length) this.frame = requestAnimationFrame(step);
+    step();
   }
 
   cancel(): void {

@@ -122,6 +122,14 @@ export class VirtualList {
     for (const [s, node] of this.nodes) node.classList.toggle("sd-selected", s === seq);
   }
 
+  /** Scrolls to the top (the newest row). */
+  scrollToTop(): void {
+    if (this.element.scrollTop !== 0) {
+      this.element.scrollTop = 0;
+      this.pushOffset?.(0, false);
+    }
+  }
+
   /** Scrolls so that the row at `index` is visible. */
   scrollToIndex(index: number): void {
     if (index < 0 || index >= this.source.length) return;

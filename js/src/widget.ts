@@ -189,7 +189,7 @@ class Debugger {
         this.store.resume();
         this.view.unfreeze();
         this.prepended = 0;
-        this.list.element.scrollTop = 0;
+        this.list.scrollToTop();
       }
       this.toolbar.setPaused(paused, this.store.backlog);
       this.schedule();

@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { DetailPane, prettyJson, splitChunks } from "../src/detail";
+import { makeRow } from "./fake_model";
+
+let pane: DetailPane | null = null;
+afterEach(() => {
+  pane?.destroy();
+  pane = null;
+});
+
+const q = (root: HTMLElement, id: string): HTMLElement => root.querySelector<HTMLElement>(`[data-testid="${id}"]`)!;
+
+describe("splitChunks", () => {
+  it("keeps all the text, cuts after newlines when it can, hard-cuts long lines", () => {
+    const text = "aaaa\nbbbb\ncccc\n" + "x".repeat(25);
+    const chunks = splitChunks(text, 8);
+    expect(chunks.join("")).toBe(text);
+    expect(chunks.slice(0, 3)).toEqual(["aaaa\n", "bbbb\n", "cccc\n"]);
+    expect(chunks.every((c) => c.length <= 8)).toBe(true);
+  });
+});
+
+describe("DetailPane", () => {
+  it("pretty-prints the raw payload", () => {
+    pane = new DetailPane({ onRequestRaw: () => {} });
+    pane.show(makeRow(1, { type: "track", event: "A" }));
+    expect(q(pane.element, "sd-detail-text").textContent).toBe(prettyJson('{"type":"track","event":"A"}'));
+    expect(prettyJson("not json")).toBe("not json");
+  });
+
+  it("shows a truncated payload as a preview with a button that asks for the rest", () => {
+    const asked: number[] = [];
+    pane = new DetailPane({ onRequestRaw: (seq) => asked.push(seq) });
+    pane.show(makeRow(9, { type: "track" }, { raw: '{"type":"track","blob":"xxxx', truncated: true, size: 2_000_000 }));
+    expect(q(pane.element, "sd-detail-note").textContent).toContain("Large payload (1.9 MB)");
+    click(q(pane.element, "sd-detail-tab-pretty"));
+    expect(q(pane.element, "sd-detail-note").textContent).toContain("needs the full payload");
+    click(q(pane.element, "sd-show-full"));
+    expect(asked).toEqual([9]);
+    pane.receiveRaw(9, '{"type":"track","event":"Full"}');
+    expect(q(pane.element, "sd-detail-text").textContent).toBe('analytics.track("Full");');
+  });
+
+  it("says so when the full payload was evicted", () => {
+    pane = new DetailPane({ onRequestRaw: () => {} });
+    pane.show(makeRow(3, {}, { raw: "{", truncated: true }));
+    click(q(pane.element, "sd-show-full"));
+    pane.receiveRaw(3, null);
+    expect(q(pane.element, "sd-detail-note").textContent).toContain("no longer in Python's buffer");
+  });
+});
+
+function click(node: HTMLElement): void {
+  node.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+}
