@@ -76,8 +76,8 @@ class EventBuffer:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_messages = _positive_int("max_messages", max_messages)
-        self.max_bytes = _positive_int("max_bytes", max_bytes)
+        self._max_messages = _positive_int("max_messages", max_messages)
+        self._max_bytes = _positive_int("max_bytes", max_bytes)
         self._clock = clock
         self._lock = threading.Lock()
         self._grew = threading.Condition(self._lock)
@@ -95,6 +95,16 @@ class EventBuffer:
         self._started = clock()
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
+
+    @property
+    def max_messages(self) -> int:
+        """The most events kept (the oldest are evicted beyond it)."""
+        return self._max_messages
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes kept, summing ``event.size`` (one larger event is still kept alone)."""
+        return self._max_bytes
 
     def __repr__(self) -> str:
         with self._lock:
