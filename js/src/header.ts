@@ -1,6 +1,6 @@
 /** The header: connection status, gap warning, counters, thinning note, clear button. */
 import { el, on, setText } from "./dom";
-import { bytes, count } from "./format";
+import { bytes, count, timeOfDay } from "./format";
 import { EVENT_TYPES, type Stats, type Status } from "./protocol";
 
 const STATE_TEXT: Record<string, string> = {
@@ -11,20 +11,19 @@ const STATE_TEXT: Record<string, string> = {
   error: "error",
 };
 
-/** Describes the last gap (shape is Python's choice: text, number or object). */
+/**
+ * Describes the last gap: Python's Gap dict {started_at (epoch s), duration (s), reason,
+ * after_seq}; any other shape is shown as text.
+ */
 export function gapText(gap: unknown): string {
   if (gap === null || gap === undefined || gap === "") return "";
-  if (typeof gap === "string" || typeof gap === "number") return String(gap);
-  if (typeof gap === "object") {
-    const g = gap as Record<string, unknown>;
-    const reason = g.reason ?? g.message ?? g.kind;
-    const at = g.at ?? g.time ?? g.since;
-    const parts = [reason, at !== undefined ? `at ${String(at)}` : undefined].filter(
-      (p) => p !== undefined && p !== null && p !== "",
-    );
-    return parts.length > 0 ? parts.map(String).join(" ") : JSON.stringify(gap);
-  }
-  return String(gap);
+  if (typeof gap !== "object") return String(gap);
+  const g = gap as Record<string, unknown>;
+  const parts: string[] = [];
+  if (typeof g.reason === "string" && g.reason) parts.push(g.reason);
+  if (typeof g.started_at === "number") parts.push(`at ${timeOfDay(new Date(g.started_at * 1000))}`);
+  if (typeof g.duration === "number") parts.push(`(${g.duration.toFixed(1)} s)`);
+  return parts.length > 0 ? parts.join(" ") : JSON.stringify(gap);
 }
 
 /** The header strip. */

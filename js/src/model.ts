@@ -26,7 +26,6 @@ export interface ModelTraits {
   throttle_ms: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Callback = (...args: any[]) => void;
 
 /** The subset of anywidget's AnyModel this widget needs. */

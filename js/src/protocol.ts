@@ -104,6 +104,7 @@ export interface Stats {
   bytes?: number;
   rate_per_s?: number;
   by_type?: Record<string, number>;
+  first_seq?: number | null;
   last_seq?: number;
   last_gap?: unknown;
   displayed_rate_per_s?: number;

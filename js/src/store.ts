@@ -122,6 +122,21 @@ export class RowStore {
     return { added, gap: false };
   }
 
+  /**
+   * Drops rows older than `seq` (Python's buffer no longer holds them, e.g. evicted by its
+   * byte cap). Returns how many were dropped.
+   */
+  dropBefore(seq: number): number {
+    let n = 0;
+    while (this.start < this.rows.length && this.rows[this.start].seq < seq) {
+      this.start += 1;
+      n += 1;
+    }
+    this.evicted += n;
+    this.trim();
+    return n;
+  }
+
   /** Empties the store (the clear button); the next snapshot refills it. */
   clear(): void {
     this.rows = [];

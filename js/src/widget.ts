@@ -102,7 +102,7 @@ class Debugger {
       }),
       listen(model, "change:selected", () => this.onModelSelected()),
       listen(model, "change:status", () => this.header.setStatus(model.get("status"))),
-      listen(model, "change:stats", () => this.header.setStats(model.get("stats"))),
+      listen(model, "change:stats", () => this.onStats()),
       listen(model, "change:max_rows", () => {
         this.store.setCapacity(model.get("max_rows") || 10_000);
         this.view.append([]);
@@ -177,6 +177,16 @@ class Debugger {
     this.list.setSelected(this.selectedSeq);
     this.toolbar.setPaused(this.paused, this.store.backlog);
     this.toolbar.setMatchCount(this.view.length, this.view.total);
+  }
+
+  private onStats(): void {
+    const stats = this.model.get("stats");
+    this.header.setStats(stats);
+    // Rows Python no longer buffers (its byte cap evicts too) leave the store as well.
+    if (typeof stats?.first_seq === "number" && this.store.dropBefore(stats.first_seq) > 0) {
+      this.view.append([]);
+      this.schedule();
+    }
   }
 
   private setPaused(paused: boolean, fromUser: boolean): void {

@@ -2,7 +2,6 @@
 import type { ModelTraits, WidgetModel } from "../src/model";
 import type { OutboundMsg, Row } from "../src/protocol";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Callback = (...args: any[]) => void;
 
 export class FakeModel implements WidgetModel {

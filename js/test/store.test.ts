@@ -117,6 +117,15 @@ describe("RowStore", () => {
     expect(store.backlog).toBe(0);
   });
 
+  it("drops rows Python no longer buffers", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(1, 6)));
+    expect(store.dropBefore(4)).toBe(3);
+    expect(seqs(store)).toEqual([4, 5, 6]);
+    expect(store.dropBefore(4)).toBe(0);
+    expect(store.evicted).toBe(3);
+  });
+
   it("empties on clear", () => {
     const store = new RowStore(100);
     store.applySnapshot(snap(rows(1, 3)));

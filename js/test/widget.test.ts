@@ -319,6 +319,21 @@ describe("widget: header", () => {
     expect(byTestId(host, "sd-thinning").textContent).toBe("showing 2,000 of 20,000 events/s");
   });
 
+  it("shows the last gap and drops rows Python evicted", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 5));
+    const started = new Date(2024, 0, 1, 12, 0, 1).getTime() / 1000;
+    model.pythonSets("stats", {
+      gaps: 1,
+      last_gap: { started_at: started, ended_at: started + 2, duration: 2, reason: "connection lost", after_seq: 3 },
+      first_seq: 3,
+    });
+    expect(byTestId(host, "sd-gap").textContent).toBe("⚠ 1 gap(s) — last: connection lost at 12:00:01.000 (2.0 s)");
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([5, 4, 3]);
+  });
+
   it("clear empties the list and asks Python to clear", async () => {
     const model = new FakeModel();
     const host = mount(model);
