@@ -15,19 +15,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from chromium import CHROMIUM, VIEWPORT, PageErrors, block_external, launch
 from harness import JupyterDirs, Server, start_lab
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
@@ -35,25 +25,11 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
             yield browser
         finally:
             browser.close()
-
-
-class PageErrors(list[str]):
-    """Console errors and uncaught exceptions seen by a page, as readable strings."""
-
-    def attach(self, page: Page) -> None:
-        """Start recording ``page``'s console errors and page errors."""
-        page.on("pageerror", lambda exc: self.append(f"pageerror: {exc}"))
-        page.on(
-            "console",
-            lambda msg: self.append(f"console.{msg.type}: {msg.text}")
-            if msg.type == "error"
-            else None,
-        )
 
 
 @pytest.fixture
@@ -64,8 +40,12 @@ def page_errors() -> PageErrors:
 
 @pytest.fixture
 def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
-    """A page in a fresh browser context; its errors go to ``page_errors``."""
+    """A page in a fresh browser context; its errors go to ``page_errors``.
+
+    Requests to anything but localhost are aborted (see ``chromium.block_external``).
+    """
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    block_external(context)
     page = context.new_page()
     page_errors.attach(page)
     try:

@@ -132,7 +132,15 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
 class Server:
     """A Jupyter server child process (JupyterLab or Voila) in its own process group."""
 
-    def __init__(self, dirs: JupyterDirs, argv: list[str], port: int, token: str, name: str):
+    def __init__(
+        self,
+        dirs: JupyterDirs,
+        argv: list[str],
+        port: int,
+        token: str,
+        name: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.dirs = dirs
         self.port = port
         self.token = token
@@ -142,7 +150,7 @@ class Server:
         self.proc = subprocess.Popen(
             argv,
             cwd=dirs.root,
-            env=dirs.env(),
+            env={**dirs.env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -279,8 +287,13 @@ def start_lab(dirs: JupyterDirs, timeout: float = 90) -> Server:
     return server
 
 
-def start_voila(dirs: JupyterDirs, notebook: Path, timeout: float = 90) -> Server:
-    """Start Voila on a free port serving one notebook (no token: Voila has none by default)."""
+def start_voila(
+    dirs: JupyterDirs, notebook: Path, env: dict[str, str] | None = None, timeout: float = 90
+) -> Server:
+    """Start Voila on a free port serving one notebook (no token: Voila has none by default).
+
+    ``env`` adds environment variables for the server and the kernels it starts.
+    """
     port = free_port()
     argv = [
         str(BIN / "voila"),
@@ -291,7 +304,7 @@ def start_voila(dirs: JupyterDirs, notebook: Path, timeout: float = 90) -> Serve
         "--Voila.port_retries=0",
         f"--Voila.root_dir={dirs.root}",
     ]
-    server = Server(dirs, argv, port, "", "voila")
+    server = Server(dirs, argv, port, "", "voila", env)
     server.wait_ready(VOILA_PROBE, timeout)
     return server
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from chromium import VIEWPORT, PageErrors, block_external
 from harness import (
     Flood,
     JupyterDirs,
@@ -54,7 +55,7 @@ class LabSession:
     kernel: KernelEval
     redis: RedisServer
     channel: str
-    errors: list[str]
+    errors: PageErrors
 
     def publish(self, count: int, rate: float = 0, invalid: float = 0.0, seed: int = 1) -> None:
         """Publish ``count`` fake events and wait until the kernel's buffer received them."""
@@ -105,12 +106,11 @@ def lab(
     kernel: KernelEval | None = None
     try:
         server = start_lab(dirs)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+        block_external(context)
         page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-        page.on("console", lambda m: errors.append(f"console.error: {m.text}")
-                if m.type == "error" else None)
+        errors = PageErrors()
+        errors.attach(page)
         notebook = LabNotebook(page, server, NOTEBOOK)
         notebook.open()
         notebook.run_all()

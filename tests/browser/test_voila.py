@@ -1,0 +1,69 @@
+"""End to end in Voila: the dashboard notebook, served by a real Voila, fed by real Redis."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chromium import PageErrors
+from harness import JupyterDirs, KernelEval, Publisher, Server, start_voila, wait_until
+from playwright.sync_api import Page, expect
+from redis_server import RedisServer
+from widget_page import WidgetView
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "notebooks" / "dashboard.ipynb"
+IOPUB_WARNING = "IOPub message rate exceeded"
+
+
+@pytest.fixture
+def voila(redis_server: RedisServer) -> Iterator[tuple[Server, str]]:
+    """Voila serving a copy of notebooks/dashboard.ipynb, pointed at the test's Redis channel."""
+    if not DASHBOARD.exists():
+        pytest.fail(f"{DASHBOARD} is missing: the Voila dashboard is part of the project")
+    channel = f"e2e-voila-{secrets.token_hex(4)}"
+    dirs = JupyterDirs()
+    notebook = dirs.root / DASHBOARD.name
+    shutil.copyfile(DASHBOARD, notebook)
+    server = start_voila(
+        dirs,
+        notebook,
+        env={"SEGMENT_DEBUGGER_URL": redis_server.url, "SEGMENT_DEBUGGER_CHANNEL": channel},
+    )
+    try:
+        yield server, channel
+    finally:
+        server.stop()
+        dirs.cleanup()
+
+
+def test_dashboard_renders_widget_and_rows_appear(
+    voila: tuple[Server, str], redis_server: RedisServer, page: Page, page_errors: PageErrors
+) -> None:
+    server, channel = voila
+    page.goto(server.url("/"), timeout=120_000)
+    w = WidgetView(page)
+    expect(w.root).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("sd-dashboard-counters")).to_be_visible()
+    files = wait_until(server.kernel_connection_files, 30, "the dashboard's kernel")
+    kernel = KernelEval(files[-1])
+    try:
+        wait_until(lambda: kernel.eval("dbg.status['state']") == "live", 30, "the source live")
+        Publisher(redis_server.url, channel, rate=500, count=100, invalid=0.1).wait(60)
+        wait_until(lambda: kernel.eval("dbg.buffer.stats['received']") == 100, 30,
+                   "100 events in the kernel")
+        last = kernel.eval("dbg.buffer.last_seq")
+        wait_until(lambda: w.top_seq() == last, 30,
+                   lambda: f"the top row ({w.top_seq()}) to be the newest event ({last})")
+        expect(w.testid("sd-count")).to_have_text("100 of 100")
+        assert 0 < w.rows.count() < 100
+        assert w.root.locator(".sd-invalid").count() > 0, "invalid rows are marked"
+        expect(page.get_by_test_id("sd-dashboard-counters")).to_contain_text("100")
+    finally:
+        kernel.close()
+    assert page_errors == []
+    assert IOPUB_WARNING not in server.log()
