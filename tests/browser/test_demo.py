@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,6 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 READY_TIMEOUT_S = 90  # Voila start, on a loaded 2-core machine
 ROWS_TIMEOUT_S = 90  # kernel start + notebook execution + first delta
 EXIT_TIMEOUT_S = 20
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _port_free(port: int) -> bool:
@@ -93,7 +96,12 @@ class DemoProcess:
         self._reader.join(timeout=5)
 
 
-def test_demo_serves_live_rows_and_stops_cleanly_on_sigint(page: Page) -> None:
+def test_demo_serves_live_rows_and_stops_cleanly_on_sigint(page: Page, tmp_path: Path) -> None:
+    """Rows appear in Chromium; SIGINT exits 0, frees the port, leaves no process.
+
+    Also the README's dashboard screenshot (copied to docs/screenshots when
+    SD_UPDATE_SCREENSHOTS=1).
+    """
     port = free_port()
     started = time.monotonic()
     demo = DemoProcess("--no-browser", "--port", str(port), "--rate", "100")
@@ -108,6 +116,13 @@ def test_demo_serves_live_rows_and_stops_cleanly_on_sigint(page: Page) -> None:
         counters = page.locator("[data-testid=sd-dashboard-counters]")
         counters.wait_for(timeout=10_000)
         assert "received" in counters.inner_text()
+        counters.locator("svg polyline").wait_for(timeout=20_000)  # the rate sparkline drew
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), animations="disabled")
+        assert shot.read_bytes().startswith(b"\x89PNG")
+        if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, SCREENSHOT_DIR / "dashboard.png")
         print(f"demo start to first row: {first_row_s:.1f} s", file=sys.stderr)
 
         children = psutil.Process(demo.proc.pid).children(recursive=True)
