@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -45,8 +46,8 @@ def _port_free(port: int) -> bool:
 class DemoProcess:
     """``segment-debugger demo`` as a child in its own session; stdout collected line by line."""
 
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("SEGMENT_DEBUGGER_URL", None)
         self.proc = subprocess.Popen(
             [str(BIN / "segment-debugger"), "demo", *args],
@@ -142,3 +143,27 @@ def test_demo_serves_live_rows_and_stops_cleanly_on_sigint(page: Page, tmp_path:
     finally:
         demo.kill()
 
+
+
+def test_demo_on_fakeredis_renders_the_dashboard_and_stops_on_sigterm() -> None:
+    """The no-redis-server path: fakeredis in the demo process; SIGTERM stops it all, exit 0."""
+    port = free_port()
+    demo = DemoProcess(
+        "--no-browser", "--port", str(port), env={"SEGMENT_DEBUGGER_EMBEDDED": "fakeredis"}
+    )
+    try:
+        url = wait_until(demo.dashboard_url, READY_TIMEOUT_S, lambda: f"the URL:\n{demo.output()}")
+        if "using the Redis answering at" not in demo.output():
+            assert "started an embedded Redis (fakeredis)" in demo.output()
+        with urllib.request.urlopen(url, timeout=ROWS_TIMEOUT_S) as response:
+            body = response.read().decode()
+        assert "application/vnd.jupyter.widget-view+json" in body  # the notebook ran
+        assert "Traceback" not in body
+        children = psutil.Process(demo.proc.pid).children(recursive=True)
+        demo.proc.send_signal(signal.SIGTERM)
+        assert demo.proc.wait(timeout=EXIT_TIMEOUT_S) == 0, demo.output()
+        survivors = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert survivors == [], f"processes left behind: {survivors}"
+        assert _port_free(port)
+    finally:
+        demo.kill()
