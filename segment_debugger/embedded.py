@@ -47,7 +47,8 @@ _live: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _stop_all_at_exit() -> None:
-    for thing in list(_live):
+    # Demo bundles first (publisher, debugger, then server), then anything left on its own.
+    for thing in sorted(_live, key=lambda t: not isinstance(t, _Resources)):
         try:
             thing.stop()
         except Exception:  # at exit, report and go on stopping the rest
@@ -345,16 +346,34 @@ class Publisher:
 
 
 class _Resources:
-    """The publisher and server a demo debugger owns; stopped once, in that order."""
+    """What a demo debugger owns: stopped once, publisher first, then the debugger, then Redis.
+
+    Registered for interpreter exit, so a kernel shutting down without ``dbg.close()`` stops
+    the debugger's listener before its Redis goes away (no reconnect noise) and leaves no
+    redis-server behind.
+    """
 
     def __init__(self, publisher: Publisher, server: EmbeddedRedis | None) -> None:
         self.publisher = publisher
         self.server = server
+        self.widget: weakref.ref[Any] | None = None
+        self._stopped = False
 
     def stop(self) -> None:
+        """Stop everything (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.publisher.stop()
+        widget = self.widget() if self.widget is not None else None
+        if widget is not None:
+            try:
+                widget.close()
+            except Exception:  # at exit the comm may already be gone; Redis must stop anyway
+                log.exception("could not close the demo debugger")
         if self.server is not None:
             self.server.stop()
+        _live.discard(self)
 
 
 def demo(
@@ -386,7 +405,9 @@ def demo(
         target, channel, rate=rate, invalid_fraction=invalid_fraction, seed=seed
     ).start()
     resources = _Resources(publisher, server)
+    resources.widget = weakref.ref(dbg)
     dbg._demo_resources = resources
+    _live.add(resources)
     dbg.embedded = server
     dbg.publisher = publisher
     return dbg
@@ -412,6 +433,7 @@ def _demo_class() -> type:
                 """Stop the publisher, the debugger, then the embedded server."""
                 resources, self._demo_resources = self._demo_resources, None
                 if resources is not None:
+                    resources.widget = None  # closing here; stop() must not close again
                     resources.publisher.stop()
                 super().close()
                 if resources is not None:
