@@ -119,7 +119,10 @@ export class VirtualList {
   /** Highlights the row with this seq (null: none). */
   setSelected(seq: number | null): void {
     this.selectedSeq = seq;
-    for (const [s, node] of this.nodes) node.classList.toggle("sd-selected", s === seq);
+    for (const [s, node] of this.nodes) {
+      node.classList.toggle("sd-selected", s === seq);
+      node.setAttribute("aria-selected", String(s === seq));
+    }
   }
 
   /** Scrolls to the top (the newest row). */
@@ -166,7 +169,9 @@ export class VirtualList {
         this.element.appendChild(node);
       }
       node.style.transform = `translateY(${item.start}px)`;
-      node.classList.toggle("sd-selected", row.seq === this.selectedSeq);
+      const selected = row.seq === this.selectedSeq;
+      node.classList.toggle("sd-selected", selected);
+      node.setAttribute("aria-selected", String(selected));
       node.classList.toggle("sd-odd", item.index % 2 === 1);
       keep.set(row.seq, node);
     }
