@@ -45,12 +45,12 @@ def check_invariants(buf: EventBuffer) -> None:
     assert stats["bytes"] == total
     assert total <= buf.max_bytes or len(events) == 1
     seqs = [e.seq for e in events]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True
     if seqs:
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seqs must be contiguous"
         assert seqs[-1] == buf.last_seq == stats["last_seq"]
         assert buf.first_seq == seqs[0] == stats["first_seq"]
     else:
-        assert buf.first_seq is None
+        assert buf.first_seq is None and stats["first_seq"] is None
 
 
 # ---- construction --------------------------------------------------------------------------
