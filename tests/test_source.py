@@ -104,6 +104,7 @@ def test_channels_and_patterns_with_resp2_and_resp3(
     assert source.status.state == "live"
 
 
+@pytest.mark.slow
 def test_50000_messages_at_full_speed_arrive_without_loss(
     redis_server: RedisServer, make_source: Callable[..., RedisSource]
 ) -> None:
