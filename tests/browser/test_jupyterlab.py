@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
+import re
 import shutil
 import statistics
 import subprocess
@@ -90,12 +90,14 @@ def lab(
 ) -> Iterator[LabSession]:
     """JupyterLab with the debugger notebook open and run, its kernel client, and Redis."""
     _session_redis.start()
-    channel = f"e2e-lab-{secrets.token_hex(4)}"
+    channel = "events"  # as in the README screenshots; nothing else publishes meanwhile
     dirs = JupyterDirs()
     write_notebook(
         dirs.root / NOTEBOOK,
         [
             "from segment_debugger import SegmentDebugger\n"
+            "if 'dbg' in globals():  # re-run: stop the previous debugger's threads\n"
+            "    dbg.close()\n"
             f"dbg = SegmentDebugger({_session_redis.url!r}, channels=[{channel!r}], "
             "max_messages=10_000)",
             "dbg",
@@ -336,9 +338,15 @@ def test_reload_restores_the_list(session: LabSession) -> None:
 
 @pytest.mark.slow
 def test_screenshots_light_and_dark(session: LabSession, tmp_path: Path) -> None:
-    """README screenshots; copied into docs/screenshots when SD_UPDATE_SCREENSHOTS=1."""
-    session.publish(300, rate=300, invalid=0.06, seed=42)
+    """README screenshots; copied into docs/screenshots when SD_UPDATE_SCREENSHOTS=1.
+
+    Re-runs the notebook through the UI first, so the header's counters start from zero.
+    """
+    session.notebook.run_all()
     w = session.widget
+    expect(w.testid("sd-stats")).to_have_text(re.compile(r"^0 received"), timeout=30_000)
+    wait_until(lambda: session.kernel.eval("dbg.status['state']") == "live", 30, "live")
+    session.publish(300, rate=150, invalid=0.06, seed=42)
     session.wait_caught_up()
     row = w.rows.nth(2)
     row.click()
