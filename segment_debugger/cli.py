@@ -45,11 +45,14 @@ def printable(text: str, limit: int | None = None) -> str:
     A hostile payload can then not move the cursor, clear the screen or reorder the line.
     With ``limit``, the result is cut to that many characters, ending in ``…``.
     """
+    cut = limit is not None and len(text) > limit
+    if limit is not None:
+        text = text[:limit]  # escape only what can be shown, even of a megabyte-long name
     if not text.isprintable():
         text = "".join(
             ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
         )
-    if limit is not None and len(text) > limit:
+    if limit is not None and (cut or len(text) > limit):
         text = text[: limit - 1] + "…"
     return text
 

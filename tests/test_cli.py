@@ -107,6 +107,8 @@ def test_printable_truncates_long_text() -> None:
     assert printable("abcdef", 4) == "abc…"
     assert printable("tab\there") == "tab\\there"
     assert printable("plain") == "plain"
+    assert printable("\x1b" * 10, 6) == "\\x1b\\…"
+    assert printable("x" * 1_000_000, 10) == "x" * 9 + "…"
 
 
 # ---- publish settings -----------------------------------------------------------------------
