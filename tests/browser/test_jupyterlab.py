@@ -271,12 +271,16 @@ def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> No
     received0 = session.received()
     round_trips: list[float] = []
     toggles: list[float] = []
+    thinning_notes: set[str] = set()
     t0 = time.monotonic()
     with Flood(session.redis.url, session.channel, rate=FLOOD_RATE, seconds=FLOOD_SECONDS) as f:
         while f.running():
             start = time.perf_counter()
             page.evaluate("() => document.querySelectorAll('[data-testid=sd-row]').length")
             round_trips.append(time.perf_counter() - start)
+            note = w.testid("sd-thinning")
+            if note.is_visible():
+                thinning_notes.add(note.inner_text())
             if len(round_trips) % 20 == 0:  # pause and resume through the UI
                 for expected in ("true", "false"):
                     start = time.perf_counter()
@@ -305,6 +309,7 @@ def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> No
         "max_frame_gap_ms": round(probe["maxFrameGap"], 1),
         "long_tasks": len(probe["longTasks"]),
         "longest_task_ms": round(max(probe["longTasks"], default=0), 1),
+        "thinning_note": sorted(thinning_notes)[-1:] or None,
     }
     print("flood:", report)
     assert flood_s < FLOOD_SECONDS * 1.5, f"the flood could not keep its rate: {report}"
@@ -312,6 +317,8 @@ def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> No
     assert report["eval_ms_median"] < 250 and report["eval_ms_max"] < 2000, report
     assert report["toggle_ms_max"] < 3000, report
     assert report["fps"] >= 10 and report["max_frame_gap_ms"] < 2000, report
+    assert thinning_notes, "the UI never said the display was thinned"
+    assert all(re.fullmatch(r"showing [\d,]+ of [\d,]+ events/s", n) for n in thinning_notes)
     if stats["gaps"]:  # the subscriber fell behind and lost messages: the UI must say so
         expect(w.testid("sd-gap")).not_to_be_empty()
     session.wait_caught_up()
