@@ -21,10 +21,8 @@ from pathlib import Path
 import pytest
 from chromium import VIEWPORT, PageErrors, block_external
 from harness import (
-    Flood,
     JupyterDirs,
     KernelEval,
-    Publisher,
     Server,
     start_lab,
     wait_until,
@@ -32,6 +30,7 @@ from harness import (
 )
 from lab_notebook import DARK, LIGHT, LabNotebook
 from playwright.sync_api import Browser, Page, expect
+from publishers import Flood, Publisher
 from redis_server import RedisServer
 from widget_page import INSTALL_PROBE_JS, READ_PROBE_JS, STOP_PROBE_JS, WidgetView
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from chromium import PageErrors
-from harness import JupyterDirs, KernelEval, Publisher, Server, start_voila, wait_until
+from harness import JupyterDirs, KernelEval, Server, start_voila, wait_until
 from playwright.sync_api import Page, expect
+from publishers import Publisher
 from redis_server import RedisServer
 from widget_page import WidgetView
 
