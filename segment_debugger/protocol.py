@@ -74,6 +74,8 @@ class Row(TypedDict):
 
 
 class SnapshotMsg(TypedDict):
+    """Python -> front end: every buffered row; replaces the front end's store."""
+
     type: Literal["snapshot"]
     rows: list[Row]
     last_seq: int
@@ -81,6 +83,8 @@ class SnapshotMsg(TypedDict):
 
 
 class DeltaMsg(TypedDict):
+    """Python -> front end: rows newer than ``after_seq``; ``skipped`` counts thinned rows."""
+
     type: Literal["delta"]
     rows: list[Row]
     after_seq: int
@@ -89,6 +93,8 @@ class DeltaMsg(TypedDict):
 
 
 class RawMsg(TypedDict):
+    """Python -> front end: the full payload text of one event."""
+
     type: Literal["raw"]
     seq: int
     raw: str | None  # None when the event was evicted meanwhile
@@ -96,22 +102,30 @@ class RawMsg(TypedDict):
 
 
 class ErrorMsg(TypedDict):
+    """Python -> front end: a request could not be served, and why."""
+
     type: Literal["error"]
     message: str
     request_id: str | None
 
 
 class SnapshotRequest(TypedDict):
+    """Front end -> Python: send a snapshot."""
+
     type: Literal["snapshot_request"]
     request_id: str
 
 
 class RawRequest(TypedDict):
+    """Front end -> Python: send the full payload of event ``seq``."""
+
     type: Literal["raw_request"]
     seq: int
     request_id: str
 
 
 class ClearRequest(TypedDict):
+    """Front end -> Python: clear the buffer (the header's clear button)."""
+
     type: Literal["clear_request"]
     request_id: str

@@ -20,12 +20,17 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server child process. ``start()``/``stop()`` are idempotent; ``restart()`` keeps the port."""
+    """A redis-server child process.
+
+    ``start()``/``stop()`` are idempotent; ``restart()`` keeps the port.
+    """
 
     def __init__(self, port: int | None = None, *extra_args: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("redis-server is not on PATH: install it (apt-get install redis-server)")
+            raise RuntimeError(
+                "redis-server is not on PATH: install it (apt-get install redis-server)"
+            )
         self.binary = binary
         self.port = port or free_port()
         self.extra_args = extra_args
