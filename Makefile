@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test install js system-deps lint
+.PHONY: demo test install install-demo js system-deps lint
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -14,6 +14,9 @@ js:
 
 install: $(PY) js
 	$(PIP) install -q -e ".[test]"
+
+install-demo: $(PY) js
+	$(PIP) install -q -e ".[demo]"
 
 # Debian packages the tests need (redis-server, chromium); a no-op when present.
 system-deps:
@@ -28,5 +31,5 @@ test: system-deps install lint
 	cd js && npm test
 	$(VENV)/bin/pytest
 
-demo: install
+demo: install-demo
 	$(VENV)/bin/segment-debugger demo

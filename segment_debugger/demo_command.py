@@ -32,6 +32,15 @@ from typing import Any
 
 from segment_debugger.embedded import EmbeddedRedis, Publisher, _ping
 
+#: The ``--help`` text: the module docstring's second paragraph without reST markup.
+DESCRIPTION = (
+    "Without --url the demo uses a Redis answering at redis://localhost:6379 or, when none "
+    "does, starts an embedded one (a redis-server on PATH, else fakeredis). It publishes a "
+    "fake Segment stream, serves the dashboard notebook with Voila, prints the URL and opens "
+    "a browser. Ctrl-C stops everything (Voila and its kernels, the publisher, the embedded "
+    "server) and exits 0."
+)
+
 #: Where the demo looks for an already running Redis when no --url is given.
 DEFAULT_URL = "redis://localhost:6379/0"
 #: Environment variables the dashboard notebook reads.
@@ -45,7 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser = subparsers.add_parser(
         "demo",
         help="run the live demo dashboard (fake events, embedded Redis if needed, Voila)",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=DESCRIPTION,
     )
     parser.add_argument("--url", help=f"Redis URL to use (default: {DEFAULT_URL} if it answers,"
                         " else an embedded server)")
