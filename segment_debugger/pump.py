@@ -2,9 +2,12 @@
 
 One daemon thread wakes every ``throttle_ms`` and sends at most ONE ``delta`` (the rows after
 the last seq it sent), never the whole buffer, and nothing when nothing is new. When input
-outruns ``max_rows_per_second`` it sends only the newest rows of the tick and counts the rest
-as ``skipped`` (thinning); the buffer keeps everything. Every ``stats_interval_ms`` it hands the
-widget's ``stats`` and ``status`` traits to a callback, only when they changed.
+outruns ``max_rows_per_second`` it sends only the newest rows and counts the rest as ``skipped``
+(thinning); the buffer keeps everything. The budget is time-based: a delta may carry
+``max_rows_per_second`` x (seconds since the previous delta or snapshot, at least one tick),
+capped at one second's worth, so late or jittery ticks never thin an input rate below the
+budget. Every ``stats_interval_ms`` it hands the widget's ``stats`` and ``status`` traits to a
+callback, only when they changed.
 
 Every message leaves through the single ``send`` callable, under the pump's lock, so snapshots
 and deltas go out in the order their seqs were taken: no row lost or repeated between a
@@ -15,6 +18,7 @@ when it renders; messages sent before that would be lost anyway).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -86,9 +90,24 @@ def event_to_row(event: Event) -> Row:
     )
 
 
+#: The most display budget one delta can carry, in seconds of ``max_rows_per_second``.
+MAX_BUDGET_SECONDS = 1.0
+
+
 def rows_per_tick(max_rows_per_second: int, throttle_ms: int) -> int:
-    """Return the display budget of one tick (at least one row)."""
-    return max(1, (max_rows_per_second * throttle_ms) // 1000)
+    """Return the display budget of one on-time tick (at least one row)."""
+    return rows_allowed(max_rows_per_second, throttle_ms / 1000.0)
+
+
+def rows_allowed(max_rows_per_second: int, elapsed_s: float) -> int:
+    """Return how many rows a delta may carry ``elapsed_s`` seconds after the previous one.
+
+    ``max_rows_per_second`` x ``elapsed_s``, rounded up, capped at ``MAX_BUDGET_SECONDS`` worth,
+    and at least one row.
+    """
+    seconds = min(max(elapsed_s, 0.0), MAX_BUDGET_SECONDS)
+    # round() first: 0.1 s x 2000 is 200.00000000000003 in floating point, not 201.
+    return max(1, math.ceil(round(max_rows_per_second * seconds, 6)))
 
 
 class Pump:
@@ -98,7 +117,7 @@ class Pump:
     of the traits that changed (``stats`` and/or ``status``); ``status`` returns the source's
     current status dict. ``start()``/``stop()`` are idempotent; ``stop()`` joins the thread.
     ``tick()`` runs one step synchronously (what the thread does), for tests and callers that
-    drive the pump themselves.
+    drive the pump themselves. ``clock`` (seconds, monotonic) times the display budget.
     """
 
     def __init__(
@@ -111,6 +130,7 @@ class Pump:
         stats_interval_ms: int = 500,
         on_traits: Callable[[dict[str, Any]], None] | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if throttle_ms < MIN_THROTTLE_MS:
             raise ValueError(
@@ -126,7 +146,8 @@ class Pump:
         self._send = send
         self._on_traits = on_traits
         self._status = status
-        self._budget = rows_per_tick(max_rows_per_second, throttle_ms)
+        self._clock = clock
+        self._last_sent_at = clock()  # when the last delta/snapshot went out: budget start
 
         self._lock = threading.Lock()  # cursor + message order; held while sending
         self._cursor: int | None = None  # last seq the front end has; None: no snapshot yet
@@ -222,7 +243,11 @@ class Pump:
             last = int(stats["last_seq"])
             if last == cursor:
                 return None
-            events = self.buffer.since(cursor, limit=self._budget)
+            now = self._clock()
+            # At least one tick's worth: a delta right after a snapshot must not thin a trickle.
+            elapsed = max(now - self._last_sent_at, self.throttle_ms / 1000.0)
+            budget = rows_allowed(self.max_rows_per_second, elapsed)
+            events = self.buffer.since(cursor, limit=budget)
             new_last = events[-1].seq if events else last
             rows = [event_to_row(e) for e in events]
             skipped = new_last - cursor - len(rows)
@@ -231,6 +256,7 @@ class Pump:
             )
             self._send(dict(msg))
             self._cursor = new_last
+            self._last_sent_at = now
             with self._counts_lock:
                 self.messages += 1
                 self.deltas += 1
@@ -265,6 +291,7 @@ class Pump:
         )
         self._send(dict(msg))
         self._cursor = last
+        self._last_sent_at = self._clock()
         self._cleared_seen = before.get("cleared", 0)
         with self._counts_lock:
             self.messages += 1
