@@ -5,7 +5,7 @@
  * 1 MB payload never blocks the page.
  */
 import { el, on, setText } from "./dom";
-import { bytes, count } from "./format";
+import { bytes, count, receivedIso } from "./format";
 import { prettyFromRaw } from "./pretty";
 import type { Row } from "./protocol";
 
@@ -163,6 +163,8 @@ export class DetailPane {
         ["seq", String(row.seq)],
         ["type", row.type ?? "?"],
         ["messageId", row.messageId ?? "—"],
+        ["timestamp", row.timestamp ?? "—"],
+        ["received", receivedIso(row) || "—"],
         ["channel", row.channel],
         ["size", bytes(row.size)],
       ];

@@ -65,22 +65,21 @@ export function timeOfDay(d: Date): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** When the row was received (row.t) as an ISO string, or "" when unknown. */
+export function receivedIso(row: Row): string {
+  return Number.isFinite(row.t) ? new Date(row.t).toISOString() : "";
+}
+
 /**
- * The time column: the event's timestamp as local time of day when it parses,
- * else the time it was received. `title` holds the full text for a tooltip.
+ * The time column: when the event was received, as local time of day, so times run in
+ * the list's (arrival) order. `title` (the tooltip) holds the full received time and the
+ * event's own `timestamp`, which senders set and which need not be in order.
  */
 export function time(row: Row): { text: string; title: string } {
-  const received = new Date(row.t);
-  const receivedIso = Number.isFinite(row.t) ? received.toISOString() : "";
-  if (row.timestamp) {
-    const d = new Date(row.timestamp);
-    if (!Number.isNaN(d.getTime())) {
-      return { text: timeOfDay(d), title: `timestamp ${row.timestamp}\nreceived ${receivedIso}` };
-    }
-  }
+  const text = Number.isFinite(row.t) ? timeOfDay(new Date(row.t)) : "";
   return {
-    text: Number.isFinite(row.t) ? timeOfDay(received) : "",
-    title: `received ${receivedIso}`,
+    text,
+    title: `received ${receivedIso(row) || "?"}\ntimestamp ${row.timestamp ?? "(none)"}`,
   };
 }
 

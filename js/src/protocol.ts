@@ -7,8 +7,12 @@
 export const EVENT_TYPES = ["track", "identify", "page", "screen", "group", "alias"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** Payload text longer than this (characters) arrives truncated; `raw_request` gets it all. */
-export const RAW_PREVIEW_CHARS = 16_384;
+/**
+ * Payload text longer than this (characters) arrives truncated; `raw_request` gets it all.
+ * Segment's 32 KB message limit: every spec-sized payload arrives whole, so the filter sees
+ * what Python sees. Must equal protocol.py's RAW_PREVIEW_CHARS.
+ */
+export const RAW_PREVIEW_CHARS = 32_768;
 
 /** One event as the front end sees it (protocol.py `Row`). */
 export interface Row {

@@ -20,6 +20,10 @@ export class Toolbar {
   private readonly live: HTMLButtonElement;
   private readonly newCount: HTMLButtonElement;
   private readonly matchCount: HTMLElement;
+  private readonly countBox: HTMLElement;
+  private held = 0;
+  private buffered: number | null = null;
+  private skipped = 0;
   private readonly typeButtons = new Map<string, HTMLButtonElement>();
   private readonly invalid: HTMLButtonElement;
   private readonly cleanups: Array<() => void> = [];
@@ -40,13 +44,18 @@ export class Toolbar {
       testid: "sd-filter",
       attrs: {
         type: "search",
-        placeholder: 'filter: type:track event:"Order*" -valid:true',
+        placeholder: 'Filter: type:track -valid:false "text"',
         spellcheck: "false",
         autocomplete: "off",
         "aria-label": "Filter events",
       },
     });
     this.matchCount = el("span", { className: "sd-count", testid: "sd-count" });
+    // "1,234 of 5,000 shown": sd-count holds the numbers, the word outside it.
+    this.countBox = el("span", { className: "sd-count-box" }, [
+      this.matchCount,
+      el("span", { className: "sd-count", text: " shown" }),
+    ]);
     const toggles = el("span", { className: "sd-toggles" });
     for (const type of EVENT_TYPES) {
       const b = el("button", {
@@ -78,7 +87,7 @@ export class Toolbar {
       this.live,
       this.newCount,
       this.filter,
-      this.matchCount,
+      this.countBox,
       toggles,
     ]);
     this.setPaused(false, 0);
@@ -122,9 +131,33 @@ export class Toolbar {
     this.invalid.setAttribute("aria-pressed", String(invalidOnly));
   }
 
-  /** "1,234 of 5,000" */
+  /**
+   * "1,234 of 5,000": rows matching the filter, of the rows this browser view holds
+   * (not Python's buffer: see the tooltip).
+   */
   setMatchCount(shown: number, total: number): void {
     setText(this.matchCount, `${count(shown)} of ${count(total)}`);
+    this.held = total;
+    this.updateCountTitle();
+  }
+
+  /** Python's side, for the count's tooltip: events buffered, rows thinned from the display. */
+  setPythonCounts(buffered: number | null, skipped: number): void {
+    if (buffered === this.buffered && skipped === this.skipped) return;
+    this.buffered = buffered;
+    this.skipped = skipped;
+    this.updateCountTitle();
+  }
+
+  private updateCountTitle(): void {
+    const lines = [`Rows matching the filter, of the ${count(this.held)} rows this view holds.`];
+    if (this.buffered !== null) {
+      lines.push(`The Python buffer holds ${count(this.buffered)} events; dbg.filtered() filters all of them.`);
+    }
+    if (this.skipped > 0) {
+      lines.push(`${count(this.skipped)} rows were thinned from the display (input outran it); Python kept them.`);
+    }
+    this.countBox.title = lines.join("\n");
   }
 
   destroy(): void {

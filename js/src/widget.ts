@@ -182,6 +182,10 @@ class Debugger {
   private onStats(): void {
     const stats = this.model.get("stats");
     this.header.setStats(stats);
+    this.toolbar.setPythonCounts(
+      typeof stats?.buffered === "number" ? stats.buffered : null,
+      typeof stats?.skipped === "number" ? stats.skipped : 0,
+    );
     // Rows Python no longer buffers (its byte cap evicts too) leave the store as well.
     if (typeof stats?.first_seq === "number" && this.store.dropBefore(stats.first_seq) > 0) {
       this.view.append([]);

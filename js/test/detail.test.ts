@@ -28,6 +28,14 @@ describe("DetailPane", () => {
     expect(prettyJson("not json")).toBe("not json");
   });
 
+  it("shows the event's own timestamp and when it was received", () => {
+    pane = new DetailPane({ onRequestRaw: () => {} });
+    const t = Date.UTC(2024, 0, 2, 13, 14, 15, 16);
+    pane.show(makeRow(1, { type: "track", event: "A", timestamp: "2024-01-01T00:00:00Z" }, { t }));
+    expect(q(pane.element, "sd-detail-timestamp").textContent).toBe("2024-01-01T00:00:00Z");
+    expect(q(pane.element, "sd-detail-received").textContent).toBe("2024-01-02T13:14:15.016Z");
+  });
+
   it("shows a truncated payload as a preview with a button that asks for the rest", () => {
     const asked: number[] = [];
     pane = new DetailPane({ onRequestRaw: (seq) => asked.push(seq) });

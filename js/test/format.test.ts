@@ -30,14 +30,24 @@ describe("format", () => {
     expect(user(makeRow(1, {}))).toBe("");
   });
 
-  it("shows the event timestamp as local time of day, else the received time", () => {
-    const ts = new Date(2024, 0, 2, 3, 4, 5, 6);
-    const withTs = time(makeRow(1, { timestamp: ts.toISOString() }));
-    expect(withTs.text).toBe("03:04:05.006");
-    expect(withTs.title).toContain(ts.toISOString());
+  it("shows the received time (arrival order), with the event timestamp in the tooltip", () => {
     const received = new Date(2024, 0, 2, 13, 14, 15, 16);
+    const sent = new Date(2024, 0, 2, 3, 4, 5, 6);
+    const t = time(makeRow(1, { timestamp: sent.toISOString() }, { t: received.getTime() }));
+    expect(t.text).toBe("13:14:15.016");
+    expect(t.title).toContain(`received ${received.toISOString()}`);
+    expect(t.title).toContain(`timestamp ${sent.toISOString()}`);
     const noTs = time(makeRow(1, { timestamp: "garbage" }, { t: received.getTime() }));
     expect(noTs.text).toBe("13:14:15.016");
+    expect(noTs.title).toContain("timestamp garbage");
+  });
+
+  it("orders list times by arrival even when event timestamps do not", () => {
+    const base = new Date(2024, 0, 2, 10, 0, 0, 0).getTime();
+    const late = new Date(2024, 0, 1, 23, 0, 0, 0).toISOString(); // sent the day before
+    const early = time(makeRow(1, {}, { t: base }));
+    const next = time(makeRow(2, { timestamp: late }, { t: base + 5 }));
+    expect([early.text, next.text]).toEqual(["10:00:00.000", "10:00:00.005"]);
   });
 
   it("writes counts and sizes for humans", () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import widget from "../src/widget";
-import type { Row } from "../src/protocol";
+import { RAW_PREVIEW_CHARS, type Row } from "../src/protocol";
 import { FakeModel, makeRow, nextFrame, trackRow } from "./fake_model";
 
 let cleanup: (() => void) | null = null;
@@ -288,12 +288,12 @@ describe("widget: selection and detail", () => {
     const model = new FakeModel();
     const host = mount(model);
     const big = JSON.stringify({ type: "track", event: "Big", properties: { blob: "x".repeat(1_000_000) } });
-    const row = makeRow(1, { type: "track", event: "Big" }, { raw: big.slice(0, 16_384), truncated: true, size: big.length });
+    const row = makeRow(1, { type: "track", event: "Big" }, { raw: big.slice(0, RAW_PREVIEW_CHARS), truncated: true, size: big.length });
     snapshot(model, [row]);
     await nextFrame();
     click(host.querySelector('[data-seq="1"]')!);
     const text = byTestId(host, "sd-detail-text");
-    expect(text.textContent!.length).toBe(16_384);
+    expect(text.textContent!.length).toBe(RAW_PREVIEW_CHARS);
     click(byTestId(host, "sd-show-full"));
     const [req] = model.sentOfType("raw_request");
     expect(req.seq).toBe(1);
@@ -302,6 +302,25 @@ describe("widget: selection and detail", () => {
     expect(performance.now() - started).toBeLessThan(500);
     expect(text.textContent!.length).toBeLessThan(big.length); // first chunk only, the rest follows
     await vi.waitFor(() => expect(text.textContent!.length).toBeGreaterThan(big.length), { timeout: 5000 });
+  });
+});
+
+describe("widget: match count", () => {
+  it("counts the rows this view holds and says where Python's buffer stands", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 5));
+    model.pythonSets("stats", { buffered: 5000, skipped: 0 });
+    await nextFrame();
+    const counted = byTestId(host, "sd-count");
+    expect(counted.textContent).toBe("5 of 5");
+    const box = counted.parentElement!;
+    expect(box.textContent).toBe("5 of 5 shown");
+    expect(box.title).toContain("of the 5 rows this view holds");
+    expect(box.title).toContain("The Python buffer holds 5,000 events");
+    expect(box.title).not.toContain("thinned");
+    model.pythonSets("stats", { buffered: 5000, skipped: 4995 });
+    expect(box.title).toContain("4,995 rows were thinned from the display");
   });
 });
 
