@@ -149,7 +149,8 @@ class EventBuffer:
                         message_ids[message_id] = 1
                     else:
                         message_ids[message_id] = copies + 1
-                        event.violations = [*event.violations, duplicate_violation(message_id)]
+                        duplicate = duplicate_violation(message_id)
+                        event.violations = [*event.violations_view(), duplicate]
                         event.valid = False
                 if not event.valid:
                     invalid += 1

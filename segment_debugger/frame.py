@@ -78,7 +78,7 @@ def events_to_frame(events: Sequence[Event]) -> pd.DataFrame:
 
     Never raises on hostile content: invalid events have missing fields (NaN / NaT) and their
     ``violations``; unparseable timestamps become NaT. ``raw`` holds the payload bytes exactly
-    as received. List values inside ``properties``/``traits``/``context`` are shared with the
+    as received. List values inside ``properties``/``traits``/``context`` may be shared with the
     events, not copied: treat them as read-only.
     """
     n = len(events)
@@ -95,10 +95,11 @@ def events_to_frame(events: Sequence[Event]) -> pd.DataFrame:
         columns[name] = _iso_to_utc([getattr(e, name) for e in events])
     columns["size"] = np.fromiter((e.size for e in events), dtype=np.int64, count=n)
     columns["valid"] = np.fromiter((bool(e.valid) for e in events), dtype=bool, count=n)
-    columns["violations"] = _object_array([list(e.violations) for e in events])
+    columns["violations"] = _object_array([list(e.violations_view()) for e in events])
     columns["raw"] = _object_array([e.raw for e in events])
-    for group in FLATTENED:
-        columns.update(_flattened_columns(group, [getattr(e, group) for e in events]))
+    groups = [e.groups() for e in events]  # (properties, traits, context): one parse per event
+    for i, group in enumerate(FLATTENED):
+        columns.update(_flattened_columns(group, [g[i] for g in groups]))
     return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
 
 

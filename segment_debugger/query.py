@@ -135,7 +135,7 @@ class Term:
 class Query:
     """A parsed query: terms ANDed together; an empty query matches everything."""
 
-    __slots__ = ("_checks", "_needs_text", "terms", "text")
+    __slots__ = ("_checks", "_needs_data", "_needs_text", "terms", "text")
 
     def __init__(self, text: str, terms: tuple[Term, ...]) -> None:
         self.text = text
@@ -144,6 +144,8 @@ class Query:
         """The terms, in order."""
         self._checks = tuple(_compile(term) for term in terms)
         self._needs_text = any(term.kind == "text" for term in terms)
+        # event.data parses the raw payload again: once per event, shared by the field terms
+        self._needs_data = any(term.kind == "field" for term in terms)
 
     @property
     def is_empty(self) -> bool:
@@ -153,8 +155,9 @@ class Query:
     def matches(self, event: Event) -> bool:
         """Tell whether ``event`` satisfies every term."""
         lowered = _lowered_raw(event) if self._needs_text else ""
+        data = event.data if self._needs_data else None
         for check, negate in self._checks:
-            if check(event, lowered) is negate:
+            if check(event, lowered, data) is negate:
                 break
         else:
             return True
@@ -287,16 +290,16 @@ def _bare_end(s: str, i: int) -> int:
 
 # -- evaluation ----------------------------------------------------------------------------------
 
-_Check = Callable[[Event, Any], bool]
+_Check = Callable[[Event, Any, Any], bool]
 
 
 def _compile(term: Term) -> tuple[_Check, bool]:
-    """Turn a term into ``(check(event, lowered_raw) -> bool, negate)``."""
+    """Turn a term into ``(check(event, lowered_raw, data) -> bool, negate)``."""
     if term.kind == "text":
         needle = term.value
         needle_bytes = needle.encode("utf-8", "surrogatepass")
 
-        def contains_text(_event: Event, lowered: str | bytes) -> bool:
+        def contains_text(_event: Event, lowered: str | bytes, _data: object) -> bool:
             if type(lowered) is bytes:
                 return needle_bytes in lowered
             return needle in lowered
@@ -304,13 +307,15 @@ def _compile(term: Term) -> tuple[_Check, bool]:
         return contains_text, term.negate
     value_matches = _value_matcher(term.value, term.op)
     if term.kind == "valid":
-        return (lambda event, _lowered: value_matches(event.valid)), term.negate
+        return (lambda event, _lowered, _data: value_matches(event.valid)), term.negate
     if term.kind == "violation":
         if term.op:
-            return (lambda _event, _lowered: False), term.negate
+            return (lambda _event, _lowered, _data: False), term.negate
         contains = _contains(term.value)
         return (
-            lambda event, _lowered: any(contains(v.lower()) for v in event.violations)
+            lambda event, _lowered, _data: any(
+                contains(v.lower()) for v in event.violations_view()
+            )
         ), term.negate
     path = term.path
     if term.value == "*" and not term.op:
@@ -318,8 +323,7 @@ def _compile(term: Term) -> tuple[_Check, bool]:
     if len(path) == 1:
         key = path[0]
 
-        def check_key(event: Event, _lowered: object) -> bool:
-            data = event.data
+        def check_key(_event: Event, _lowered: object, data: Any) -> bool:
             if type(data) is not dict:
                 return False
             found = data.get(key, _MISSING)
@@ -327,8 +331,8 @@ def _compile(term: Term) -> tuple[_Check, bool]:
 
         return check_key, term.negate
 
-    def check_path(event: Event, _lowered: object) -> bool:
-        return any(value_matches(found) for found in _lookup(event.data, path))
+    def check_path(_event: Event, _lowered: object, data: Any) -> bool:
+        return any(value_matches(found) for found in _lookup(data, path))
 
     return check_path, term.negate
 

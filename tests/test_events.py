@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from segment_debugger.events import (
     EVENT_TYPES,
+    FIELDS,
     MAX_EVENT_BYTES,
     Event,
     duplicate_violation,
@@ -303,7 +304,7 @@ def test_event_to_dict_is_json_able_and_complete() -> None:
     assert out["data"] == {"type": "track", "event": "E", "userId": 7}
     out["violations"].append("x")
     assert event.violations == ["userId is a number, not a string"]
-    fields = set(Event.__dataclass_fields__) - {"raw"}
+    fields = set(FIELDS) - {"raw"}
     assert fields <= set(out)
 
 
@@ -379,3 +380,49 @@ def test_each_bad_timestamp_is_reported_once_among_good_ones() -> None:
     ]
     event = parse(payload)
     assert (event.timestamp, event.sentAt, event.receivedAt) == (NOW, payload["sentAt"], NOW)
+
+
+# -- representation: a parsed event keeps a flat record, parsed objects come from raw ----------
+
+
+def test_parsed_event_keeps_no_containers_but_gives_the_parsed_objects() -> None:
+    import gc
+
+    payload = {
+        "type": "track",
+        "event": "E",
+        "userId": "u",
+        "properties": {"products": [{"sku": "a"}], "n": 1},
+        "traits": ["not", "an", "object"],
+        "context": {"library": {"name": "x"}},
+    }
+    valid = parse_event(orjson.dumps({**payload, "traits": {"plan": "pro"}}), "events", 1.0)
+    assert valid.valid and valid.traits == {"plan": "pro"}
+    # nothing the cyclic GC must scan hangs off a valid buffered event: no dict, no list
+    assert not [r for r in gc.get_referents(valid) if isinstance(r, dict | list)]
+    event = parse_event(orjson.dumps(payload), "events", 1.0)
+    assert event.data == payload
+    assert event.properties == payload["properties"]
+    assert event.traits is None  # not an object: flagged, left empty
+    assert event.context == payload["context"]
+    assert event.groups() == (payload["properties"], None, payload["context"])
+    assert event.violations == ["traits is an array, not an object"]
+
+
+def test_assigned_objects_are_kept_as_given() -> None:
+    event = parse_event(b'{"type":"track","event":"E","userId":"u","properties":{"a":1}}', "c", 0)
+    mine = {"b": 2}
+    event.properties = mine
+    assert event.properties is mine
+    assert event.groups() == (mine, None, None)
+    event.data = None
+    assert event.data is None
+
+
+def test_violations_list_is_the_events_own() -> None:
+    event = parse_event(b'{"type":"track","event":"E","userId":"u"}', "c", 0)
+    assert event.violations_view() == ()
+    event.violations.append("made up")
+    assert event.violations == ["made up"]
+    assert list(event.violations_view()) == ["made up"]
+    assert Event(b"", "c", 0.0).violations == []
