@@ -9,11 +9,16 @@ pre-encoded fake Segment payloads as pipelined PUBLISH commands over raw sockets
 Redis takes them, while one consumer reads:
 
 - bare: redis-py + hiredis ``pubsub.get_message`` + ``orjson.loads``, the practical ceiling;
-- RedisSource: the real source filling an EventBuffer that holds all N events.
+- RedisSource into the default EventBuffer (``max_messages=10_000``: what users run; the
+  oldest events are evicted as new ones arrive);
+- RedisSource into an EventBuffer that holds all N events (the worst case for memory and for
+  Python's cyclic garbage collector, which scans every live container object).
 
-Same payloads and publisher for both, measured in the same run, order alternating, median of
-R repetitions. A consumer's rate is N / (last message consumed - publishing started). Prints a
-markdown table and the machine. A benchmark, not a test: always exits 0.
+Same payloads and publisher for all, measured in the same run, order rotating, median of
+R repetitions; each ratio is against the bare loop of the same run. The process's garbage
+collector is left as it is (on, default thresholds) for every consumer. A consumer's rate is
+N / (last message consumed - publishing started). Prints a markdown table and the machine.
+A benchmark, not a test: always exits 0.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
+from typing import Any
 
 import hiredis
 import orjson
@@ -48,6 +54,10 @@ from segment_debugger.source import RedisSource  # noqa: E402
 CHANNEL = "bench"
 CHUNK = 1000  # PUBLISH commands per socket write
 IDLE_TIMEOUT_S = 5.0  # a consumer gives up when nothing arrives for this long
+
+BARE = "bare get_message + orjson"
+SOURCE_DEFAULT = "RedisSource -> EventBuffer (default, 10,000 kept)"
+SOURCE_ALL = "RedisSource -> EventBuffer (all kept)"
 
 
 # ---- publisher ------------------------------------------------------------------------------
@@ -68,7 +78,7 @@ def publisher(
     port: int,
     chunks: list[bytes],
     commands: int,
-    ready: mp.Barrier,  # type: ignore[valid-type]
+    ready: Any,  # a multiprocessing Barrier
     started: Synchronized,  # type: ignore[type-arg]
     finished: Synchronized,  # type: ignore[type-arg]
 ) -> None:
@@ -187,14 +197,23 @@ def run_bare(server: RedisServer, pubs: Publishers, n: int) -> Run:
     publish_seconds = pubs.join()
     pubsub.close()
     client.close()
-    return Run(
-        "bare get_message + orjson", received, last - pubs.started.value, publish_seconds, cpu
-    )
+    return Run(BARE, received, last - pubs.started.value, publish_seconds, cpu)
 
 
-def run_source(server: RedisServer, pubs: Publishers, n: int) -> Run:
+def run_source_default(server: RedisServer, pubs: Publishers, n: int) -> Run:
+    """RedisSource filling a default EventBuffer (oldest evicted beyond 10,000 events)."""
+    return run_source(server, pubs, n, EventBuffer(), SOURCE_DEFAULT)
+
+
+def run_source_all(server: RedisServer, pubs: Publishers, n: int) -> Run:
     """RedisSource filling an EventBuffer large enough for every event."""
     buffer = EventBuffer(max_messages=n + 1000, max_bytes=8 * 2**30)
+    return run_source(server, pubs, n, buffer, SOURCE_ALL)
+
+
+def run_source(server: RedisServer, pubs: Publishers, n: int, buffer: EventBuffer,
+               name: str) -> Run:
+    """Start a RedisSource into ``buffer`` and time it until all N events are received."""
     source = RedisSource(server.url, channels=(CHANNEL,), buffer=buffer)
     source.start()
     deadline = time.monotonic() + 10
@@ -207,7 +226,7 @@ def run_source(server: RedisServer, pubs: Publishers, n: int) -> Run:
     last_seq = 0
     last = time.time()
     while last_seq < n:
-        buffer.wait_for(n, timeout=0.5)
+        buffer.wait_for(n, timeout=0.5)  # by seq: counts evicted events too
         now_seq = buffer.last_seq
         if now_seq != last_seq:
             last_seq, last = now_seq, time.time()
@@ -217,7 +236,7 @@ def run_source(server: RedisServer, pubs: Publishers, n: int) -> Run:
     publish_seconds = pubs.join()
     source.stop()
     stats = buffer.stats
-    run = Run("RedisSource -> EventBuffer", stats["received"], last - pubs.started.value,
+    run = Run(name, stats["received"], last - pubs.started.value,
               publish_seconds, cpu, stats["gaps"])
     del buffer, source
     gc.collect()
@@ -251,6 +270,11 @@ def machine() -> list[str]:
     ]
 
 
+def load_average() -> float:
+    """The 1-minute load average (NaN where the OS does not tell)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="events per run")
@@ -259,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     n, k = args.events, max(1, args.publishers)
+    load_start = load_average()
 
     print(f"generating {n} fake Segment payloads...", file=sys.stderr)
     stream = FakeEventStream(seed=args.seed)
@@ -273,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     with RedisServer() as server:
         with server.client() as c:
             c.config_set("client-output-buffer-limit", "pubsub 0 0 0")
-        consumers = [run_bare, run_source]
+        consumers = [run_bare, run_source_default, run_source_all]
         for rep in range(args.repeat):
-            order = consumers if rep % 2 == 0 else consumers[::-1]
+            shift = rep % len(consumers)
+            order = consumers[shift:] + consumers[:shift]
             for consume in order:
                 gc.collect()
                 pubs = Publishers(server.port, chunk_sets, counts)
@@ -287,24 +313,30 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
 
-    bare_name = "bare get_message + orjson"
-    bare = statistics.median(r.rate for r in runs[bare_name])
+    bare_runs = runs[BARE]
     print(f"\n### Ingest: {n:,} events of {mean_size:.0f} bytes on average, "
           f"median of {args.repeat} runs, {k} publisher process(es)\n")
-    bare_cpu = statistics.median(r.cpu_us for r in runs[bare_name])
     print("| consumer | events/s | ratio vs bare | CPU µs/event | ratio (CPU) "
           "| lost (worst run) | gaps |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, rs in runs.items():
+    for name in (BARE, SOURCE_DEFAULT, SOURCE_ALL):
+        rs = runs[name]
+        # ratios are taken run by run against the bare loop of the same repetition
+        ratio = statistics.median(r.rate / b.rate for r, b in zip(rs, bare_runs, strict=True))
+        cpu_ratio = statistics.median(
+            b.cpu_us / r.cpu_us for r, b in zip(rs, bare_runs, strict=True)
+        )
         rate = statistics.median(r.rate for r in rs)
         cpu_us = statistics.median(r.cpu_us for r in rs)
         lost = max(n - r.received for r in rs)
         gaps = max(r.gaps for r in rs)
-        print(f"| {name} | {rate:,.0f} | {rate / bare:.2f} | {cpu_us:.1f} | "
-              f"{bare_cpu / cpu_us:.2f} | {lost} | {gaps} |")
+        print(f"| {name} | {rate:,.0f} | {ratio:.2f} | {cpu_us:.1f} | "
+              f"{cpu_ratio:.2f} | {lost} | {gaps} |")
     print("\nevents/s: N / (last event consumed - publishing started), wall clock. CPU µs/event: "
-          "CPU time of the consumer process per event; 'ratio (CPU)' = bare / this, which is "
-          "steadier than wall-clock rates when other work shares the cores.")
+          "CPU time of the consumer process per event. Ratios: this consumer / the bare loop "
+          "(for CPU: bare / this) in the same repetition, median over repetitions; the CPU "
+          "ratio is steadier than wall-clock rates when other work shares the cores. The "
+          "garbage collector is on, with Python's defaults, for every consumer.")
     all_runs = [r for rs in runs.values() for r in rs]
     pub_rate = statistics.median(n / r.publish_seconds for r in all_runs)
     print(f"\nPublisher: {pub_rate:,.0f} events/s (median over all runs; raw-socket pipelined "
@@ -314,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: the fastest consumer ({fastest:,.0f}/s) is within 10% of the publisher: "
               "it may only be keeping up with it. Try --publishers 2.")
     else:
-        print("The publisher is faster than both consumers: the rates above are the consumers' "
+        print("The publisher is faster than every consumer: the rates above are the consumers' "
               "own (the backlog waits in Redis, whose pub/sub output buffer is unlimited here).")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print("\nMachine:\n" + "\n".join(machine()) + f"\n- load average at the end: {load:.1f}")
+    print("\nMachine:\n" + "\n".join(machine()) + f"\n- load average (1 min) at the start: "
+          f"{load_start:.1f}, at the end: {load_average():.1f}")
     return 0
 
 
