@@ -83,7 +83,7 @@ def event_to_row(event: Event) -> Row:
         messageId=event.messageId,
         timestamp=event.timestamp,
         valid=event.valid,
-        violations=list(event.violations),
+        violations=list(event.violations_view()),
         size=event.size,
         raw=raw,
         truncated=truncated,
