@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Event": "events",
+    "Event": "record",
     "parse_event": "events",
     "EventBuffer": "buffer",
     "parse_query": "query",

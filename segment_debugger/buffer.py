@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from segment_debugger.events import EVENT_TYPES, Event, duplicate_violation
+from segment_debugger.events import EVENT_TYPES, duplicate_violation
+from segment_debugger.record import Event
 
 if TYPE_CHECKING:
     import pandas as pd

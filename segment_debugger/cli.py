@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from segment_debugger.events import Event
+    from segment_debugger.record import Event
 
 #: Exit code for usage errors and an unreachable Redis.
 EXIT_USAGE = 2
@@ -182,7 +182,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Run ``segment-debugger publish``: fake Segment events onto a Redis channel."""
     import redis
 
-    from segment_debugger.fake import publish
+    from segment_debugger.publish import publish
 
     url, channel, rate = resolve_publish_target(args, os.environ)
     if not 0.0 <= args.invalid <= 1.0:

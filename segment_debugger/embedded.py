@@ -313,7 +313,7 @@ class Publisher:
         _live.discard(self)
 
     def _run(self) -> None:
-        from segment_debugger.fake import publish
+        from segment_debugger.publish import publish
 
         seed = self.seed
         while not self._stop.is_set():

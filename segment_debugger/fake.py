@@ -1,14 +1,14 @@
 """A fake Segment event stream: realistic events of all six types plus bad ones, for Redis.
 
 The stand-in for the ``segment/fake-event-stream`` Docker image. :class:`FakeEventStream` makes
-the messages; :func:`publish` paces them onto a Redis channel. With a seed, everything but the
-timestamps (which follow ``clock``) is reproducible.
+the messages from the data in :mod:`segment_debugger.fake_catalog`;
+:func:`segment_debugger.publish.publish` paces them onto a Redis channel. With a seed,
+everything but the timestamps (which follow ``clock``) is reproducible.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from bisect import bisect
 from collections import Counter, deque
@@ -18,7 +18,28 @@ from itertools import accumulate
 from typing import Any
 
 import orjson
-import redis
+
+from segment_debugger.fake_catalog import (
+    BROWSER_USER_AGENTS,
+    COMPANIES,
+    CURRENCIES,
+    EMAIL_DOMAINS,
+    FEATURES,
+    FIRST_NAMES,
+    HOSTILE_STRINGS,
+    IOS_USER_AGENTS,
+    LAST_NAMES,
+    LIBRARIES,
+    LOCALES,
+    NODE_USER_AGENT,
+    PAGES,
+    PLANS,
+    PRODUCTS,
+    REFERRERS,
+    SCREENS,
+    SITE,
+    TRACK_EVENTS,
+)
 
 #: The kinds of bad message :meth:`FakeEventStream.bad_payload` makes. All but ``html`` break
 #: the Segment spec; ``html`` is a valid event whose fields carry markup and terminal escapes.
@@ -39,111 +60,6 @@ BAD_KINDS: tuple[str, ...] = (
 #: Bad kinds that a spec-following parser (and the buffer, for duplicates) flags as invalid.
 FLAGGED_KINDS: frozenset[str] = frozenset(BAD_KINDS) - {"html"}
 
-HOSTILE_STRINGS: tuple[str, ...] = (
-    "<img src=x onerror=alert(1)>",
-    "<script>alert(document.cookie)</script>",
-    '"><svg onload=alert(1)>',
-    "\x1b[2J\x1b[1;31mterminal takeover\x1b[0m",
-    "\u202etxt.exe",
-)
-
-_FIRST = (
-    "Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Guido",
-    "Frances", "Edsger", "Katherine", "Tim", "Hedy", "John", "Sophie", "Yukihiro", "Anita",
-    "Niklaus",
-)
-_LAST = (
-    "Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie",
-    "Perlman", "van Rossum", "Allen", "Dijkstra", "Johnson", "Berners-Lee", "Lamarr", "McCarthy",
-    "Wilson", "Matsumoto", "Borg", "Wirth",
-)
-_EMAIL_DOMAINS = ("example.com", "mail.example.org", "acme.example", "corp.example.net")
-_PLANS = ("free", "starter", "pro", "enterprise")
-_LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR")
-_CURRENCIES = ("USD", "USD", "USD", "EUR", "GBP")
-_SITE = "https://shop.acme.example"
-
-_BROWSER_UAS = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.4 Safari/605.1.15",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-)
-_IOS_UAS = (
-    "Acme/5.12.0 (iPhone; iOS 17.4.1; Scale/3.00)",
-    "Acme/5.11.2 (iPad; iOS 16.7; Scale/2.00)",
-)
-_NODE_UA = "analytics-node-next/latest (node.js v20.12.2)"
-
-_LIBRARIES = {
-    "web": {"name": "analytics.js", "version": "next-1.70.0"},
-    "ios": {"name": "analytics-ios", "version": "4.1.8"},
-    "server": {"name": "analytics-node", "version": "2.1.2"},
-}
-
-# (name, path, title, category)
-_PAGES = (
-    ("Home", "/", "Acme | Everything you need", None),
-    ("Pricing", "/pricing", "Pricing | Acme", None),
-    ("Docs", "/docs/getting-started", "Getting started | Acme Docs", "Docs"),
-    ("Docs", "/docs/api/events", "Events API | Acme Docs", "Docs"),
-    ("Product", "/products/{slug}", "{product} | Acme", "Shop"),
-    ("Cart", "/cart", "Your cart | Acme", "Shop"),
-    ("Checkout", "/checkout", "Checkout | Acme", "Shop"),
-    ("Blog", "/blog/shipping-faster", "How we ship faster | Acme Blog", "Blog"),
-    ("Sign Up", "/signup", "Create your account | Acme", None),
-)
-_SCREENS = (
-    "Home", "Product Detail", "Cart", "Checkout", "Settings", "Onboarding", "Search Results",
-)
-_REFERRERS = ("", "https://www.google.com/", "https://news.ycombinator.com/", "https://t.co/x1y2z3")
-
-# (product_id, sku, name, category, price)
-_PRODUCTS = (
-    ("507f1f77bcf86cd799439011", "ACM-TS-001", "Acme Logo T-Shirt", "Apparel", 24.0),
-    ("507f1f77bcf86cd799439012", "ACM-HD-002", "Acme Hoodie", "Apparel", 59.0),
-    ("507f1f77bcf86cd799439013", "ACM-MG-003", "Rocket Mug", "Kitchen", 14.5),
-    ("507f1f77bcf86cd799439014", "ACM-BT-004", "Anvil Water Bottle", "Kitchen", 19.99),
-    ("507f1f77bcf86cd799439015", "ACM-KB-005", "Mechanical Keyboard", "Electronics", 129.0),
-    ("507f1f77bcf86cd799439016", "ACM-HP-006", "Noise-Cancelling Headphones", "Electronics", 249.0),
-    ("507f1f77bcf86cd799439017", "ACM-BK-007", "Designing Data Pipelines", "Books", 39.95),
-    ("507f1f77bcf86cd799439018", "ACM-ST-008", "Sticker Pack", "Accessories", 4.99),
-    ("507f1f77bcf86cd799439019", "ACM-BP-009", "Commuter Backpack", "Accessories", 89.0),
-    ("507f1f77bcf86cd79943901a", "ACM-LP-010", "Laptop Stand", "Electronics", 45.0),
-)
-_COMPANIES = (
-    ("Initech", "Software", 250),
-    ("Globex", "Manufacturing", 4200),
-    ("Umbrella Corp", "Pharmaceuticals", 12000),
-    ("Hooli", "Technology", 31000),
-    ("Vandelay Industries", "Import/Export", 40),
-    ("Stark Industries", "Aerospace", 8800),
-    ("Wayne Enterprises", "Conglomerate", 51000),
-    ("Soylent", "Food", 600),
-)
-_FEATURES = ("dashboards", "alerts", "exports", "sql-editor", "api-keys", "sso", "audit-log")
-
-# Track events and their relative frequency.
-_TRACK_EVENTS: tuple[tuple[str, int], ...] = (
-    ("Product Viewed", 18),
-    ("Products Searched", 8),
-    ("Product Added", 10),
-    ("Cart Viewed", 6),
-    ("Checkout Started", 5),
-    ("Coupon Applied", 2),
-    ("Order Completed", 6),
-    ("Signed Up", 3),
-    ("Signed In", 8),
-    ("Trial Started", 2),
-    ("Subscription Upgraded", 1),
-    ("Feature Used", 12),
-    ("Invite Sent", 3),
-    ("Report Exported", 4),
-)
-
 
 class _Weighted:
     """Items with relative weights; ``pick(rng)`` is a cheaper ``rng.choices(...)[0]``."""
@@ -158,7 +74,7 @@ class _Weighted:
 
 
 _TRACK_PICK = _Weighted(
-    tuple(name for name, _ in _TRACK_EVENTS), tuple(weight for _, weight in _TRACK_EVENTS)
+    tuple(name for name, _ in TRACK_EVENTS), tuple(weight for _, weight in TRACK_EVENTS)
 )
 
 # Which call types each platform makes, and how often.
@@ -275,27 +191,27 @@ class FakeEventStream:
 
     def _make_user(self, i: int) -> _User:
         rng = self.rng
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         platform = rng.choices(("web", "ios", "server"), (60, 25, 15))[0]
         anonymous = platform != "server" and rng.random() < 0.2
         user_agent = {
-            "web": rng.choice(_BROWSER_UAS),
-            "ios": rng.choice(_IOS_UAS),
-            "server": _NODE_UA,
+            "web": rng.choice(BROWSER_USER_AGENTS),
+            "ios": rng.choice(IOS_USER_AGENTS),
+            "server": NODE_USER_AGENT,
         }[platform]
         handle = f"{first}.{last}".lower().replace(" ", "")
         return _User(
             user_id=None if anonymous else f"user-{rng.randrange(1, 100_000)}",
             anonymous_id=_uuid4(rng),
             platform=platform,
-            email=f"{handle}{rng.randrange(1, 100)}@{rng.choice(_EMAIL_DOMAINS)}",
+            email=f"{handle}{rng.randrange(1, 100)}@{rng.choice(EMAIL_DOMAINS)}",
             name=f"{first} {last}",
-            plan=rng.choices(_PLANS, (50, 25, 18, 7))[0],
-            company=rng.randrange(len(_COMPANIES)),
+            plan=rng.choices(PLANS, (50, 25, 18, 7))[0],
+            company=rng.randrange(len(COMPANIES)),
             ip=f"{rng.randrange(11, 223)}.{rng.randrange(256)}.{rng.randrange(256)}."
             f"{rng.randrange(1, 255)}",
             user_agent=user_agent,
-            locale=rng.choice(_LOCALES),
+            locale=rng.choice(LOCALES),
         )
 
     # -- common fields -------------------------------------------------------------------------
@@ -306,13 +222,13 @@ class FakeEventStream:
         timestamp = now - rng.uniform(0.0, 1.5)
         sent_at = timestamp + rng.uniform(0.005, 0.25)
         context: dict[str, Any] = {
-            "library": _LIBRARIES[user.platform],
+            "library": LIBRARIES[user.platform],
             "ip": user.ip,
             "userAgent": user.user_agent,
             "locale": user.locale,
         }
         if user.platform == "web":
-            page = _choice(rng, _PAGES)
+            page = _choice(rng, PAGES)
             context["page"] = self._page_fields(page[1], page[2])
         elif user.platform == "ios":
             context["app"] = {"name": "Acme", "version": "5.12.0", "build": "5120"}
@@ -331,14 +247,14 @@ class FakeEventStream:
         return message
 
     def _page_fields(self, path: str, title: str) -> dict[str, Any]:
-        product = _choice(self.rng, _PRODUCTS)
+        product = _choice(self.rng, PRODUCTS)
         path = path.replace("{slug}", product[1].lower())
         return {
             "path": path,
-            "referrer": _choice(self.rng, _REFERRERS),
+            "referrer": _choice(self.rng, REFERRERS),
             "search": "",
             "title": title.replace("{product}", product[2]),
-            "url": _SITE + path,
+            "url": SITE + path,
         }
 
     # -- the six call types --------------------------------------------------------------------
@@ -352,9 +268,9 @@ class FakeEventStream:
 
     def _track_properties(self, name: str, user: _User) -> dict[str, Any]:
         rng = self.rng
-        currency = _choice(rng, _CURRENCIES)
+        currency = _choice(rng, CURRENCIES)
         if name in ("Product Viewed", "Product Added"):
-            props = self._product(_choice(rng, _PRODUCTS), 1 if name == "Product Viewed" else None)
+            props = self._product(_choice(rng, PRODUCTS), 1 if name == "Product Viewed" else None)
             props["currency"] = currency
             if name == "Product Added":
                 props["cart_id"] = f"cart_{rng.getrandbits(40):010x}"
@@ -363,7 +279,7 @@ class FakeEventStream:
             return {"query": _choice(rng, ("hoodie", "mug", "keyboard", "gift ideas", "backpack"))}
         if name in ("Cart Viewed", "Checkout Started", "Order Completed"):
             how_many = 1 if rng.random() < 0.6 else rng.randint(2, 3)
-            products = [self._product(p, None) for p in rng.sample(_PRODUCTS, how_many)]
+            products = [self._product(p, None) for p in rng.sample(PRODUCTS, how_many)]
             subtotal = round(sum(p["price"] * p["quantity"] for p in products), 2)
             if name == "Cart Viewed":
                 return {"cart_id": f"cart_{rng.getrandbits(40):010x}", "products": products}
@@ -395,9 +311,9 @@ class FakeEventStream:
                 "from_plan": user.plan, "to_plan": "pro", "revenue": price, "currency": currency,
             }
         if name == "Feature Used":
-            return {"feature": _choice(rng, _FEATURES), "duration_ms": rng.randint(50, 90_000)}
+            return {"feature": _choice(rng, FEATURES), "duration_ms": rng.randint(50, 90_000)}
         if name == "Invite Sent":
-            invitee = f"{_choice(rng, _FIRST).lower()}@{_choice(rng, _EMAIL_DOMAINS)}"
+            invitee = f"{_choice(rng, FIRST_NAMES).lower()}@{_choice(rng, EMAIL_DOMAINS)}"
             return {"invitee_email": invitee, "role": _choice(rng, ("member", "admin", "viewer"))}
         return {"format": _choice(rng, ("csv", "xlsx", "pdf")), "rows": rng.randint(10, 50_000)}
 
@@ -420,13 +336,13 @@ class FakeEventStream:
                 "email": user.email,
                 "name": user.name,
                 "plan": user.plan,
-                "company": {"name": _COMPANIES[user.company][0]},
+                "company": {"name": COMPANIES[user.company][0]},
                 "logins": self.rng.randint(1, 400),
             }
         return {"traits": traits}
 
     def _page(self, user: _User) -> dict[str, Any]:
-        name, path, title, category = _choice(self.rng, _PAGES)
+        name, path, title, category = _choice(self.rng, PAGES)
         props = self._page_fields(path, title)
         out: dict[str, Any] = {"name": name, "properties": props}
         if category is not None:
@@ -434,14 +350,14 @@ class FakeEventStream:
         return out
 
     def _screen(self, user: _User) -> dict[str, Any]:
-        name = _choice(self.rng, _SCREENS)
+        name = _choice(self.rng, SCREENS)
         props: dict[str, Any] = {"name": name}
         if name == "Product Detail":
-            props["product_id"] = _choice(self.rng, _PRODUCTS)[0]
+            props["product_id"] = _choice(self.rng, PRODUCTS)[0]
         return {"name": name, "properties": props}
 
     def _group(self, user: _User) -> dict[str, Any]:
-        company, industry, employees = _COMPANIES[user.company]
+        company, industry, employees = COMPANIES[user.company]
         return {
             "groupId": f"org-{user.company + 101}",
             "traits": {
@@ -519,73 +435,3 @@ class FakeEventStream:
         message["event"] = self.rng.choice(HOSTILE_STRINGS)
         message["properties"]["note"] = "<script>alert('xss')</script>"
         return orjson.dumps(message)
-
-
-def publish_batch(client: redis.Redis, channel: str, payloads: list[bytes]) -> None:
-    """PUBLISH every payload to ``channel`` in one round trip.
-
-    Packs the commands on a pooled connection and reads the replies: about twice as fast as a
-    redis-py pipeline, which matters at tens of thousands of messages per second.
-    """
-    if not payloads:
-        return
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command(conn.pack_commands([("PUBLISH", channel, p) for p in payloads]))
-        for _ in payloads:
-            conn.read_response()
-    except BaseException:
-        conn.disconnect()  # replies may be half read: never reuse this connection
-        raise
-    finally:
-        pool.release(conn)
-
-
-def publish(
-    client: redis.Redis,
-    channel: str,
-    *,
-    rate: float,
-    count: int | None = None,
-    invalid_fraction: float = 0.0,
-    seed: int | None = None,
-    stop: threading.Event | None = None,
-    on_progress: Callable[[int], None] | None = None,
-    progress_every: float = 5.0,
-) -> int:
-    """Publish fake events to ``channel`` at ``rate`` per second; return how many were published.
-
-    Pacing follows a monotonic-clock schedule (message ``n`` is due at ``start + n / rate``), so
-    per-message overhead does not slow the rate down; whatever is due is sent in one pipelined
-    batch. ``rate <= 0`` publishes as fast as possible. Stops after ``count`` messages (None:
-    never), or when ``stop`` is set. ``on_progress(published)`` is called every
-    ``progress_every`` seconds. Redis errors propagate.
-    """
-    stream = FakeEventStream(seed, invalid_fraction)
-    stop = stop or threading.Event()
-    max_batch = 500 if rate <= 0 else max(1, min(500, int(rate / 50)))
-    sent = 0
-    start = time.monotonic()
-    next_progress = start + progress_every
-    while not stop.is_set() and (count is None or sent < count):
-        now = time.monotonic()
-        if on_progress is not None and now >= next_progress:
-            on_progress(sent)
-            next_progress = now + progress_every
-        if rate > 0:
-            due = int((now - start) * rate) + 1 - sent
-            if due <= 0:
-                stop.wait(min(0.1, (start + sent / rate) - now))
-                continue
-            if due > rate:  # more than a second behind: drop the debt rather than burst
-                start = now - sent / rate
-                due = 1
-            n = min(due, max_batch)
-        else:
-            n = max_batch
-        if count is not None:
-            n = min(n, count - sent)
-        publish_batch(client, channel, [stream.payload() for _ in range(n)])
-        sent += n
-    return sent

@@ -1,4 +1,4 @@
-"""Turn buffered :class:`~segment_debugger.events.Event` records into a pandas DataFrame.
+"""Turn buffered :class:`~segment_debugger.record.Event` records into a pandas DataFrame.
 
 One row per event. The base columns come first, in a fixed order and with fixed dtypes (an
 empty input gives an empty frame with the same base columns); then ``properties``, ``traits``
@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from segment_debugger.events import Event
+from segment_debugger.record import Event
 
 #: Nested objects deeper than this many levels below ``properties``/``traits``/``context``
 #: stay whole in one column instead of being flattened further.

@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from segment_debugger.events import Event
 from segment_debugger.protocol import RAW_PREVIEW_CHARS, DeltaMsg, Row, SnapshotMsg
+from segment_debugger.record import Event
 
 log = logging.getLogger(__name__)
 

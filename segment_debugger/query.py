@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from segment_debugger.events import Event
+from segment_debugger.record import Event
 
 _WHITESPACE = frozenset(" \t\n\r\f\v")
 _FIELD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$")

@@ -23,7 +23,8 @@ from redis.client import PubSub
 from redis.retry import Retry
 
 from segment_debugger.buffer import EventBuffer
-from segment_debugger.events import Event, parse_event
+from segment_debugger.events import parse_event
+from segment_debugger.record import Event
 from segment_debugger.redis_url import RedisURL, RedisURLError, parse_redis_url
 
 try:  # the hiredis parser lets us drain already-received replies without per-message overhead

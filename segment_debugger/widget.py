@@ -21,9 +21,10 @@ import anywidget
 import traitlets
 
 from segment_debugger.buffer import EventBuffer
-from segment_debugger.events import Event, event_to_dict, raw_text
+from segment_debugger.events import event_to_dict, raw_text
 from segment_debugger.protocol import ErrorMsg, RawMsg
 from segment_debugger.pump import Pump
+from segment_debugger.record import Event
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from test_frame import typical_event
 
 from segment_debugger.buffer import MAX_GAPS_KEPT, EventBuffer, Gap
-from segment_debugger.events import Event, duplicate_violation, parse_event
+from segment_debugger.events import duplicate_violation, parse_event
 from segment_debugger.frame import BASE_COLUMNS
+from segment_debugger.record import Event
 
 
 def sized(size: int, message_id: str | None = None, type_: str | None = "track") -> Event:

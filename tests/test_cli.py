@@ -25,7 +25,7 @@ from segment_debugger.cli import (
     resolve_publish_target,
 )
 from segment_debugger.events import parse_event
-from segment_debugger.fake import publish
+from segment_debugger.publish import publish
 
 RECEIVED_AT = 1_764_000_000.5
 

@@ -12,9 +12,7 @@ from hypothesis import strategies as st
 
 from segment_debugger.events import (
     EVENT_TYPES,
-    FIELDS,
     MAX_EVENT_BYTES,
-    Event,
     duplicate_violation,
     event_to_dict,
     is_iso8601,
@@ -22,6 +20,7 @@ from segment_debugger.events import (
     raw_text,
 )
 from segment_debugger.fake import FakeEventStream
+from segment_debugger.record import FIELDS, Event
 
 NOW = "2024-05-01T12:34:56.789Z"
 

@@ -13,7 +13,8 @@ import pytest
 
 from segment_debugger.buffer import EventBuffer
 from segment_debugger.events import EVENT_TYPES, parse_event
-from segment_debugger.fake import BAD_KINDS, FLAGGED_KINDS, FakeEventStream, iso_utc, publish
+from segment_debugger.fake import BAD_KINDS, FLAGGED_KINDS, FakeEventStream, iso_utc
+from segment_debugger.publish import publish
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from segment_debugger.events import Event, parse_event
+from segment_debugger.events import parse_event
 from segment_debugger.query import filter_events, parse_query
+from segment_debugger.record import Event
 
 VECTORS_PATH = Path(__file__).parent.parent / "spec" / "filter_vectors.json"
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))

@@ -11,13 +11,13 @@ import orjson
 import pandas as pd
 import pytest
 
-from segment_debugger.events import Event
 from segment_debugger.frame import (
     BASE_COLUMNS,
     DATETIME_DTYPE,
     MAX_FLATTEN_DEPTH,
     events_to_frame,
 )
+from segment_debugger.record import Event
 
 _SEGMENT_FIELDS = (
     "type",

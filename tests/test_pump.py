@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from segment_debugger.buffer import EventBuffer
-from segment_debugger.events import Event, parse_event, raw_text
+from segment_debugger.events import parse_event, raw_text
 from segment_debugger.protocol import RAW_PREVIEW_CHARS
 from segment_debugger.pump import (
     MAX_BUDGET_SECONDS,
@@ -25,6 +25,7 @@ from segment_debugger.pump import (
     rows_allowed,
     rows_per_tick,
 )
+from segment_debugger.record import Event
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from segment_debugger.events import Event, parse_event
+from segment_debugger.events import parse_event
 from segment_debugger.query import (
     Query,
     Term,
@@ -19,6 +19,7 @@ from segment_debugger.query import (
     parse_query,
     read_number,
 )
+from segment_debugger.record import Event
 
 
 def event_of(payload: Any, raw: bytes | None = None) -> Event:

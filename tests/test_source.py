@@ -13,7 +13,7 @@ import redis
 from redis_server import RedisServer, free_port
 
 from segment_debugger.buffer import EventBuffer
-from segment_debugger.events import Event
+from segment_debugger.record import Event
 from segment_debugger.source import RedisSource
 
 pytestmark = pytest.mark.redis

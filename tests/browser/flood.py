@@ -19,7 +19,8 @@ import time
 
 import redis
 
-from segment_debugger.fake import FakeEventStream, publish_batch
+from segment_debugger.fake import FakeEventStream
+from segment_debugger.publish import publish_batch
 
 
 def main(argv: list[str] | None = None) -> int:
