@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 from redis_server import RedisServer, free_port
+from waiting import wait_until
 
 from segment_debugger.cli import (
     CommandError,
@@ -29,13 +30,6 @@ from segment_debugger.publish import publish
 
 RECEIVED_AT = 1_764_000_000.5
 
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.02)
 
 
 def line_for(message: object) -> str:

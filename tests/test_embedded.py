@@ -7,29 +7,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 import redis
+from waiting import wait_until
 
 from segment_debugger import demo_command
 from segment_debugger.buffer import EventBuffer
 from segment_debugger.embedded import ENV_EMBEDDED, EmbeddedRedis, Publisher, demo
 from segment_debugger.source import RedisSource
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def nothing_listens(port: int) -> bool:

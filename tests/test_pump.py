@@ -6,13 +6,14 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from waiting import wait_until
 
 from segment_debugger.buffer import EventBuffer
 from segment_debugger.events import parse_event, raw_text
@@ -26,14 +27,6 @@ from segment_debugger.pump import (
     rows_per_tick,
 )
 from segment_debugger.record import Event
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import orjson
 import pytest
 import redis
 from redis_server import RedisServer, free_port
+from waiting import wait_until
 
 from segment_debugger.buffer import EventBuffer
 from segment_debugger.record import Event
@@ -20,14 +21,6 @@ pytestmark = pytest.mark.redis
 
 SECRET = "Pw-never-shown-42"
 
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    """Poll ``predicate`` until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.005)
 
 
 def source_threads() -> list[threading.Thread]:

@@ -18,19 +18,13 @@ import orjson
 import pytest
 from comm import DummyComm
 from redis_server import RedisServer
+from waiting import wait_until
 
 from segment_debugger.buffer import EventBuffer
 from segment_debugger.widget import SegmentDebugger
 
 pytestmark = pytest.mark.redis
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
