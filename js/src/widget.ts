@@ -16,7 +16,11 @@ import { RowView, type Criteria } from "./view";
 
 /** Delay before the filter box text is saved to the `query` trait. */
 export const QUERY_DEBOUNCE_MS = 150;
-/** A snapshot request unanswered for this long may be sent again on the next gap. */
+/**
+ * A snapshot request unanswered for this long is sent again (a request made while the kernel
+ * connection is still coming back after a reload can be lost), and until then repeat asks on
+ * further gaps are held back.
+ */
 export const SNAPSHOT_RETRY_MS = 3000;
 
 let requestCounter = 0;
@@ -42,6 +46,7 @@ class Debugger {
   private prepended = 0;
   private queryTimer: ReturnType<typeof setTimeout> | null = null;
   private snapshotAskedAt: number | null = null;
+  private snapshotRetry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly model: WidgetModel) {
     this.store = new RowStore(model.get("max_rows") || 10_000);
@@ -128,6 +133,13 @@ class Debugger {
     if (this.snapshotAskedAt !== null && now - this.snapshotAskedAt < SNAPSHOT_RETRY_MS) return;
     this.snapshotAskedAt = now;
     this.send({ type: "snapshot_request", request_id: requestId() });
+    if (this.snapshotRetry !== null) clearTimeout(this.snapshotRetry);
+    this.snapshotRetry = setTimeout(() => {
+      this.snapshotRetry = null;
+      if (this.snapshotAskedAt === null) return; // answered meanwhile
+      this.snapshotAskedAt = null;
+      this.requestSnapshot();
+    }, SNAPSHOT_RETRY_MS);
   }
 
   private onMessage(content: unknown): void {
@@ -140,6 +152,8 @@ class Debugger {
       case "snapshot":
         this.store.applySnapshot(msg);
         this.snapshotAskedAt = null;
+        if (this.snapshotRetry !== null) clearTimeout(this.snapshotRetry);
+        this.snapshotRetry = null;
         if (!this.paused) this.view.rebuild();
         this.prepended = 0;
         this.refreshSelection();
@@ -303,8 +317,10 @@ class Debugger {
     for (const fn of this.cleanups.splice(0)) fn();
     if (this.frame !== null) cancelAnimationFrame(this.frame);
     if (this.queryTimer !== null) clearTimeout(this.queryTimer);
+    if (this.snapshotRetry !== null) clearTimeout(this.snapshotRetry);
     this.frame = null;
     this.queryTimer = null;
+    this.snapshotRetry = null;
     this.list.destroy();
     this.detail.destroy();
     this.header.destroy();

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import widget from "../src/widget";
+import widget, { SNAPSHOT_RETRY_MS } from "../src/widget";
 import { RAW_PREVIEW_CHARS, type Row } from "../src/protocol";
 import { FakeModel, makeRow, nextFrame, trackRow } from "./fake_model";
 
@@ -64,6 +64,27 @@ describe("widget: rows", () => {
     cleanup?.();
     mount(model);
     expect(model.sentOfType("snapshot_request")).toHaveLength(2);
+  });
+
+  it("asks again while a snapshot request stays unanswered (lost during a reload)", () => {
+    vi.useFakeTimers();
+    try {
+      const model = new FakeModel();
+      mount(model);
+      expect(model.sentOfType("snapshot_request")).toHaveLength(1);
+      vi.advanceTimersByTime(SNAPSHOT_RETRY_MS - 1);
+      expect(model.sentOfType("snapshot_request")).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(model.sentOfType("snapshot_request")).toHaveLength(2);
+      snapshot(model, tracks(1, 2));
+      vi.advanceTimersByTime(SNAPSHOT_RETRY_MS * 3);
+      expect(model.sentOfType("snapshot_request")).toHaveLength(2); // answered: no more asks
+      cleanup?.();
+      cleanup = null;
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("appends deltas and paints once per frame", async () => {
