@@ -346,7 +346,8 @@ def test_reload_restores_the_list(session: LabSession) -> None:
         raise AssertionError(
             f"no rows after reload; snapshots Python sent: "
             f"{session.kernel.eval('dbg.pump.snapshots')}; widget roots: "
-            f"{session.page.locator('[data-testid=sd-root]').count()}; console: {console}"
+            f"{session.page.locator('[data-testid=sd-root]').count()}; console: {console}; "
+            f"server log tail: {session.server.log()[-3000:]}"
         ) from exc
     last = session.wait_caught_up()
     assert w.visible_seqs()[:5] == list(range(last, last - 5, -1))
