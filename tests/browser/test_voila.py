@@ -62,7 +62,17 @@ def test_dashboard_renders_widget_and_rows_appear(
                    lambda: f"the top row ({w.top_seq()}) to be the newest event ({last})")
         expect(w.testid("sd-count")).to_have_text("100 of 100")
         assert 0 < w.rows.count() < 100
-        assert w.root.locator(".sd-invalid").count() > 0, "invalid rows are marked"
+        # Invalid rows are marked: the invalid toggle shows exactly the kernel's invalid events,
+        # each with the row mark (checking the first screenful alone could miss them).
+        invalid = kernel.eval("sum(1 for e in dbg.buffer.snapshot() if not e.valid)")
+        assert invalid > 0, "the publisher sent no flagged event"
+        w.testid("sd-invalid-toggle").click()
+        expect(w.testid("sd-count")).to_have_text(f"{invalid} of 100")
+        marked = w.root.locator("[data-testid=sd-row].sd-invalid")
+        expect(marked.first).to_be_visible()
+        assert marked.count() == w.rows.count() == min(invalid, w.rows.count())
+        w.testid("sd-invalid-toggle").click()
+        expect(w.testid("sd-count")).to_have_text("100 of 100")
         expect(page.get_by_test_id("sd-dashboard-counters")).to_contain_text("100")
     finally:
         kernel.close()
