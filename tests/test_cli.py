@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
+from collector import ChannelCollector
 from redis_server import RedisServer, free_port
 from waiting import wait_until
 
@@ -157,38 +158,12 @@ def test_demo_is_registered() -> None:
 # ---- publish against a real redis-server ----------------------------------------------------
 
 
-class Collector:
-    """Subscribe to one channel and collect payloads in a thread; ``stop()`` joins it."""
-
-    def __init__(self, server: RedisServer, channel: str) -> None:
-        self.client = server.client()
-        self.pubsub = self.client.pubsub()
-        self.pubsub.subscribe(channel)
-        wait_until(lambda: self.pubsub.get_message(timeout=0.1) is not None, what="subscribed")
-        self.payloads: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            message = self.pubsub.get_message(timeout=0.05)
-            if message is not None and message["type"] == "message":
-                self.payloads.append(message["data"])
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.pubsub.close()
-        self.client.close()
-
-
 @pytest.fixture
-def collect(redis_server: RedisServer) -> Iterator[Callable[[str], Collector]]:
-    collectors: list[Collector] = []
+def collect(redis_server: RedisServer) -> Iterator[Callable[[str], ChannelCollector]]:
+    collectors: list[ChannelCollector] = []
 
-    def start(channel: str) -> Collector:
-        collectors.append(Collector(redis_server, channel))
+    def start(channel: str) -> ChannelCollector:
+        collectors.append(ChannelCollector(redis_server, channel))
         return collectors[-1]
 
     yield start
@@ -198,7 +173,7 @@ def collect(redis_server: RedisServer) -> Iterator[Callable[[str], Collector]]:
 
 @pytest.mark.redis
 def test_publish_count_is_received(
-    redis_server: RedisServer, collect: Callable[[str], Collector],
+    redis_server: RedisServer, collect: Callable[[str], ChannelCollector],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sub = collect("events")
@@ -213,7 +188,7 @@ def test_publish_count_is_received(
 
 @pytest.mark.redis
 def test_publish_reads_the_environment(
-    redis_server: RedisServer, collect: Callable[[str], Collector],
+    redis_server: RedisServer, collect: Callable[[str], ChannelCollector],
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     sub = collect("from-env")
@@ -289,7 +264,7 @@ def process() -> Iterator[Callable[..., Process]]:
 
 @pytest.mark.redis
 def test_publish_stops_cleanly_on_sigint(
-    redis_server: RedisServer, collect: Callable[[str], Collector],
+    redis_server: RedisServer, collect: Callable[[str], ChannelCollector],
     process: Callable[..., Process],
 ) -> None:
     sub = collect("events")

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from collector import ChannelCollector
 from waiting import wait_until
 
 from segment_debugger.buffer import EventBuffer
@@ -160,35 +161,9 @@ def test_bad_arguments_are_rejected() -> None:
 # ---- publish against a real redis-server ----------------------------------------------------
 
 
-class Subscriber:
-    """Collect (arrival time, payload) from one channel in a thread; stopped by the fixture."""
-
-    def __init__(self, client, channel: str) -> None:  # type: ignore[no-untyped-def]
-        self.client = client  # keep it: a collected client closes the pubsub's connection
-        self.pubsub = client.pubsub()
-        self.pubsub.subscribe(channel)
-        wait_until(lambda: self.pubsub.get_message(timeout=0.1) is not None)
-        self.received: list[tuple[float, bytes]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            message = self.pubsub.get_message(timeout=0.05)
-            if message is not None and message["type"] == "message":
-                self.received.append((time.monotonic(), message["data"]))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.pubsub.close()
-        self.client.close()
-
-
 @pytest.fixture
-def subscriber(redis_server) -> Iterator[Subscriber]:  # type: ignore[no-untyped-def]
-    sub = Subscriber(redis_server.client(), "events")
+def subscriber(redis_server) -> Iterator[ChannelCollector]:  # type: ignore[no-untyped-def]
+    sub = ChannelCollector(redis_server, "events")
     yield sub
     sub.stop()
 
