@@ -45,11 +45,11 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from redis_server import RedisServer  # noqa: E402
+from support.redis_server import RedisServer  # noqa: E402
 
-from segment_debugger.buffer import EventBuffer  # noqa: E402
-from segment_debugger.fake import FakeEventStream  # noqa: E402
-from segment_debugger.source import RedisSource  # noqa: E402
+from segment_debugger.core.buffer import EventBuffer  # noqa: E402
+from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
+from segment_debugger.sources.pubsub import RedisSource  # noqa: E402
 
 CHANNEL = "bench"
 CHUNK = 1000  # PUBLISH commands per socket write

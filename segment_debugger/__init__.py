@@ -12,13 +12,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Event": "record",
-    "parse_event": "events",
-    "EventBuffer": "buffer",
-    "parse_query": "query",
-    "RedisSource": "source",
-    "SegmentDebugger": "widget",
-    "demo": "embedded",
+    "Event": "core.event",
+    "parse_event": "core.segment",
+    "EventBuffer": "core.buffer",
+    "parse_query": "core.query",
+    "RedisSource": "sources.pubsub",
+    "SegmentDebugger": "widget.widget",
+    "demo": "playground.demo",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

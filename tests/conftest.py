@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from redis_server import RedisServer
+from support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,13 @@ test. ``page_errors`` holds the console errors and uncaught page errors seen by 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from chromium import CHROMIUM, VIEWPORT, PageErrors, block_external, launch
 from harness import JupyterDirs, Server, start_lab
+from playwright.sync_api import Browser, Page, sync_playwright
 
 
 @pytest.fixture(scope="session")

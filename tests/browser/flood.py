@@ -19,8 +19,8 @@ import time
 
 import redis
 
-from segment_debugger.fake import FakeEventStream
-from segment_debugger.publish import publish_batch
+from segment_debugger.playground.fake import FakeEventStream
+from segment_debugger.playground.publisher import publish_batch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,10 +26,7 @@ from typing import Any, TypeVar
 import nbformat
 import psutil
 from jupyter_client.blocking import BlockingKernelClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from redis_server import free_port
+from support.redis_server import free_port
 
 T = TypeVar("T")
 

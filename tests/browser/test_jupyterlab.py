@@ -31,7 +31,7 @@ from harness import (
 from lab_notebook import DARK, LIGHT, LabNotebook
 from playwright.sync_api import Browser, Page, expect
 from publishers import Flood, Publisher
-from redis_server import RedisServer
+from support.redis_server import RedisServer
 from widget_page import INSTALL_PROBE_JS, READ_PROBE_JS, STOP_PROBE_JS, WidgetView
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]

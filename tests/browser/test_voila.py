@@ -12,7 +12,7 @@ from chromium import PageErrors
 from harness import JupyterDirs, KernelEval, Server, start_voila, wait_until
 from playwright.sync_api import Page, expect
 from publishers import Publisher
-from redis_server import RedisServer
+from support.redis_server import RedisServer
 from widget_page import WidgetView
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]

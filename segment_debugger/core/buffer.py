@@ -1,0 +1,346 @@
+"""EventBuffer: the bounded, thread-safe ring of received events that every reader shares.
+
+One writer (the source) appends, many readers (the widget's flusher, pandas users, ``tail``)
+read. Everything that touches the ring happens under one lock; readers get snapshots (new
+lists) taken under that lock and do their slow work (filtering, pandas) outside it.
+
+Sequence numbers are assigned here: monotonic from 1, never reused, not reset by
+:meth:`EventBuffer.clear`. Eviction only ever removes the oldest events and ``clear`` removes
+all of them, so the seqs in the buffer are always contiguous; that is what makes
+:meth:`EventBuffer.since` and :meth:`EventBuffer.get` cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from segment_debugger.core.event import Event
+from segment_debugger.core.segment import EVENT_TYPES, duplicate_violation
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segment_debugger.core.query import Query
+
+#: How many recent gaps :attr:`EventBuffer.gaps` keeps (all are counted in ``stats``).
+MAX_GAPS_KEPT = 1000
+
+#: ``stats["rate_per_s"]`` averages over this many seconds (in one-second buckets).
+RATE_WINDOW_S = 5
+
+#: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
+_TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch of time when messages may have been lost (a reconnect, a server kick-out)."""
+
+    started_at: float
+    """Epoch seconds when the connection was lost (or the loss was first noticed)."""
+    ended_at: float
+    """Epoch seconds when receiving resumed."""
+    duration: float
+    """``ended_at - started_at`` in seconds (never negative)."""
+    reason: str
+    """A short readable cause, e.g. ``"connection lost: Connection reset by peer"``."""
+    after_seq: int
+    """The last seq buffered before the gap (0 when nothing had been received yet)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the gap as a plain dict (JSON-friendly)."""
+        return dataclasses.asdict(self)
+
+
+class EventBuffer:
+    """A bounded ring of :class:`Event` records, capped by count and by bytes, thread-safe.
+
+    Oldest events are evicted first while the buffer holds more than ``max_messages`` events
+    or more than ``max_bytes`` bytes (the sum of ``event.size``). A single event larger than
+    ``max_bytes`` is still kept, alone: nothing received is dropped without being buffered.
+
+    ``clock`` is the monotonic clock used for ``stats["rate_per_s"]`` (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        max_messages: int = 10_000,
+        max_bytes: int = 256 * 2**20,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_messages = _positive_int("max_messages", max_messages)
+        self._max_bytes = _positive_int("max_bytes", max_bytes)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._grew = threading.Condition(self._lock)
+        self._events: deque[Event] = deque()
+        self._message_ids: dict[str, int] = {}
+        self._bytes = 0
+        self._last_seq = 0
+        self._received = 0
+        self._evicted = 0
+        self._cleared = 0
+        self._invalid = 0
+        self._by_type: defaultdict[str, int] = defaultdict(int)
+        self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
+        self._gap_count = 0
+        self._started = clock()
+        # (whole second of the monotonic clock, events received in it), oldest first
+        self._rate_buckets: deque[list[int]] = deque()
+
+    @property
+    def max_messages(self) -> int:
+        """The most events kept (the oldest are evicted beyond it)."""
+        return self._max_messages
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes kept, summing ``event.size`` (one larger event is still kept alone)."""
+        return self._max_bytes
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (
+                f"EventBuffer({len(self._events)} events, {self._bytes} bytes, "
+                f"last_seq={self._last_seq}, max_messages={self.max_messages}, "
+                f"max_bytes={self.max_bytes})"
+            )
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def append(self, event: Event) -> Event:
+        """Buffer ``event``: assign its seq, flag a duplicate messageId, evict if over a cap.
+
+        Returns the same event, now with ``seq`` set.
+        """
+        with self._lock:
+            self._append_locked((event,))
+        return event
+
+    def extend(self, events: Iterable[Event]) -> None:
+        """Buffer a batch of events, in order, under one lock acquisition (like ``append``)."""
+        batch = events if isinstance(events, (list, tuple)) else list(events)
+        if batch:
+            with self._lock:
+                self._append_locked(batch)
+
+    def _append_locked(self, batch: Sequence[Event]) -> None:
+        """Append each event in turn, evicting as needed (the hot path: one loop over locals)."""
+        self._count_rate(len(batch))
+        buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
+        max_messages, max_bytes = self.max_messages, self.max_bytes
+        seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
+        try:
+            for event in batch:
+                seq += 1
+                event.seq = seq
+                message_id = event.messageId
+                if message_id is not None:
+                    copies = message_ids.get(message_id)
+                    if copies is None:
+                        message_ids[message_id] = 1
+                    else:
+                        message_ids[message_id] = copies + 1
+                        duplicate = duplicate_violation(message_id)
+                        event.violations = [*event.violations_view(), duplicate]
+                        event.valid = False
+                if not event.valid:
+                    invalid += 1
+                by_type[_TYPE_KEYS.get(event.type, "unknown")] += 1
+                buffered.append(event)
+                count += 1
+                size += event.size
+                while count > 1 and (count > max_messages or size > max_bytes):
+                    old = buffered.popleft()
+                    count -= 1
+                    size -= old.size
+                    evicted += 1
+                    old_id = old.messageId
+                    if old_id is not None:
+                        copies = message_ids[old_id] - 1
+                        if copies:
+                            message_ids[old_id] = copies
+                        else:
+                            del message_ids[old_id]
+        finally:  # keep the counters true even if a malformed event raised midway
+            self._received += seq - self._last_seq
+            self._last_seq, self._bytes = seq, size
+            self._invalid += invalid
+            self._evicted += evicted
+            self._grew.notify_all()
+
+    def _count_rate(self, n: int) -> None:
+        second = math.floor(self._clock())
+        buckets = self._rate_buckets
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += n
+        else:
+            buckets.append([second, n])
+            while buckets and buckets[0][0] <= second - RATE_WINDOW_S:
+                buckets.popleft()
+
+    def clear(self) -> None:
+        """Remove every buffered event. Seqs continue from where they were; totals remain."""
+        with self._lock:
+            self._cleared += len(self._events)
+            self._events.clear()
+            self._message_ids.clear()
+            self._bytes = 0
+
+    def record_gap(self, started_at: float, ended_at: float, reason: str) -> Gap:
+        """Record a stretch of possible message loss (epoch seconds) and return it."""
+        with self._lock:
+            gap = Gap(
+                started_at=started_at,
+                ended_at=ended_at,
+                duration=max(0.0, ended_at - started_at),
+                reason=reason,
+                after_seq=self._last_seq,
+            )
+            self._gaps.append(gap)
+            self._gap_count += 1
+        return gap
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """The most recent gaps (up to :data:`MAX_GAPS_KEPT`), oldest first."""
+        with self._lock:
+            return list(self._gaps)
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest event ever appended (0 when nothing was ever appended)."""
+        return self._last_seq
+
+    @property
+    def first_seq(self) -> int | None:
+        """The seq of the oldest buffered event, or None when the buffer is empty."""
+        with self._lock:
+            return self._events[0].seq if self._events else None
+
+    def since(self, seq: int, limit: int | None = None) -> list[Event]:
+        """Return buffered events with a seq greater than ``seq``, oldest first.
+
+        With ``limit``, only the newest ``limit`` of them (still oldest first). Costs time in
+        proportion to the result, not to the buffer: the newest events are read from the end.
+        """
+        with self._lock:
+            events = self._events
+            if not events:
+                return []
+            wanted = self._last_seq - max(seq, events[0].seq - 1)
+            if limit is not None:
+                wanted = min(wanted, limit)
+            if wanted <= 0:
+                return []
+            newest_first = list(itertools.islice(reversed(events), wanted))
+        newest_first.reverse()
+        return newest_first
+
+    def get(self, seq: int) -> Event | None:
+        """Return the buffered event with this seq, or None (evicted, cleared or not yet seen)."""
+        with self._lock:
+            if not self._events:
+                return None
+            index = seq - self._events[0].seq
+            if 0 <= index < len(self._events):
+                return self._events[index]
+            return None
+
+    def snapshot(self) -> list[Event]:
+        """Return a new list of the buffered events, oldest first (taken under the lock)."""
+        with self._lock:
+            return list(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.snapshot())
+
+    def wait_for(self, seq: int, timeout: float) -> bool:
+        """Block until an event with seq ``seq`` has been appended or ``timeout`` s pass.
+
+        Returns True when ``last_seq >= seq``, False on timeout.
+        """
+        with self._grew:
+            return self._grew.wait_for(lambda: self._last_seq >= seq, timeout)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """A new dict of counters (totals since creation unless noted).
+
+        ``received``, ``invalid`` (received and flagged invalid), ``evicted`` (pushed out by a
+        cap), ``cleared`` (removed by :meth:`clear`), ``buffered`` and ``bytes`` (now),
+        ``gaps`` (count) and ``last_gap`` (dict or None), ``rate_per_s`` (received per second
+        over the last ~5 s), ``by_type`` (received per Segment type; anything else is
+        ``"unknown"``), ``first_seq``, ``last_seq``, ``max_messages``, ``max_bytes``.
+        """
+        with self._lock:
+            return {
+                "received": self._received,
+                "buffered": len(self._events),
+                "evicted": self._evicted,
+                "cleared": self._cleared,
+                "invalid": self._invalid,
+                "gaps": self._gap_count,
+                "last_gap": self._gaps[-1].to_dict() if self._gaps else None,
+                "bytes": self._bytes,
+                "rate_per_s": self._rate_locked(),
+                "by_type": dict(self._by_type),
+                "first_seq": self._events[0].seq if self._events else None,
+                "last_seq": self._last_seq,
+                "max_messages": self.max_messages,
+                "max_bytes": self.max_bytes,
+            }
+
+    def _rate_locked(self) -> float:
+        """Events per second over the window ending now (shorter right after creation)."""
+        now = self._clock()
+        window_start = math.floor(now) - (RATE_WINDOW_S - 1)
+        count = sum(n for second, n in self._rate_buckets if second >= window_start)
+        span = now - max(window_start, self._started)
+        return count / max(span, 1.0)
+
+    # ---- queries and pandas ----------------------------------------------------------------
+
+    def filter(self, query: str | Query) -> list[Event]:
+        """Return the buffered events matching ``query`` (filter-language text or a Query)."""
+        from segment_debugger.core.query import filter_events, parse_query
+
+        parsed = parse_query(query) if isinstance(query, str) else query
+        return filter_events(self.snapshot(), parsed)
+
+    def query(self, query: str | Query) -> pd.DataFrame:
+        """Return the buffered events matching ``query`` as a new DataFrame (see to_pandas)."""
+        from segment_debugger.core.frame import events_to_frame
+
+        return events_to_frame(self.filter(query))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Return the buffered events as a new DataFrame, one row per event, oldest first.
+
+        The snapshot is taken under the lock, then converted outside it, so appends continue
+        meanwhile; the DataFrame is a fresh object that later appends never change. Columns are
+        described in :mod:`segment_debugger.core.frame`.
+        """
+        from segment_debugger.core.frame import events_to_frame
+
+        return events_to_frame(self.snapshot())
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"EventBuffer {name} must be a positive int, got {value!r}")
+    return value

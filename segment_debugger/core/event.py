@@ -1,0 +1,246 @@
+"""The :class:`Event` record: one message from Redis and its Segment fields, kept flat.
+
+:func:`~segment_debugger.core.segment.parse_event` builds these; this module holds only the
+record and its accessors. Parsed JSON objects are not kept but marked with :data:`FROM_RAW` and
+parsed again from ``raw`` on access, so buffered events cost the garbage collector one small
+flat record each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+_loads = orjson.loads
+
+#: Every attribute of an :class:`Event`, in constructor order.
+FIELDS: tuple[str, ...] = (
+    "raw",
+    "channel",
+    "received_at",
+    "pattern",
+    "seq",
+    "size",
+    "data",
+    "type",
+    "event",
+    "name",
+    "userId",
+    "anonymousId",
+    "messageId",
+    "groupId",
+    "previousId",
+    "timestamp",
+    "sentAt",
+    "receivedAt",
+    "properties",
+    "traits",
+    "context",
+    "valid",
+    "violations",
+)
+
+#: Marks a parsed object that is read again from ``raw`` on access instead of being kept.
+FROM_RAW: Any = object()
+
+
+class Event:
+    """One message received from Redis, kept exactly as received plus its parsed Segment fields.
+
+    Attributes (constructor arguments, in order): ``raw`` (the payload exactly as received),
+    ``channel`` (the Redis channel it arrived on), ``received_at`` (local clock, epoch seconds,
+    when the source read it), ``pattern`` (the subscription pattern that matched, if any),
+    ``seq`` (monotonic, assigned by the buffer; -1 until buffered), ``size`` (``len(raw)``),
+    ``data`` (the parsed JSON object, or None when the payload is not a JSON object), the
+    Segment fields ``type`` ... ``receivedAt`` (text, or None when absent), ``properties`` /
+    ``traits`` / ``context`` (objects, or None when absent or not an object), ``valid`` and
+    ``violations`` (short readable strings). Segment's camelCase names are kept.
+
+    Memory and speed: events made by :func:`~segment_debugger.core.segment.parse_event` do not keep
+    the parsed JSON objects. ``data``, ``properties``, ``traits`` and ``context`` are parsed
+    again from ``raw`` on each access (a few microseconds), so a buffer of many events holds
+    flat records (bytes and strings) that Python's cyclic garbage collector does not have to
+    scan over and over. Each access returns a fresh object: read it once into a local when you
+    need it repeatedly.
+    Assigning one of these attributes stores the given value as it is.
+    """
+
+    __slots__ = (
+        "_context",
+        "_data",
+        "_properties",
+        "_traits",
+        "_violations",
+        "anonymousId",
+        "channel",
+        "event",
+        "groupId",
+        "messageId",
+        "name",
+        "pattern",
+        "previousId",
+        "raw",
+        "receivedAt",
+        "received_at",
+        "sentAt",
+        "seq",
+        "size",
+        "timestamp",
+        "type",
+        "userId",
+        "valid",
+    )
+
+    raw: bytes
+    channel: str
+    received_at: float
+    pattern: str | None
+    seq: int
+    size: int
+    type: str | None
+    event: str | None
+    name: str | None
+    userId: str | None
+    anonymousId: str | None
+    messageId: str | None
+    groupId: str | None
+    previousId: str | None
+    timestamp: str | None
+    sentAt: str | None
+    receivedAt: str | None
+    valid: bool
+
+    def __init__(
+        self,
+        raw: bytes,
+        channel: str,
+        received_at: float,
+        pattern: str | None = None,
+        seq: int = -1,
+        size: int = 0,
+        data: dict[str, Any] | None = None,
+        type: str | None = None,
+        event: str | None = None,
+        name: str | None = None,
+        userId: str | None = None,
+        anonymousId: str | None = None,
+        messageId: str | None = None,
+        groupId: str | None = None,
+        previousId: str | None = None,
+        timestamp: str | None = None,
+        sentAt: str | None = None,
+        receivedAt: str | None = None,
+        properties: dict[str, Any] | None = None,
+        traits: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        valid: bool = True,
+        violations: list[str] | None = None,
+    ) -> None:
+        self.raw = raw
+        self.channel = channel
+        self.received_at = received_at
+        self.pattern = pattern
+        self.seq = seq
+        self.size = size
+        self._data = data
+        self.type = type
+        self.event = event
+        self.name = name
+        self.userId = userId
+        self.anonymousId = anonymousId
+        self.messageId = messageId
+        self.groupId = groupId
+        self.previousId = previousId
+        self.timestamp = timestamp
+        self.sentAt = sentAt
+        self.receivedAt = receivedAt
+        self._properties = properties
+        self._traits = traits
+        self._context = context
+        self.valid = valid
+        self._violations = violations
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(seq={self.seq}, channel={self.channel!r}, type={self.type!r}, "
+            f"size={self.size}, valid={self.valid}, raw={self.raw[:60]!r})"
+        )
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        """The parsed JSON object, or None when the payload is not a JSON object."""
+        data = self._data
+        return _loads(self.raw) if data is FROM_RAW else data
+
+    @data.setter
+    def data(self, value: dict[str, Any] | None) -> None:
+        self._data = value
+
+    @property
+    def properties(self) -> dict[str, Any] | None:
+        """The ``properties`` object, or None when absent or not an object."""
+        value = self._properties
+        return _group(self.data, "properties") if value is FROM_RAW else value
+
+    @properties.setter
+    def properties(self, value: dict[str, Any] | None) -> None:
+        self._properties = value
+
+    @property
+    def traits(self) -> dict[str, Any] | None:
+        """The ``traits`` object, or None when absent or not an object."""
+        value = self._traits
+        return _group(self.data, "traits") if value is FROM_RAW else value
+
+    @traits.setter
+    def traits(self, value: dict[str, Any] | None) -> None:
+        self._traits = value
+
+    @property
+    def context(self) -> dict[str, Any] | None:
+        """The ``context`` object, or None when absent or not an object."""
+        value = self._context
+        return _group(self.data, "context") if value is FROM_RAW else value
+
+    @context.setter
+    def context(self, value: dict[str, Any] | None) -> None:
+        self._context = value
+
+    @property
+    def violations(self) -> list[str]:
+        """Short readable strings, one per problem found (empty for a valid event).
+
+        The list is the event's own: appending to it changes the event.
+        """
+        violations = self._violations
+        if violations is None:
+            violations = self._violations = []
+        return violations
+
+    @violations.setter
+    def violations(self, value: list[str]) -> None:
+        self._violations = value
+
+    def groups(self) -> tuple[Any, Any, Any]:
+        """Return ``(properties, traits, context)``, parsing ``raw`` at most once."""
+        properties, traits, context = self._properties, self._traits, self._context
+        if properties is FROM_RAW or traits is FROM_RAW or context is FROM_RAW:
+            data = self.data
+            if properties is FROM_RAW:
+                properties = _group(data, "properties")
+            if traits is FROM_RAW:
+                traits = _group(data, "traits")
+            if context is FROM_RAW:
+                context = _group(data, "context")
+        return properties, traits, context
+
+    def violations_view(self) -> Sequence[str]:
+        """Return the violations read-only; unlike :attr:`violations`, allocates none if empty."""
+        return self._violations or ()
+
+
+def _group(data: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    value = None if data is None else data.get(key)
+    return value if value.__class__ is dict else None

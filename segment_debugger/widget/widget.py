@@ -1,0 +1,365 @@
+"""SegmentDebugger: the anywidget that shows a live Redis event stream in Jupyter and Voila.
+
+Thin by design: it wires a :class:`~segment_debugger.sources.pubsub.RedisSource`, an
+:class:`~segment_debugger.core.buffer.EventBuffer` and a :class:`~.pump.Pump` to
+the traits and messages of :mod:`segment_debugger.widget.wire`.
+
+Thread safety: the pump thread is the only other thread that touches the widget. Every custom
+message and every trait write (ours, and the front end's via ``set_state``) goes through one
+re-entrant lock, ``_funnel``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.event import Event
+from segment_debugger.core.segment import event_to_dict, raw_text
+from segment_debugger.widget.pump import Pump
+from segment_debugger.widget.wire import ErrorMsg, RawMsg
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import pandas as pd
+
+    from segment_debugger.sources.pubsub import RedisSource
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+ESM_PATH = STATIC / "widget.js"
+CSS_PATH = STATIC / "widget.css"
+BUILD_HINT = "cd js && npm ci && npm run build"
+
+#: Shown instead of the debugger when the JS bundle was not built (e.g. a source checkout).
+FALLBACK_ESM = f"""
+export default {{
+  render({{ el }}) {{
+    const p = document.createElement("pre");
+    p.textContent = "segment_debugger: the front end is not built.\\n" +
+      "Build it with: {BUILD_HINT}\\nthen restart the kernel.";
+    el.replaceChildren(p);
+  }},
+}};
+"""
+
+#: Keyword arguments that set a trait's initial value.
+_INITIAL_TRAITS = ("paused", "query", "type_filter", "invalid_only")
+
+_REQUESTS = ("snapshot_request", "raw_request", "clear_request")
+
+
+def frontend_built() -> bool:
+    """Return True when the built JS bundle is present in the package."""
+    return ESM_PATH.is_file()
+
+
+class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
+    """A live debugger for Segment events arriving on Redis channels, as a notebook widget.
+
+    Display it in a notebook cell; use it headless from Python alike: ``dbg.to_pandas()``,
+    ``dbg.filtered()``, ``dbg.stats``. Call ``close()`` (or use ``with``) to stop its threads.
+
+    ``url``, ``channels`` (one name or several) and ``patterns`` say what to subscribe to;
+    ``url=None`` builds no source (feed ``buffer`` yourself). ``max_messages``/``max_bytes``
+    size a new buffer (ignored when ``buffer`` or ``source`` is given). ``throttle_ms`` is the
+    delta interval (at least 50); ``max_rows_per_second`` the display budget above which rows
+    are thinned (the buffer keeps them all). A ``source`` passed in is started but not
+    stopped by ``close()``. ``paused``, ``query``, ``type_filter`` and ``invalid_only`` may be
+    given as initial trait values; any other keyword is a TypeError.
+    """
+
+    _esm = ESM_PATH if ESM_PATH.is_file() else FALLBACK_ESM
+    _css = CSS_PATH if CSS_PATH.is_file() else ""
+
+    paused = traitlets.Bool(False).tag(sync=True)
+    """bool, two-way (default False): the view is frozen; the buffer keeps filling."""
+    query = traitlets.Unicode("").tag(sync=True)
+    """str, two-way (default ""): the filter box, in the filter language (see README)."""
+    type_filter = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """list[str], two-way (default []): event types shown; empty shows all."""
+    invalid_only = traitlets.Bool(False).tag(sync=True)
+    """bool, two-way (default False): show only events with violations."""
+    selected = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    """dict | None, two-way (default None): the selected event (``event_to_dict``, with seq)."""
+    status = traitlets.Dict().tag(sync=True)
+    """dict, Python -> front end: the source's {state, reason, url (redacted), since}."""
+    stats = traitlets.Dict().tag(sync=True)
+    """dict, Python -> front end: buffer stats plus displayed_rate_per_s and skipped."""
+    max_rows = traitlets.Int(10_000).tag(sync=True)
+    """int, Python -> front end (default 10,000): the front end's store capacity."""
+    throttle_ms = traitlets.Int(100).tag(sync=True)
+    """int, Python -> front end (default 100): the interval between deltas, in ms."""
+
+    def __init__(
+        self,
+        url: str | None = "redis://localhost:6379/0",
+        channels: str | Iterable[str] = ("events",),
+        patterns: str | Iterable[str] = (),
+        *,
+        max_messages: int = 10_000,
+        max_bytes: int = 256 * 2**20,
+        throttle_ms: int = 100,
+        max_rows_per_second: int = 2000,
+        source: RedisSource | None = None,
+        buffer: EventBuffer | None = None,
+        autostart: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        unknown = sorted(set(kwargs) - set(_INITIAL_TRAITS))
+        if unknown:
+            raise TypeError(
+                f"SegmentDebugger() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                "accepted: url, channels, patterns, max_messages, max_bytes, throttle_ms, "
+                f"max_rows_per_second, source, buffer, autostart, {', '.join(_INITIAL_TRAITS)}"
+            )
+        self._funnel = threading.RLock()
+        self._closed = True  # until fully constructed: close() (and __del__) must cope
+        self._expanding_selected = False
+        self._owns_source = False
+        if source is not None:
+            if buffer is not None and buffer is not source.buffer:
+                raise ValueError("pass either source or buffer, or a source built on that buffer")
+            buffer = source.buffer
+        if buffer is None:
+            buffer = EventBuffer(max_messages=max_messages, max_bytes=max_bytes)
+        if source is None and url is not None:
+            from segment_debugger.sources.pubsub import RedisSource
+
+            source = RedisSource(url, channels=channels, patterns=patterns, buffer=buffer)
+            self._owns_source = True
+        self._buffer: EventBuffer = buffer
+        self._source: RedisSource | None = source
+        self._pump = Pump(
+            buffer,
+            self._send_message,
+            throttle_ms=throttle_ms,
+            max_rows_per_second=max_rows_per_second,
+            on_traits=self._set_traits,
+            status=self._current_status,
+        )
+        if not frontend_built():
+            log.warning("segment_debugger front end not built; the widget shows a notice. "
+                        "Build it with: %s", BUILD_HINT)
+        super().__init__(
+            max_rows=buffer.max_messages,
+            throttle_ms=throttle_ms,
+            status=self._current_status(),
+            stats=self._pump.current_stats(),
+            **kwargs,
+        )
+        self.on_msg(self._on_custom_msg)
+        self._closed = False
+        if autostart:
+            self.start()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the Redis source and the flusher (idempotent; done on construction)."""
+        if self._closed:
+            raise RuntimeError("this SegmentDebugger is closed; create a new one")
+        if self._source is not None:
+            self._source.start()
+        self._pump.start()
+
+    def close(self) -> None:
+        """Stop the flusher and the source (joining their threads), then close the widget.
+
+        Idempotent. A source passed in by the caller is left running: its owner stops it.
+        """
+        if getattr(self, "_closed", True):
+            super().close()
+            return
+        self._closed = True
+        self._pump.stop()
+        if self._source is not None and self._owns_source:
+            self._source.stop()
+        with self._funnel:
+            super().close()
+
+    def __enter__(self) -> SegmentDebugger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "_pump"):  # construction failed part way
+            return f"<{type(self).__name__} (not constructed)>"
+        stats = self._buffer.stats
+        status = self._current_status()
+        return (
+            f"SegmentDebugger(url={status.get('url')!r}, state={status.get('state')!r}, "
+            f"buffered={stats['buffered']}, received={stats['received']}, "
+            f"evicted={stats['evicted']})"
+        )
+
+    # -- Python API --------------------------------------------------------------------------
+
+    @property
+    def buffer(self) -> EventBuffer:
+        """The :class:`EventBuffer` holding every received event (shared with the source)."""
+        return self._buffer
+
+    @property
+    def source(self) -> RedisSource | None:
+        """The :class:`RedisSource` feeding the buffer, or None when fed by hand."""
+        return self._source
+
+    @property
+    def pump(self) -> Pump:
+        """The flusher sending deltas to the front end (its counters help diagnose rates)."""
+        return self._pump
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Return every buffered event as a new DataFrame (a snapshot; see EventBuffer)."""
+        return self._buffer.to_pandas()
+
+    def filtered(self) -> pd.DataFrame:
+        """Return, as a new DataFrame, exactly the events the front end shows.
+
+        That is ``query`` AND ``type_filter`` AND ``invalid_only`` over the buffered events.
+        """
+        from segment_debugger.core.frame import events_to_frame
+        from segment_debugger.core.query import filter_events, parse_query
+
+        events = self._buffer.snapshot()
+        if self.type_filter:
+            wanted = set(self.type_filter)
+            events = [e for e in events if e.type in wanted]
+        if self.invalid_only:
+            events = [e for e in events if not e.valid]
+        return events_to_frame(filter_events(events, parse_query(self.query)))
+
+    def pause(self) -> None:
+        """Freeze the front end's view (sets ``paused``); the buffer keeps filling."""
+        self._set_traits({"paused": True})
+
+    def resume(self) -> None:
+        """Return the front end's view to live (clears ``paused``)."""
+        self._set_traits({"paused": False})
+
+    def clear(self) -> None:
+        """Empty the buffer and send the front end an empty snapshot."""
+        self._pump.clear()
+
+    def select(self, seq: int | None) -> None:
+        """Select the buffered event with this seq (None clears the selection).
+
+        Raises KeyError when no buffered event has that seq (evicted, cleared or unseen).
+        """
+        if seq is None:
+            self._set_traits({"selected": None})
+            return
+        event = self._buffer.get(seq)
+        if event is None:
+            raise KeyError(f"no buffered event has seq {seq} (evicted, cleared or not received)")
+        self._set_traits({"selected": _selected_dict(event)})
+
+    # -- the funnel: every send and trait write --------------------------------------------
+
+    def _send_message(self, content: Mapping[str, Any]) -> None:
+        with self._funnel:
+            self.send(dict(content))
+
+    def _set_traits(self, values: Mapping[str, Any]) -> None:
+        with self._funnel, self.hold_sync():
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply trait values sent by the front end (under the widget's lock)."""
+        with self._funnel:
+            super().set_state(sync_data)
+
+    def _current_status(self) -> dict[str, Any]:
+        if self._source is None:
+            return {"state": "stopped", "reason": "no source: the buffer is fed directly",
+                    "url": None, "since": None}
+        return dict(self._source.status.as_dict())
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        """Expand a selection the front end made by seq into the full event dict."""
+        new = change["new"]
+        if self._expanding_selected or not isinstance(new, dict):
+            return
+        seq = new.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return
+        event = self._buffer.get(seq)
+        if event is None:
+            log.debug("selected seq %s is no longer buffered; keeping the front end's value", seq)
+            return
+        full = _selected_dict(event)
+        if full == new:
+            return
+        self._expanding_selected = True
+        try:
+            self._set_traits({"selected": full})
+        finally:
+            self._expanding_selected = False
+
+    # -- messages from the front end -------------------------------------------------------
+
+    def _on_custom_msg(self, _widget: object, content: object, _buffers: object) -> None:
+        request_id = None
+        if isinstance(content, dict) and isinstance(content.get("request_id"), str):
+            request_id = content["request_id"]
+        try:
+            self._dispatch(content, request_id)
+        except Exception as exc:
+            log.exception("segment_debugger could not handle a front-end message")
+            self._reply_error(f"{type(exc).__name__} while handling the request: {exc}",
+                              request_id)
+
+    def _dispatch(self, content: object, request_id: str | None) -> None:
+        if not isinstance(content, dict):
+            self._reply_error(
+                f"a message must be a JSON object with a 'type', got {type(content).__name__}",
+                None,
+            )
+            return
+        kind = content.get("type")
+        if kind == "snapshot_request":
+            self._pump.snapshot(request_id)
+        elif kind == "clear_request":
+            self._pump.clear(request_id)
+        elif kind == "raw_request":
+            seq = content.get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                self._reply_error(f"raw_request needs an integer 'seq', got {seq!r}", request_id)
+                return
+            event = self._buffer.get(seq)
+            raw = None if event is None else raw_text(event)
+            self._send_message(RawMsg(type="raw", seq=seq, raw=raw, request_id=request_id))
+        else:
+            self._reply_error(
+                f"unknown message type {kind!r}: expected one of {', '.join(_REQUESTS)}",
+                request_id,
+            )
+
+    def _reply_error(self, message: str, request_id: str | None) -> None:
+        log.warning("segment_debugger front-end request failed: %s", message)
+        self._send_message(ErrorMsg(type="error", message=message, request_id=request_id))
+
+
+def _selected_dict(event: Event) -> dict[str, Any]:
+    full = dict(event_to_dict(event))
+    full["seq"] = event.seq
+    return full

@@ -1,0 +1,245 @@
+"""events_to_frame: columns, dtypes, flattening, hostile events, speed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+
+from segment_debugger.core.event import Event
+from segment_debugger.core.frame import (
+    BASE_COLUMNS,
+    DATETIME_DTYPE,
+    MAX_FLATTEN_DEPTH,
+    events_to_frame,
+)
+
+_SEGMENT_FIELDS = (
+    "type",
+    "event",
+    "name",
+    "userId",
+    "anonymousId",
+    "messageId",
+    "groupId",
+    "previousId",
+    "timestamp",
+    "sentAt",
+    "receivedAt",
+    "properties",
+    "traits",
+    "context",
+)
+
+
+def make_event(
+    seq: int = -1,
+    channel: str = "events",
+    received_at: float = 1_700_000_000.0,
+    valid: bool = True,
+    violations: list[str] | None = None,
+    **data: Any,
+) -> Event:
+    """Build an Event the way the parser would for a JSON object payload ``data``."""
+    try:
+        raw = orjson.dumps(data)
+    except TypeError:  # orjson refuses very deep nesting; the stdlib does not
+        raw = json.dumps(data).encode()
+    event = Event(
+        raw=raw,
+        channel=channel,
+        received_at=received_at,
+        seq=seq,
+        size=len(raw),
+        data=data,
+        valid=valid,
+        violations=list(violations or []),
+    )
+    for name in _SEGMENT_FIELDS:
+        setattr(event, name, data.get(name))
+    return event
+
+
+def typical_event(i: int) -> Event:
+    """A realistic ~500-byte track event, as analytics.js would send it."""
+    return make_event(
+        seq=i + 1,
+        received_at=1_700_000_000.0 + i / 1000,
+        type="track",
+        event="Order Completed" if i % 3 else "Product Viewed",
+        userId=f"user-{i % 97}",
+        anonymousId=f"anon-{i:08d}-4f1c-9a2b-3c4d5e6f7a8b",
+        messageId=f"msg-{i:012d}",
+        timestamp="2024-05-01T12:34:56.789Z",
+        sentAt="2024-05-01T12:34:57.001Z",
+        properties={
+            "orderId": f"order-{i}",
+            "revenue": round(10 + i * 0.25, 2),
+            "currency": "USD",
+            "products": [{"sku": "sku-1", "price": 9.99}, {"sku": "sku-2", "price": 0.26}],
+            "coupon": None if i % 2 else "SPRING",
+        },
+        context={
+            "library": {"name": "analytics.js", "version": "4.1.0"},
+            "page": {"path": "/checkout"},
+            "ip": "203.0.113.7",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
+        },
+    )
+
+
+def test_base_columns_and_dtypes() -> None:
+    frame = events_to_frame([typical_event(0), typical_event(1)])
+    assert tuple(frame.columns[: len(BASE_COLUMNS)]) == BASE_COLUMNS
+    assert frame["seq"].dtype == np.int64
+    assert frame["size"].dtype == np.int64
+    assert frame["valid"].dtype == bool
+    for column in ("received_at", "timestamp", "sentAt", "receivedAt"):
+        assert isinstance(frame[column].dtype, pd.DatetimeTZDtype), column
+        assert str(frame[column].dtype.tz) == "UTC"
+        assert frame[column].dtype == DATETIME_DTYPE
+    assert pd.api.types.is_string_dtype(frame["type"])
+    assert frame["seq"].tolist() == [1, 2]
+    assert frame["timestamp"][0] == pd.Timestamp("2024-05-01T12:34:56.789Z")
+    assert frame["received_at"][1] == pd.Timestamp("2023-11-14T22:13:20.001Z")  # rounded to µs
+    assert frame["receivedAt"].isna().all()
+
+
+def test_raw_and_violations_are_kept_exactly() -> None:
+    event = typical_event(5)
+    frame = events_to_frame([event])
+    assert frame["raw"][0] == event.raw
+    assert isinstance(frame["raw"][0], bytes)
+    assert frame["violations"][0] == []
+    frame["violations"][0].append("changed in the frame")
+    assert event.violations == [], "the frame must not share the event's violations list"
+
+
+def test_nested_objects_flatten_to_dotted_columns_in_sorted_groups() -> None:
+    frame = events_to_frame([typical_event(0), typical_event(1)])
+    extra = list(frame.columns[len(BASE_COLUMNS) :])
+    properties = [c for c in extra if c.startswith("properties.")]
+    context = [c for c in extra if c.startswith("context.")]
+    assert extra == properties + context
+    assert properties == sorted(properties)
+    assert context == sorted(context)
+    assert "context.library.name" in context
+    assert frame["context.library.name"].tolist() == ["analytics.js", "analytics.js"]
+    assert frame["properties.revenue"].dtype == np.float64
+    assert frame["properties.revenue"].tolist() == [10.0, 10.25]
+    products = frame["properties.products"][0]
+    assert isinstance(products, list) and products[0]["sku"] == "sku-1"
+    assert frame["properties.coupon"].isna().tolist() == [False, True]
+
+
+def test_sparse_keys_are_missing_where_absent() -> None:
+    events = [
+        make_event(seq=1, type="identify", userId="u1", traits={"email": "a@example.com"}),
+        make_event(seq=2, type="track", event="X", userId="u2", properties={"plan": "pro"}),
+    ]
+    frame = events_to_frame(events)
+    assert frame["traits.email"].tolist()[0] == "a@example.com"
+    assert pd.isna(frame["traits.email"][1])
+    assert pd.isna(frame["properties.plan"][0])
+    # group order: properties, then traits, then context
+    extra = list(frame.columns[len(BASE_COLUMNS) :])
+    assert extra == ["properties.plan", "traits.email"]
+
+
+def test_empty_input_gives_base_columns_with_same_dtypes() -> None:
+    empty = events_to_frame([])
+    full = events_to_frame([typical_event(0)])
+    assert list(empty.columns) == list(BASE_COLUMNS)
+    assert len(empty) == 0
+    for column in BASE_COLUMNS:
+        assert empty[column].dtype == full[column].dtype, column
+
+
+def test_hostile_events_never_raise() -> None:
+    garbage = Event(
+        raw=b"\xff\xfe not json",
+        channel="events",
+        received_at=1.0,
+        seq=1,
+        size=14,
+        valid=False,
+        violations=["not UTF-8"],
+    )
+    bad_times = make_event(
+        seq=2,
+        valid=False,
+        violations=["unparseable timestamp"],
+        type="track",
+        event="E",
+        userId="u",
+        timestamp="yesterday at noon",
+        sentAt="2024-13-45T99:00:00Z",
+        receivedAt="0001-01-01T00:00:00Z",
+    )
+    wrong_types = make_event(seq=3, type="page", userId="u", properties=["not", "an", "object"])
+    wrong_types.name = 42  # type: ignore[assignment]  # what a careless parser might leave
+    wrong_types.timestamp = 1_700_000_000  # type: ignore[assignment]
+    html = make_event(seq=4, type="track", event="<script>alert(1)</script>", userId="<b>u</b>")
+    html.received_at = float("nan")  # a broken clock
+    frame = events_to_frame([garbage, bad_times, wrong_types, html])
+    assert frame["valid"].tolist() == [False, False, True, True]
+    assert frame["violations"][0] == ["not UTF-8"]
+    assert frame["raw"][0] == b"\xff\xfe not json"
+    assert pd.isna(frame["type"][0])
+    assert frame["timestamp"].isna().tolist() == [True, True, True, True]
+    assert frame["sentAt"].isna()[1]
+    assert frame["receivedAt"][1] == pd.Timestamp("0001-01-01T00:00:00Z")
+    assert pd.isna(frame["name"][2])
+    assert frame["properties"][2] == ["not", "an", "object"]
+    assert frame["event"][3] == "<script>alert(1)</script>"
+    assert frame["received_at"].isna().tolist() == [False, False, False, True]
+
+
+def test_deep_nesting_is_capped() -> None:
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(300):
+        deep = {"n": deep}
+    frame = events_to_frame([make_event(seq=1, type="track", event="E", userId="u", context=deep)])
+    extra = [c for c in frame.columns if c.startswith("context.")]
+    assert len(extra) == 1
+    assert extra[0] == "context" + ".n" * MAX_FLATTEN_DEPTH
+    assert isinstance(frame[extra[0]][0], dict)
+
+
+def test_empty_nested_objects_make_no_column() -> None:
+    event = make_event(seq=1, type="track", event="E", userId="u", properties={}, context={"a": {}})
+    frame = events_to_frame([event])
+    assert list(frame.columns) == list(BASE_COLUMNS)
+
+
+def test_ten_thousand_typical_events_convert_fast() -> None:
+    events = [typical_event(i) for i in range(10_000)]
+    mean_size = sum(e.size for e in events) / len(events)
+    assert 400 <= mean_size <= 600, mean_size
+    events_to_frame(events[:100])  # warm up imports and caches
+    best_cpu = best_wall = float("inf")
+    for _ in range(3):
+        cpu, wall = time.process_time(), time.perf_counter()
+        frame = events_to_frame(events)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+    assert len(frame) == 10_000
+    print(
+        f"\n10,000 events of ~{mean_size:.0f} bytes -> DataFrame: "
+        f"{best_cpu * 1000:.0f} ms CPU, {best_wall * 1000:.0f} ms wall (best of 3)"
+    )
+    # CPU time, not wall time: the suite runs on a shared 2-core machine
+    assert best_cpu < 2.0
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_row_count_and_order_follow_input(n: int) -> None:
+    events = [typical_event(i) for i in range(n)]
+    frame = events_to_frame(list(reversed(events)))
+    assert frame["seq"].tolist() == list(range(n, 0, -1))
+    assert frame["messageId"].tolist() == [e.messageId for e in reversed(events)]

@@ -1,0 +1,479 @@
+"""The flusher without Redis or a kernel: an EventBuffer fed directly, messages captured."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support.waiting import wait_until
+
+from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.event import Event
+from segment_debugger.core.segment import parse_event, raw_text
+from segment_debugger.widget.pump import (
+    MAX_BUDGET_SECONDS,
+    Pump,
+    event_to_row,
+    preview_text,
+    rows_allowed,
+    rows_per_tick,
+)
+from segment_debugger.widget.wire import RAW_PREVIEW_CHARS
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Fail a test that leaves a pump or source thread running."""
+    yield
+    left = [t.name for t in threading.enumerate() if t.name.startswith("segment-debugger")]
+    assert left == [], f"threads still running after the test: {left}"
+
+
+def make_event(i: int, **extra: Any) -> Event:
+    payload = {"type": "track", "event": f"E{i}", "userId": f"u{i % 7}", "messageId": f"m{i}"}
+    payload.update(extra)
+    return parse_event(orjson.dumps(payload), "events", time.time())
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Recorder:
+    """Plays the front end: records every message with the time it was sent."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.traits: list[tuple[float, dict[str, Any]]] = []
+
+    def send(self, msg: dict[str, Any]) -> None:
+        with self.lock:
+            self.messages.append((time.monotonic(), msg))
+
+    def on_traits(self, changed: dict[str, Any]) -> None:
+        with self.lock:
+            self.traits.append((time.monotonic(), changed))
+
+    def msgs(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for _, m in self.messages]
+
+
+@pytest.fixture
+def pumps() -> Iterator[list[Pump]]:
+    """Every pump a test registers here is stopped (and joined) afterwards."""
+    made: list[Pump] = []
+    yield made
+    for pump in made:
+        pump.stop()
+        assert not pump.running
+
+
+def new_pump(pumps: list[Pump], buffer: EventBuffer, rec: Recorder, **kwargs: Any) -> Pump:
+    pump = Pump(buffer, rec.send, on_traits=rec.on_traits, **kwargs)
+    pumps.append(pump)
+    return pump
+
+
+def replay(messages: list[dict[str, Any]]) -> tuple[list[int], int]:
+    """Apply messages like the front end's store; return (seqs held, rows skipped).
+
+    Asserts the protocol invariants: every delta chains on the previous message's last_seq,
+    its rows are increasing seqs within (after_seq, last_seq], and rows + skipped account for
+    every seq in that range.
+    """
+    store: list[int] = []
+    last: int | None = None
+    skipped = 0
+    for msg in messages:
+        seqs = [row["seq"] for row in msg["rows"]]
+        assert seqs == sorted(set(seqs)), "rows must be strictly increasing by seq"
+        if msg["type"] == "snapshot":
+            store = seqs
+            skipped = 0
+        else:
+            assert msg["type"] == "delta"
+            assert msg["after_seq"] == last, "delta does not chain on the previous message"
+            assert all(msg["after_seq"] < s <= msg["last_seq"] for s in seqs)
+            assert len(seqs) + msg["skipped"] == msg["last_seq"] - msg["after_seq"]
+            store.extend(seqs)
+            skipped += msg["skipped"]
+        if seqs:
+            assert seqs[-1] == msg["last_seq"]
+        last = msg["last_seq"]
+    return store, skipped
+
+
+# -- rows --------------------------------------------------------------------------------------
+
+
+def test_event_to_row_carries_the_summary_fields() -> None:
+    buffer = EventBuffer()
+    event = buffer.append(make_event(3, anonymousId="a-1", timestamp="2024-01-01T00:00:00Z"))
+    row = event_to_row(event)
+    assert row["seq"] == event.seq == 1
+    assert row["t"] == pytest.approx(event.received_at * 1000)
+    assert (row["type"], row["event"], row["userId"]) == ("track", "E3", "u3")
+    assert (row["anonymousId"], row["messageId"]) == ("a-1", "m3")
+    assert row["timestamp"] == "2024-01-01T00:00:00Z"
+    assert row["raw"] == event.raw.decode()
+    assert row["truncated"] is False
+    assert row["size"] == len(event.raw)
+    assert row["valid"] == event.valid
+    assert row["violations"] == event.violations
+    assert row["violations"] is not event.violations
+    orjson.dumps(row)  # JSON-able as is
+
+
+def test_invalid_payload_row_is_marked() -> None:
+    row = event_to_row(parse_event(b"\xff not json", "events", time.time()))
+    assert row["valid"] is False
+    assert row["violations"]
+    assert row["raw"].startswith("\ufffd")
+
+
+def test_megabyte_payload_is_truncated_once() -> None:
+    big = {"type": "track", "event": "Big", "properties": {"blob": "é" * 600_000}}
+    event = parse_event(orjson.dumps(big), "events", time.time())
+    assert event.size > 1_000_000
+    row = event_to_row(event)
+    assert row["truncated"] is True
+    assert len(row["raw"]) == RAW_PREVIEW_CHARS
+    assert row["raw"] == raw_text(event)[:RAW_PREVIEW_CHARS]
+    assert row["size"] == event.size
+
+
+@given(st.binary(max_size=64), st.integers(min_value=1, max_value=12))
+def test_preview_is_a_prefix_of_the_full_decode(raw: bytes, limit: int) -> None:
+    text, truncated = preview_text(raw, limit)
+    full = raw.decode("utf-8", "replace")
+    assert text == full[:limit]
+    assert truncated == (len(full) > limit)
+
+
+# -- deltas and snapshots ------------------------------------------------------------------
+
+
+def test_nothing_is_sent_before_the_first_snapshot_or_when_idle(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    pump = new_pump(pumps, buffer, rec)
+    buffer.extend(make_event(i) for i in range(5))
+    assert pump.tick() is None  # no front end has asked yet
+    snap = pump.snapshot("r1")
+    assert [r["seq"] for r in snap["rows"]] == [1, 2, 3, 4, 5]
+    assert (snap["last_seq"], snap["request_id"]) == (5, "r1")
+    for _ in range(5):
+        assert pump.tick() is None
+    assert rec.msgs() == [snap]
+
+
+def test_deltas_chain_and_carry_only_new_rows(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    pump = new_pump(pumps, buffer, rec)
+    pump.snapshot()
+    for batch in (3, 1, 7):
+        buffer.extend(make_event(i) for i in range(batch))
+        delta = pump.tick()
+        assert delta is not None and delta["type"] == "delta"
+        assert len(delta["rows"]) == batch
+        assert delta["skipped"] == 0
+    store, skipped = replay(rec.msgs())
+    assert store == list(range(1, 12))
+    assert skipped == 0
+    assert pump.deltas == 3 and pump.rows_sent == 11
+
+
+def test_a_tick_over_budget_sends_the_newest_rows_and_counts_the_rest(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    clock = FakeClock()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=100, max_rows_per_second=500, clock=clock)
+    pump.snapshot()
+    budget = rows_per_tick(500, 100)
+    assert budget == 50
+    buffer.extend(make_event(i) for i in range(120))
+    clock.advance(0.1)  # one on-time tick
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta"
+    assert [r["seq"] for r in delta["rows"]] == list(range(71, 121))
+    assert (delta["after_seq"], delta["last_seq"], delta["skipped"]) == (0, 120, 70)
+    assert len(buffer) == 120  # thinning is display-only
+    assert pump.current_stats()["skipped"] == 70
+
+
+def test_the_budget_grows_with_the_time_since_the_previous_delta() -> None:
+    assert rows_allowed(2000, 0.1) == 200
+    assert rows_allowed(2000, 0.35) == 700
+    assert rows_allowed(2000, 0.0) == 1  # never starve the display entirely
+    assert rows_allowed(2000, 60.0) == rows_allowed(2000, MAX_BUDGET_SECONDS) == 2000
+    assert rows_allowed(7, 0.1) == 1
+
+
+@pytest.mark.parametrize("gaps", [[0.25] * 12, [0.05, 0.3, 0.12, 0.6, 0.08, 0.2, 1.7, 0.1]])
+def test_input_below_the_budget_is_never_thinned_however_late_the_ticks(
+    pumps: list[Pump], gaps: list[float]
+) -> None:
+    """1,500 events/s against 2,000 rows/s: late and jittery ticks must not drop a row.
+
+    With a fixed per-tick budget (200 rows per nominal 100 ms tick) a 250 ms tick holding
+    375 rows would thin 175 of them.
+    """
+    buffer, rec, clock = EventBuffer(), Recorder(), FakeClock()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=100, max_rows_per_second=2000, clock=clock)
+    pump.snapshot()
+    appended = 0
+    for gap in gaps:
+        batch = int(1500 * min(gap, MAX_BUDGET_SECONDS))  # input arrives at 1,500 events/s
+        buffer.extend(make_event(appended + i) for i in range(batch))
+        appended += batch
+        clock.advance(gap)
+        delta = pump.tick()
+        assert delta is not None and delta["type"] == "delta"
+        assert delta["skipped"] == 0, f"thinned {delta['skipped']} rows after a {gap} s tick"
+    store, skipped = replay(rec.msgs())
+    assert skipped == pump.skipped == 0
+    assert store == list(range(1, appended + 1))
+
+
+def test_input_above_the_budget_is_thinned_to_the_elapsed_time(pumps: list[Pump]) -> None:
+    buffer, rec, clock = EventBuffer(), Recorder(), FakeClock()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=100, max_rows_per_second=2000, clock=clock)
+    pump.snapshot()
+    sent = 0
+    for gap in (0.1, 0.3, 0.02, 2.0):
+        buffer.extend(make_event(i) for i in range(5000))
+        clock.advance(gap)
+        delta = pump.tick()
+        assert delta is not None and delta["type"] == "delta"
+        assert len(delta["rows"]) == rows_allowed(2000, max(gap, 0.1))  # at least one tick
+        sent += len(delta["rows"])
+    store, skipped = replay(rec.msgs())
+    assert len(store) == sent == 200 + 600 + 200 + 2000
+    assert sent + skipped == buffer.last_seq == 20_000
+
+
+def test_evicted_rows_are_counted_as_skipped(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(max_messages=10), Recorder()
+    pump = new_pump(pumps, buffer, rec)
+    pump.snapshot()
+    buffer.extend(make_event(i) for i in range(25))
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta"
+    assert [r["seq"] for r in delta["rows"]] == list(range(16, 26))
+    assert delta["skipped"] == 15
+
+
+def test_clear_makes_the_next_message_a_snapshot(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    pump = new_pump(pumps, buffer, rec)
+    pump.snapshot()
+    buffer.extend(make_event(i) for i in range(4))
+    buffer.clear()  # behind the pump's back
+    buffer.append(make_event(9))
+    msg = pump.tick()
+    assert msg is not None and msg["type"] == "snapshot"
+    assert [r["seq"] for r in msg["rows"]] == [5]
+    buffer.append(make_event(10))
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta"
+    assert (delta["after_seq"], delta["last_seq"]) == (5, 6)
+    empty = pump.clear("c1")
+    assert (empty["rows"], empty["last_seq"], empty["request_id"]) == ([], 6, "c1")
+    assert pump.tick() is None
+    buffer.append(make_event(11))
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta" and delta["after_seq"] == 6
+    store, _ = replay(rec.msgs())
+    assert store == [7]
+
+
+def test_a_failed_send_loses_nothing(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    failures = [ConnectionError("comm closed")]
+
+    def flaky(msg: dict[str, Any]) -> None:
+        if msg["type"] == "delta" and failures:
+            raise failures.pop()
+        rec.send(msg)
+
+    pump = Pump(buffer, flaky)
+    pumps.append(pump)
+    pump.snapshot()
+    buffer.extend(make_event(i) for i in range(3))
+    with pytest.raises(ConnectionError):
+        pump.tick()
+    buffer.append(make_event(3))
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta"
+    assert [r["seq"] for r in delta["rows"]] == [1, 2, 3, 4]
+
+
+def test_the_thread_survives_failing_sends_and_logs_once(
+    pumps: list[Pump], caplog: pytest.LogCaptureFixture
+) -> None:
+    buffer, rec = EventBuffer(), Recorder()
+    broken = threading.Event()
+    broken.set()
+
+    def send(msg: dict[str, Any]) -> None:
+        if broken.is_set() and msg["type"] == "delta":
+            raise ConnectionError("comm closed")
+        rec.send(msg)
+
+    pump = Pump(buffer, send, throttle_ms=50)
+    pumps.append(pump)
+    pump.snapshot()
+    buffer.extend(make_event(i) for i in range(3))
+    with caplog.at_level(logging.DEBUG, logger="segment_debugger.widget.pump"):
+        pump.start()
+        wait_until(lambda: len(caplog.records) >= 3)
+        broken.clear()
+        wait_until(lambda: any(m["type"] == "delta" for m in rec.msgs()))
+    assert pump.running
+    assert [r.levelno for r in caplog.records][:3] == [logging.ERROR, logging.DEBUG, logging.DEBUG]
+    store, _ = replay(rec.msgs())
+    assert store == [1, 2, 3]
+
+
+def test_throttle_below_the_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="throttle_ms=10 is too small"):
+        Pump(EventBuffer(), lambda msg: None, throttle_ms=10)
+
+
+# -- the thread --------------------------------------------------------------------------------
+
+
+def test_start_and_stop_are_idempotent_and_join(pumps: list[Pump]) -> None:
+    pump = new_pump(pumps, EventBuffer(), Recorder())
+    pump.stop()  # never started: fine
+    pump.start()
+    thread = pump._thread
+    pump.start()
+    assert pump._thread is thread and pump.running
+    pump.stop()
+    pump.stop()
+    assert thread is not None and not thread.is_alive()
+    pump.start()  # restartable
+    assert pump.running
+
+
+def test_snapshots_racing_a_writer_lose_and_repeat_nothing(pumps: list[Pump]) -> None:
+    buffer, rec = EventBuffer(max_messages=1_000_000), Recorder()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=50, max_rows_per_second=10**9)
+    events = [make_event(i) for i in range(10_000)]
+    stop = threading.Event()
+
+    def writer() -> None:
+        for start in range(0, len(events), 25):
+            if stop.is_set():
+                return
+            buffer.extend(events[start : start + 25])
+            time.sleep(0.001)
+
+    pump.snapshot("first")
+    pump.start()
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        snapshots = 0
+        while thread.is_alive() or snapshots < 5:
+            pump.snapshot(f"s{snapshots}")
+            snapshots += 1
+            time.sleep(0.03)
+    finally:
+        stop.set()
+        thread.join()
+    wait_until(lambda: (m := rec.msgs()) and m[-1]["last_seq"] == buffer.last_seq)
+    pump.stop()
+    msgs = rec.msgs()
+    assert sum(m["type"] == "snapshot" for m in msgs) == snapshots + 1
+    assert sum(m["type"] == "delta" for m in msgs) > 0
+    store, skipped = replay(msgs)
+    assert skipped == 0
+    assert store == list(range(1, buffer.last_seq + 1))
+    assert buffer.last_seq == len(events)
+
+
+def max_in_window(times: list[float], weights: list[int], window: float = 1.0) -> int:
+    """The largest total weight of events inside any `window`-second span."""
+    best, total, lo = 0, 0, 0
+    for hi, t in enumerate(times):
+        total += weights[hi]
+        while t - times[lo] >= window:
+            total -= weights[lo]
+            lo += 1
+        best = max(best, total)
+    return best
+
+
+def test_high_input_rate_is_thinned_to_the_budget(pumps: list[Pump]) -> None:
+    """50,000 events in about a second: <= ~20 messages/s, <= 2,000 rows/s, exact accounting."""
+    buffer, rec = EventBuffer(), Recorder()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=100, max_rows_per_second=2000)
+    events = [make_event(i) for i in range(50_000)]
+    pump.snapshot()
+    pump.start()
+    started = time.monotonic()
+    for k, start in enumerate(range(0, len(events), 500)):  # 100 batches, one per 10 ms
+        buffer.extend(events[start : start + 500])
+        time.sleep(max(0.0, started + (k + 1) * 0.01 - time.monotonic()))
+    wait_until(lambda: rec.msgs()[-1]["last_seq"] == buffer.last_seq)
+    pump.stop()
+
+    deltas = [(t, m) for t, m in rec.messages if m["type"] == "delta"]
+    sent = sum(len(m["rows"]) for _, m in deltas)
+    skipped = sum(m["skipped"] for _, m in deltas)
+    assert sent + skipped == len(events)
+    assert skipped == pump.skipped > 0
+    _, replay_skipped = replay(rec.msgs())
+    assert replay_skipped == skipped
+
+    times = [t for t, _ in deltas] + [t for t, _ in rec.traits]
+    order = sorted(range(len(times)), key=times.__getitem__)
+    per_second = max_in_window([times[i] for i in order], [1] * len(times))
+    rows_per_second = max_in_window([t for t, _ in deltas], [len(m["rows"]) for _, m in deltas])
+    print(f"messages in the busiest second: {per_second}, rows: {rows_per_second}")
+    assert per_second <= 20
+    # A delta carries the budget earned since the previous one, so a 1 s window can hold one
+    # extra gap's worth: the one before its first delta.
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(deltas)]
+    slack = min(max(gaps, default=0.1), MAX_BUDGET_SECONDS)
+    assert rows_per_second <= 2000 * (1 + slack) + 1
+    assert all(len(m["rows"]) <= 2000 * MAX_BUDGET_SECONDS for _, m in deltas)
+
+
+# -- stats and status ----------------------------------------------------------------------
+
+
+def test_traits_refresh_only_when_changed(pumps: list[Pump]) -> None:
+    status = {"state": "live", "reason": "", "url": "redis://x", "since": 1.0}
+    buffer, rec = EventBuffer(clock=lambda: 1000.0), Recorder()
+    pump = Pump(buffer, rec.send, on_traits=rec.on_traits, status=lambda: dict(status))
+    pumps.append(pump)
+    first = pump.refresh_traits()
+    assert set(first) == {"stats", "status"}
+    assert first["stats"]["skipped"] == 0
+    assert first["stats"]["displayed_rate_per_s"] == 0.0
+    assert pump.refresh_traits() == {}
+    buffer.append(make_event(1))
+    assert set(pump.refresh_traits()) == {"stats"}
+    status["state"] = "reconnecting"
+    assert set(pump.refresh_traits()) == {"status"}
+    assert [set(c) for _, c in rec.traits] == [{"stats", "status"}, {"stats"}, {"status"}]
