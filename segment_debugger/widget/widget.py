@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
                 f"max_rows_per_second, source, buffer, autostart, {', '.join(_INITIAL_TRAITS)}"
             )
         self._funnel = threading.RLock()
+        self._close_callbacks: list[Callable[[], object]] = []
         self._closed = True  # until fully constructed: close() (and __del__) must cope
         self._expanding_selected = False
         self._owns_source = False
@@ -186,6 +187,24 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             self._source.stop()
         with self._funnel:
             super().close()
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in reversed(callbacks):
+            try:
+                callback()
+            except Exception:  # one failing cleanup must not keep the others from running
+                log.exception("segment_debugger: an on_close callback failed")
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run ``callback()`` once when this debugger closes, after its own threads stopped.
+
+        Callbacks run in reverse order of registration (like ``contextlib.ExitStack``); one that
+        raises is logged and the others still run. Registering on a closed debugger runs the
+        callback at once.
+        """
+        if self._closed and hasattr(self, "_pump"):
+            callback()
+            return
+        self._close_callbacks.append(callback)
 
     def __enter__(self) -> SegmentDebugger:
         return self
