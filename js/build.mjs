@@ -1,4 +1,4 @@
-// Bundles src/widget.ts (+ its CSS) into ../segment_debugger/static/widget.{js,css}.
+// Bundles src/index.ts (+ its CSS) into ../segment_debugger/widget/static/widget.{js,css}.
 // `node build.mjs` builds once (minified); `node build.mjs --watch` rebuilds on change.
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
@@ -9,8 +9,8 @@ const watch = process.argv.includes("--watch");
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
-  entryPoints: { widget: path.join(here, "src", "widget.ts") },
-  outdir: path.join(here, "..", "segment_debugger", "static"),
+  entryPoints: { widget: path.join(here, "src", "index.ts") },
+  outdir: path.join(here, "..", "segment_debugger", "widget", "static"),
   bundle: true,
   format: "esm",
   target: "es2020",

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DetailPane, prettyJson, splitChunks } from "../src/detail";
+import { DetailPane, prettyJson, splitChunks } from "../src/ui/detail";
 import { makeRow } from "./fake_model";
 
 let pane: DetailPane | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileQuery, parseQuery, readNumber, type FilterInput } from "../src/filter";
+import { compileQuery, parseQuery, readNumber, type FilterInput } from "../src/data/filter";
 
 function input(payload: unknown, valid = true, violations: string[] = []): FilterInput {
   const raw = typeof payload === "string" ? payload : JSON.stringify(payload);

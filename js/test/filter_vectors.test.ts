@@ -1,7 +1,7 @@
 /** The shared filter vectors (spec/filter_vectors.json), also run by Python's tests. */
 import { describe, expect, it } from "vitest";
-import { compileQuery, type FilterInput } from "../src/filter";
-import { parseObject } from "../src/payload";
+import { compileQuery, type FilterInput } from "../src/data/filter";
+import { parseObject } from "../src/data/json";
 import vectorsJson from "../../spec/filter_vectors.json";
 
 interface VectorEvent {

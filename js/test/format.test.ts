@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { badge, bytes, count, label, time, user } from "../src/format";
+import { badge, bytes, count, label, time, user } from "../src/ui/format";
 import { makeRow } from "./fake_model";
 
 describe("format", () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ROW_HEIGHT, VirtualList, type RowSource } from "../src/list";
-import type { Row } from "../src/protocol";
+import { ROW_HEIGHT, VirtualList, type RowSource } from "../src/ui/list";
+import type { Row } from "../src/sync/protocol";
 import { trackRow } from "./fake_model";
 
 /** Newest-first source over rows 1..n (like a RowView). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { prettyCall, prettyFromRaw } from "../src/pretty";
+import { prettyCall, prettyFromRaw } from "../src/ui/pretty";
 
 describe("prettyCall", () => {
   it("track: event and properties", () => {

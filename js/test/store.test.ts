@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RowStore } from "../src/store";
-import type { DeltaMsg, Row, SnapshotMsg } from "../src/protocol";
+import { RowStore } from "../src/data/store";
+import type { DeltaMsg, Row, SnapshotMsg } from "../src/sync/protocol";
 import { trackRow } from "./fake_model";
 
 const rows = (a: number, b: number): Row[] =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RowStore } from "../src/store";
-import { RowView, type Criteria } from "../src/view";
-import type { Row } from "../src/protocol";
+import { RowStore } from "../src/data/store";
+import { RowView, type Criteria } from "../src/data/view";
+import type { Row } from "../src/sync/protocol";
 import { makeRow } from "./fake_model";
 
 const all: Criteria = { query: "", typeFilter: [], invalidOnly: false };

@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import widget, { SNAPSHOT_RETRY_MS } from "../src/widget";
-import { RAW_PREVIEW_CHARS, type Row } from "../src/protocol";
-import { FakeModel, makeRow, nextFrame, trackRow } from "./fake_model";
+import { SNAPSHOT_RETRY_MS } from "../src/sync/channel";
+import { RAW_PREVIEW_CHARS, type Row } from "../src/sync/protocol";
+import { FakeModel, makeRow, mountWidget, nextFrame, trackRow } from "./fake_model";
 
 let cleanup: (() => void) | null = null;
 
+/** initialize + one view, as anywidget does for one `display(dbg)`; `cleanup` undoes both. */
 function mount(model: FakeModel): HTMLElement {
-  const host = document.createElement("div");
-  document.body.appendChild(host);
-  cleanup = widget.render({ model, el: host });
+  const mounted = mountWidget(model);
+  const host = mounted.addView();
+  cleanup = () => mounted.cleanup();
   return host;
 }
 
@@ -58,7 +59,7 @@ describe("widget: rows", () => {
     expect(byTestId(host, "sd-count").textContent).toBe("5 of 5");
   });
 
-  it("asks again on every render (a reload)", () => {
+  it("asks again when the model is initialized again (a page reload)", () => {
     const model = new FakeModel();
     mount(model);
     cleanup?.();
@@ -254,13 +255,15 @@ describe("widget: filter", () => {
 });
 
 describe("widget: selection and detail", () => {
-  it("selects a clicked row and tells Python", async () => {
+  it("selects a clicked row and tells Python its seq, through selected_seq only", async () => {
     const model = new FakeModel();
     const host = mount(model);
     snapshot(model, [makeRow(7, { type: "track", event: "Buy", messageId: "msg-7", properties: { a: 1 } })]);
     await nextFrame();
     click(host.querySelector('[data-seq="7"]')!);
-    expect(model.traits.selected).toMatchObject({ seq: 7, type: "track", event: "Buy", messageId: "msg-7", properties: { a: 1 } });
+    expect(model.traits.selected_seq).toBe(7);
+    expect(model.writes).toEqual([["selected_seq", 7]]);
+    expect(model.traits.selected).toBeNull(); // Python's to derive
     expect(host.querySelector('[data-seq="7"]')!.classList.contains("sd-selected")).toBe(true);
     expect(byTestId(host, "sd-detail").textContent).toContain("msg-7");
   });
@@ -270,11 +273,12 @@ describe("widget: selection and detail", () => {
     const host = mount(model);
     snapshot(model, tracks(1, 5));
     await nextFrame();
-    model.pythonSets("selected", { seq: 2, messageId: "m-2" });
+    model.pythonSets("selected_seq", 2);
     expect(host.querySelector(".sd-selected")?.getAttribute("data-seq")).toBe("2");
     expect(byTestId(host, "sd-detail-messageId").textContent).toBe("m-2");
-    model.pythonSets("selected", null);
+    model.pythonSets("selected_seq", null);
     expect(host.querySelector(".sd-selected")).toBeNull();
+    expect(model.writes).toEqual([]); // Python's selection is not echoed back
   });
 
   it("moves the selection with the arrow keys and clears it with Escape", async () => {
@@ -284,15 +288,16 @@ describe("widget: selection and detail", () => {
     await nextFrame();
     const root = byTestId(host, "sd-root");
     key(root, "ArrowDown");
-    expect(model.traits.selected?.seq).toBe(5);
+    expect(model.traits.selected_seq).toBe(5);
     key(root, "ArrowDown");
     key(root, "ArrowDown");
-    expect(model.traits.selected?.seq).toBe(3);
+    expect(model.traits.selected_seq).toBe(3);
     key(root, "ArrowUp");
-    expect(model.traits.selected?.seq).toBe(4);
+    expect(model.traits.selected_seq).toBe(4);
     key(root, "Escape");
-    expect(model.traits.selected).toBeNull();
+    expect(model.traits.selected_seq).toBeNull();
     expect(host.querySelector(".sd-selected")).toBeNull();
+    expect(model.writes.map(([k]) => k)).toEqual(Array(5).fill("selected_seq"));
   });
 
   it("shows violations", async () => {

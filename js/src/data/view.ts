@@ -5,8 +5,8 @@
  */
 import { compileQuery, type Filter } from "./filter";
 import { filterInput } from "./payload";
-import type { Row } from "./protocol";
-import type { RowStore } from "./store";
+import type { Row } from "../sync/protocol";
+import { findSeq, type RowStore } from "./store";
 
 /** What the user filters on (the query, type_filter and invalid_only traits). */
 export interface Criteria {
@@ -16,7 +16,7 @@ export interface Criteria {
 }
 
 /** Builds the row predicate for the given criteria. */
-export function rowPredicate(criteria: Criteria): (row: Row) => boolean {
+function rowPredicate(criteria: Criteria): (row: Row) => boolean {
   const filter: Filter = compileQuery(criteria.query);
   const types = new Set(criteria.typeFilter);
   const { invalidOnly } = criteria;
@@ -63,16 +63,8 @@ export class RowView {
 
   /** Position (newest first) of the row with this seq, or -1. */
   indexOfSeq(seq: number): number {
-    let lo = this.start;
-    let hi = this.matched.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.matched[mid].seq;
-      if (s === seq) return this.matched.length - 1 - mid;
-      if (s < seq) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    const i = findSeq(this.matched, seq, this.start);
+    return i >= 0 ? this.matched.length - 1 - i : -1;
   }
 
   /** New criteria: filters everything again (the frozen rows while paused). */

@@ -2,10 +2,27 @@
  * The front end's copy of the buffer: rows ordered by seq, at most `capacity`,
  * fed by snapshot and delta messages.
  */
-import type { DeltaMsg, Row, SnapshotMsg } from "./protocol";
+import type { DeltaMsg, Row, SnapshotMsg } from "../sync/protocol";
+
+/**
+ * Index of the row with this seq in `rows[start..]` (ordered by seq), or -1: the one binary
+ * search the store and the view share.
+ */
+export function findSeq(rows: readonly Row[], seq: number, start = 0): number {
+  let lo = start;
+  let hi = rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = rows[mid].seq;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
 
 /** What applying a delta did. */
-export interface DeltaResult {
+interface DeltaResult {
   /** rows actually added (duplicates of rows already held are dropped) */
   added: Row[];
   /** the delta does not follow on from what we hold: ask Python for a snapshot */
@@ -67,16 +84,8 @@ export class RowStore {
 
   /** The row with this seq, if held (binary search: rows are ordered by seq). */
   bySeq(seq: number): Row | undefined {
-    let lo = this.start;
-    let hi = this.rows.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const s = this.rows[mid].seq;
-      if (s === seq) return this.rows[mid];
-      if (s < seq) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return undefined;
+    const i = findSeq(this.rows, seq, this.start);
+    return i >= 0 ? this.rows[i] : undefined;
   }
 
   /** Changes the capacity, evicting the oldest rows if needed. */

@@ -2,14 +2,12 @@
  * The analytics.js call equivalent to an event, e.g.
  * `analytics.track("Order Completed", {...})`. Returns plain text.
  */
-import { parseObject } from "./payload";
+import { isObject, parseObject } from "../data/json";
 
 type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
 function nonEmpty(v: unknown): v is Obj {
-  return isObj(v) && Object.keys(v).length > 0;
+  return isObject(v) && Object.keys(v).length > 0;
 }
 
 const js = (v: unknown): string => JSON.stringify(v, null, 2) ?? "undefined";

@@ -1,20 +1,21 @@
 /**
- * Messages between the Python widget and this front end.
- * Mirrors segment_debugger/protocol.py: keep the two in step.
+ * Messages between the Python widget and this front end. Mirrors
+ * segment_debugger/widget/wire.py; spec/protocol.json (generated from it) is checked against
+ * the field lists below by test/protocol.test.ts.
  */
+import { isObject } from "../data/json";
 
 /** The six Segment call types, in the order the UI shows them. */
 export const EVENT_TYPES = ["track", "identify", "page", "screen", "group", "alias"] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * Payload text longer than this (characters) arrives truncated; `raw_request` gets it all.
  * Segment's 32 KB message limit: every spec-sized payload arrives whole, so the filter sees
- * what Python sees. Must equal protocol.py's RAW_PREVIEW_CHARS.
+ * what Python sees. Must equal wire.py's RAW_PREVIEW_CHARS.
  */
 export const RAW_PREVIEW_CHARS = 32_768;
 
-/** One event as the front end sees it (protocol.py `Row`). */
+/** One event as the front end sees it (wire.py `Row`). */
 export interface Row {
   seq: number;
   /** received_at, milliseconds since the epoch */
@@ -64,7 +65,7 @@ export interface RawMsg {
 }
 
 /** Python -> front end: a request could not be served. */
-export interface ErrorMsg {
+interface ErrorMsg {
   type: "error";
   message: string;
   request_id: string | null;
@@ -72,18 +73,18 @@ export interface ErrorMsg {
 
 export type InboundMsg = SnapshotMsg | DeltaMsg | RawMsg | ErrorMsg;
 
-export interface SnapshotRequest {
+interface SnapshotRequest {
   type: "snapshot_request";
   request_id: string;
 }
 
-export interface RawRequest {
+interface RawRequest {
   type: "raw_request";
   seq: number;
   request_id: string;
 }
 
-export interface ClearRequest {
+interface ClearRequest {
   type: "clear_request";
   request_id: string;
 }
@@ -115,23 +116,65 @@ export interface Stats {
   skipped?: number;
 }
 
-/** The `selected` trait: an event dict, always with its seq. */
+/** The `selected` trait (Python -> front end): the selected event as a dict, with its seq. */
 export interface Selected {
   seq: number;
   [field: string]: unknown;
 }
 
+/**
+ * `keysOf<T>()([...])`: the list as a tuple, checked by tsc against T. Every entry must be a
+ * key of T and every key of T must be listed: a missing one fails with `missing: "<name>"`.
+ */
+export function keysOf<T>() {
+  return <const K extends readonly (keyof T)[]>(
+    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
+  ): K => keys;
+}
+
+/** The fields of a Row, in wire order (tied to the `Row` interface by tsc). */
+export const ROW_FIELDS = keysOf<Row>()([
+  "seq",
+  "t",
+  "channel",
+  "pattern",
+  "type",
+  "event",
+  "name",
+  "userId",
+  "anonymousId",
+  "messageId",
+  "timestamp",
+  "valid",
+  "violations",
+  "size",
+  "raw",
+  "truncated",
+]);
+
+type AnyMsg = InboundMsg | OutboundMsg;
+
+/** Every message type and its fields (tied to the message interfaces by tsc). */
+export const MESSAGE_FIELDS = {
+  snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id"]),
+  delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped"]),
+  raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
+  error: keysOf<ErrorMsg>()(["type", "message", "request_id"]),
+  snapshot_request: keysOf<SnapshotRequest>()(["type", "request_id"]),
+  raw_request: keysOf<RawRequest>()(["type", "seq", "request_id"]),
+  clear_request: keysOf<ClearRequest>()(["type", "request_id"]),
+} as const satisfies { [M in AnyMsg as M["type"]]: readonly (keyof M)[] };
+
 /** Narrows an unknown custom message to an inbound message, or null when it is not one. */
 export function asInbound(msg: unknown): InboundMsg | null {
-  if (typeof msg !== "object" || msg === null) return null;
-  const type = (msg as { type?: unknown }).type;
-  switch (type) {
+  if (!isObject(msg)) return null;
+  switch (msg.type) {
     case "snapshot":
     case "delta":
-      return Array.isArray((msg as { rows?: unknown }).rows) ? (msg as InboundMsg) : null;
+      return Array.isArray(msg.rows) ? (msg as unknown as InboundMsg) : null;
     case "raw":
     case "error":
-      return msg as InboundMsg;
+      return msg as unknown as InboundMsg;
     default:
       return null;
   }

@@ -1,8 +1,9 @@
 /**
  * The filter language (README "Filter language"): a line-by-line twin of
- * segment_debugger/query.py, pinned by the shared vectors in spec/filter_vectors.json.
+ * segment_debugger/core/query.py, pinned by the shared vectors in spec/filter_vectors.json.
  * The parser is total: every string is a query and nothing throws.
  */
+import { isObject } from "./json";
 
 /** What a filter looks at for one event (the same four things Python's query sees). */
 export interface FilterInput {
@@ -14,14 +15,14 @@ export interface FilterInput {
   violations: string[];
 }
 
-export type Op = "" | ">" | ">=" | "<" | "<=";
+type Op = "" | ">" | ">=" | "<" | "<=";
 
 /**
  * One parsed term. `kind` is "text" (substring of the raw payload), "field" (dotted path in
  * the parsed object), "valid" or "violation" (pseudo-fields). `value` is lowercased with runs
  * of `*` collapsed; `op` is "" (equality) or a comparison.
  */
-export interface Term {
+interface Term {
   kind: "text" | "field" | "valid" | "violation";
   value: string;
   negate: boolean;
@@ -195,8 +196,6 @@ function contains(pattern: string): (text: string) => boolean {
   };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 const has = (o: Record<string, unknown>, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 /** Every value at `path` in `data` (several when the path crosses an array). */
@@ -303,9 +302,4 @@ export function compileQuery(query: string): Filter {
       return true;
     },
   };
-}
-
-/** One-shot convenience: does `query` match this input? */
-export function matches(query: string, input: FilterInput): boolean {
-  return compileQuery(query).test(input);
 }

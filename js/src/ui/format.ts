@@ -1,6 +1,7 @@
 /** How one row reads in the list: type badge, label, user and time. */
-import { EVENT_TYPES, type Row } from "./protocol";
-import { payloadOf } from "./payload";
+import { EVENT_TYPES, type Row } from "../sync/protocol";
+import { isObject } from "../data/json";
+import { payloadOf } from "../data/payload";
 
 /** The badge text and CSS modifier for a row's type. */
 export function badge(row: Row): { text: string; kind: string } {
@@ -18,8 +19,8 @@ function str(v: unknown): string | null {
 function field(data: Record<string, unknown> | null, ...path: string[]): unknown {
   let cur: unknown = data;
   for (const key of path) {
-    if (typeof cur !== "object" || cur === null || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
+    if (!isObject(cur)) return undefined;
+    cur = cur[key];
   }
   return cur;
 }

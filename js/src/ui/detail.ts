@@ -4,21 +4,21 @@
  * a preview and a button that fetches the full text, rendered in chunks so a
  * 1 MB payload never blocks the page.
  */
-import { el, on, setText } from "./dom";
+import { button, el, on, setText } from "./dom";
 import { bytes, count, receivedIso } from "./format";
 import { prettyFromRaw } from "./pretty";
-import type { Row } from "./protocol";
+import type { Row } from "../sync/protocol";
 
 /** Payload text longer than this is shown as a preview first. */
-export const BIG_PAYLOAD_CHARS = 100_000;
+const BIG_PAYLOAD_CHARS = 100_000;
 /** Characters per DOM block when rendering a big text. */
-export const CHUNK_CHARS = 16 * 1024;
+const CHUNK_CHARS = 16 * 1024;
 /** Blocks appended per animation frame. */
-export const CHUNKS_PER_FRAME = 8;
+const CHUNKS_PER_FRAME = 8;
 
-export type Tab = "raw" | "pretty" | "violations";
+type Tab = "raw" | "pretty" | "violations";
 
-export interface DetailHandlers {
+interface DetailHandlers {
   /** ask Python for the full payload of this seq */
   onRequestRaw(seq: number): void;
 }
@@ -112,27 +112,25 @@ export class DetailPane {
       ["pretty", "Pretty"],
       ["violations", "Violations"],
     ] as const) {
-      const b = el("button", {
+      const b = button({
         className: "sd-tab",
         testid: `sd-detail-tab-${tab}`,
         text,
-        attrs: { type: "button", role: "tab" },
+        attrs: { role: "tab" },
       });
       this.tabs.set(tab, b);
       tabBar.appendChild(b);
       this.cleanups.push(on(b, "click", () => this.setTab(tab)));
     }
-    this.copyButton = el("button", {
+    this.copyButton = button({
       className: "sd-button sd-copy",
       testid: "sd-copy",
       text: "Copy",
-      attrs: { type: "button" },
     });
-    this.fullButton = el("button", {
+    this.fullButton = button({
       className: "sd-button sd-full",
       testid: "sd-show-full",
       text: "Show full payload",
-      attrs: { type: "button" },
     });
     tabBar.appendChild(el("span", { className: "sd-spacer" }));
     tabBar.appendChild(this.copyButton);

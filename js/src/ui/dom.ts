@@ -1,6 +1,6 @@
 /** Tiny DOM helpers. Data only ever goes in as text (textContent), never as HTML. */
 
-export interface ElOptions {
+interface ElOptions {
   className?: string;
   testid?: string;
   text?: string;
@@ -22,6 +22,11 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   for (const [k, v] of Object.entries(opts.attrs ?? {})) node.setAttribute(k, v);
   for (const child of children) node.appendChild(child);
   return node;
+}
+
+/** A `<button type="button">` (never a form submit) with a class, test id, text and attributes. */
+export function button(opts: ElOptions = {}): HTMLButtonElement {
+  return el("button", { ...opts, attrs: { type: "button", ...opts.attrs } });
 }
 
 /** Sets textContent only when it changed (avoids needless layout work). */

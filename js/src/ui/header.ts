@@ -1,7 +1,7 @@
 /** The header: connection status, gap warning, counters, thinning note, clear button. */
-import { el, on, setText } from "./dom";
+import { button, el, on, setText } from "./dom";
 import { bytes, count, timeOfDay } from "./format";
-import { EVENT_TYPES, type Stats, type Status } from "./protocol";
+import { EVENT_TYPES, type Stats, type Status } from "../sync/protocol";
 
 const STATE_TEXT: Record<string, string> = {
   connecting: "connecting",
@@ -15,7 +15,7 @@ const STATE_TEXT: Record<string, string> = {
  * Describes the last gap: Python's Gap dict {started_at (epoch s), duration (s), reason,
  * after_seq}; any other shape is shown as text.
  */
-export function gapText(gap: unknown): string {
+function gapText(gap: unknown): string {
   if (gap === null || gap === undefined || gap === "") return "";
   if (typeof gap !== "object") return String(gap);
   const g = gap as Record<string, unknown>;
@@ -42,12 +42,11 @@ export class Header {
 
   constructor(onClear: () => void) {
     this.status = el("span", { className: "sd-status", testid: "sd-status" }, [this.dot, this.stateText]);
-    const clear = el("button", {
+    const clear = button({
       className: "sd-button sd-clear",
       testid: "sd-clear",
       text: "Clear",
       title: "Empty the buffer (Python and here)",
-      attrs: { type: "button" },
     });
     this.off = on(clear, "click", onClear);
     this.element = el("div", { className: "sd-header" }, [

@@ -11,13 +11,13 @@ import {
 } from "@tanstack/virtual-core";
 import { el, on } from "./dom";
 import { badge, label, time, user } from "./format";
-import type { Row } from "./protocol";
+import type { Row } from "../sync/protocol";
 
 /** Pixel height of one row (the CSS uses the same number). */
 export const ROW_HEIGHT = 28;
 
 /** Rows rendered beyond each edge of the viewport. */
-export const OVERSCAN = 10;
+const OVERSCAN = 10;
 
 /** What the list reads rows from (a RowView). */
 export interface RowSource {
@@ -26,7 +26,7 @@ export interface RowSource {
   indexOfSeq(seq: number): number;
 }
 
-export interface ListOptions {
+interface ListOptions {
   /** a row was clicked */
   onSelect(row: Row): void;
   /** viewport size to assume while the element has no layout (hidden, or a test DOM) */

@@ -1,20 +1,9 @@
 /** The parsed payload of a row, parsed once and cached per row. */
-import type { Row } from "./protocol";
+import type { Row } from "../sync/protocol";
 import type { FilterInput } from "./filter";
+import { parseObject } from "./json";
 
 const cache = new WeakMap<Row, Record<string, unknown> | null>();
-
-/** Parses JSON text; returns the object, or null when it is not a JSON object. */
-export function parseObject(raw: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(raw);
-    return typeof v === "object" && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
 
 /** The row's payload as a JSON object, or null (not an object, or truncated). */
 export function payloadOf(row: Row): Record<string, unknown> | null {

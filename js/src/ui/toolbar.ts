@@ -1,9 +1,9 @@
 /** The toolbar: Live | Pause, "N new", filter box, match count, type and invalid toggles. */
-import { el, on, setText } from "./dom";
+import { button, el, on, setText } from "./dom";
 import { count } from "./format";
-import { EVENT_TYPES } from "./protocol";
+import { EVENT_TYPES } from "../sync/protocol";
 
-export interface ToolbarHandlers {
+interface ToolbarHandlers {
   /** the Live/Pause button or the "N new" link was clicked */
   onPausedChange(paused: boolean): void;
   /** every keystroke in the filter box */
@@ -32,12 +32,11 @@ export class Toolbar {
   private invalidOnly = false;
 
   constructor(private readonly handlers: ToolbarHandlers) {
-    this.live = el("button", { className: "sd-button sd-live", testid: "sd-live-toggle", attrs: { type: "button" } });
-    this.newCount = el("button", {
+    this.live = button({ className: "sd-button sd-live", testid: "sd-live-toggle" });
+    this.newCount = button({
       className: "sd-link sd-new",
       testid: "sd-new-count",
       title: "Back to live",
-      attrs: { type: "button" },
     });
     this.filter = el("input", {
       className: "sd-filter",
@@ -58,23 +57,23 @@ export class Toolbar {
     ]);
     const toggles = el("span", { className: "sd-toggles" });
     for (const type of EVENT_TYPES) {
-      const b = el("button", {
+      const b = button({
         className: `sd-toggle sd-type-${type}`,
         testid: `sd-type-toggle-${type}`,
         text: type,
         title: `Show only ${type} events (combine several)`,
-        attrs: { type: "button", "aria-pressed": "false" },
+        attrs: { "aria-pressed": "false" },
       });
       this.typeButtons.set(type, b);
       toggles.appendChild(b);
       this.cleanups.push(on(b, "click", () => this.toggleType(type)));
     }
-    this.invalid = el("button", {
+    this.invalid = button({
       className: "sd-toggle sd-toggle-invalid",
       testid: "sd-invalid-toggle",
       text: "invalid",
       title: "Show only events with violations",
-      attrs: { type: "button", "aria-pressed": "false" },
+      attrs: { "aria-pressed": "false" },
     });
     toggles.appendChild(this.invalid);
     this.cleanups.push(

@@ -1,0 +1,270 @@
+/**
+ * One view of the debugger: its own DOM (header, toolbar, list, detail), its own filtered
+ * and possibly frozen rows and scroll position, over the model's shared Session. Traits are
+ * the shared UI state: a selection or filter made in one view shows in every view.
+ */
+import { RowView, type Criteria } from "../data/view";
+import { listen, save, type DebuggerModel } from "../sync/model";
+import type { Row } from "../sync/protocol";
+import type { Session, SessionEvent } from "../sync/session";
+import { DetailPane } from "./detail";
+import { el, on } from "./dom";
+import { Header } from "./header";
+import { VirtualList } from "./list";
+import { Toolbar } from "./toolbar";
+
+/** Delay before the filter box text is saved to the `query` trait. */
+const QUERY_DEBOUNCE_MS = 150;
+
+export class DebuggerView {
+  readonly root: HTMLElement;
+  private readonly view: RowView;
+  private readonly list: VirtualList;
+  private readonly header: Header;
+  private readonly toolbar: Toolbar;
+  private readonly detail: DetailPane;
+  private readonly cleanups: Array<() => void> = [];
+  private criteria: Criteria;
+  /** the seq this view highlights: the selected_seq trait, applied */
+  private selectedSeq: number | null = null;
+  private frame: number | null = null;
+  private prepended = 0;
+  private queryTimer: ReturnType<typeof setTimeout> | null = null;
+  private cancelRaw: (() => void) | null = null;
+
+  constructor(
+    private readonly model: DebuggerModel,
+    private readonly session: Session,
+  ) {
+    this.criteria = {
+      query: model.get("query") ?? "",
+      typeFilter: model.get("type_filter") ?? [],
+      invalidOnly: Boolean(model.get("invalid_only")),
+    };
+    this.view = new RowView(session.store, this.criteria);
+    if (session.paused) this.view.freeze();
+    this.header = new Header(() => session.clear());
+    this.toolbar = new Toolbar({
+      onPausedChange: (p) => session.setPaused(p),
+      onQueryInput: (q) => this.onQueryInput(q),
+      onTypeFilterChange: (types) => {
+        this.setCriteria({ ...this.criteria, typeFilter: types });
+        save(model, "type_filter", types);
+      },
+      onInvalidOnlyChange: (only) => {
+        this.setCriteria({ ...this.criteria, invalidOnly: only });
+        save(model, "invalid_only", only);
+      },
+    });
+    this.list = new VirtualList({ onSelect: (row) => this.select(row) });
+    this.detail = new DetailPane({ onRequestRaw: (seq) => this.requestRaw(seq) });
+    this.root = el("div", { className: "sd-root", testid: "sd-root", attrs: { tabindex: "0" } }, [
+      this.header.element,
+      this.toolbar.element,
+      el("div", { className: "sd-main" }, [
+        el("div", { className: "sd-list-pane" }, [this.list.element]),
+        this.detail.element,
+      ]),
+    ]);
+    // Keep JupyterLab's notebook shortcuts (arrows, Esc...) from firing inside the widget.
+    this.root.setAttribute("data-lm-suppress-shortcuts", "true");
+
+    this.toolbar.setQuery(this.criteria.query);
+    this.toolbar.setTypeFilter(this.criteria.typeFilter);
+    this.toolbar.setInvalidOnly(this.criteria.invalidOnly);
+    this.toolbar.setPaused(session.paused, session.store.backlog);
+    this.header.setStatus(model.get("status"));
+    this.onStats();
+    this.showSelection(model.get("selected_seq") ?? null);
+
+    this.cleanups.push(
+      session.subscribe((ev) => this.onSession(ev)),
+      listen(model, "change:query", () => this.onModelQuery()),
+      listen(model, "change:type_filter", () => {
+        const types = model.get("type_filter") ?? [];
+        this.toolbar.setTypeFilter(types);
+        this.setCriteria({ ...this.criteria, typeFilter: types });
+      }),
+      listen(model, "change:invalid_only", () => {
+        const only = Boolean(model.get("invalid_only"));
+        this.toolbar.setInvalidOnly(only);
+        this.setCriteria({ ...this.criteria, invalidOnly: only });
+      }),
+      listen(model, "change:selected_seq", () => this.showSelection(model.get("selected_seq") ?? null)),
+      listen(model, "change:status", () => this.header.setStatus(model.get("status"))),
+      listen(model, "change:stats", () => this.onStats()),
+      on(this.root, "keydown", (ev) => this.onKey(ev)),
+    );
+    this.schedule();
+  }
+
+  private onSession(ev: SessionEvent): void {
+    switch (ev.kind) {
+      case "snapshot":
+        if (!this.view.isFrozen) this.view.rebuild();
+        this.prepended = 0;
+        this.refreshSelection();
+        break;
+      case "delta":
+        this.prepended += this.view.append(ev.added);
+        break;
+      case "trimmed":
+        this.view.append([]);
+        break;
+      case "cleared":
+        if (this.view.isFrozen) {
+          this.view.unfreeze();
+          this.view.freeze();
+        } else this.view.rebuild();
+        break;
+      case "paused":
+        if (ev.paused) this.view.freeze();
+        else {
+          this.view.unfreeze();
+          this.prepended = 0;
+          this.list.scrollToTop();
+        }
+        this.toolbar.setPaused(ev.paused, this.session.store.backlog);
+        break;
+    }
+    this.schedule();
+  }
+
+  /** Repaints on the next animation frame (many messages, one paint). */
+  private schedule(): void {
+    if (this.frame !== null) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.paint();
+    });
+  }
+
+  private paint(): void {
+    const prepended = this.prepended;
+    this.prepended = 0;
+    this.list.update(this.view, prepended);
+    this.list.setSelected(this.selectedSeq);
+    this.toolbar.setPaused(this.session.paused, this.session.store.backlog);
+    this.toolbar.setMatchCount(this.view.length, this.view.total);
+  }
+
+  private onStats(): void {
+    const stats = this.model.get("stats");
+    this.header.setStats(stats);
+    this.toolbar.setPythonCounts(
+      typeof stats?.buffered === "number" ? stats.buffered : null,
+      typeof stats?.skipped === "number" ? stats.skipped : 0,
+    );
+  }
+
+  private setCriteria(criteria: Criteria): void {
+    this.criteria = criteria;
+    this.view.setCriteria(criteria);
+    this.prepended = 0;
+    this.schedule();
+  }
+
+  private onQueryInput(query: string): void {
+    this.setCriteria({ ...this.criteria, query });
+    if (this.queryTimer !== null) clearTimeout(this.queryTimer);
+    this.queryTimer = setTimeout(() => {
+      this.queryTimer = null;
+      if (this.model.get("query") !== query) save(this.model, "query", query);
+    }, QUERY_DEBOUNCE_MS);
+  }
+
+  private onModelQuery(): void {
+    if (this.queryTimer !== null) return; // the user's newer text wins
+    const query = this.model.get("query") ?? "";
+    if (query === this.criteria.query) return;
+    this.toolbar.setQuery(query);
+    this.setCriteria({ ...this.criteria, query });
+  }
+
+  private findRow(seq: number): Row | undefined {
+    const i = this.view.indexOfSeq(seq);
+    return i >= 0 ? this.view.at(i) : this.session.store.bySeq(seq);
+  }
+
+  /** The user selects a row (or none): shown here at once, written to `selected_seq` only. */
+  private select(row: Row | null): void {
+    const seq = row?.seq ?? null;
+    this.showSelection(seq);
+    if ((this.model.get("selected_seq") ?? null) !== seq) save(this.model, "selected_seq", seq);
+  }
+
+  /** Highlights the row with this seq and shows it in the detail pane. */
+  private showSelection(seq: number | null): void {
+    if (seq === this.selectedSeq && (seq === null || this.detail.seq === seq)) return;
+    this.selectedSeq = seq;
+    const row = seq === null ? undefined : this.findRow(seq);
+    this.list.setSelected(seq);
+    this.showDetail(row ?? null);
+    if (row) this.list.scrollToIndex(this.view.indexOfSeq(row.seq));
+  }
+
+  private showDetail(row: Row | null): void {
+    if (row?.seq !== this.detail.seq) {
+      this.cancelRaw?.();
+      this.cancelRaw = null;
+    }
+    this.detail.show(row);
+  }
+
+  /** After a snapshot: the detail pane shows the selected row if it is now held. */
+  private refreshSelection(): void {
+    if (this.selectedSeq !== null && this.detail.seq === null) {
+      const row = this.findRow(this.selectedSeq);
+      if (row) this.showDetail(row);
+    }
+  }
+
+  private requestRaw(seq: number): void {
+    this.cancelRaw?.();
+    this.cancelRaw = this.session.requestRaw(seq, {
+      onReply: (msg) => {
+        this.cancelRaw = null;
+        this.detail.receiveRaw(msg.seq, msg.raw);
+      },
+      onError: (error) => {
+        this.cancelRaw = null;
+        this.detail.receiveError(error.message);
+      },
+    });
+  }
+
+  private onKey(ev: KeyboardEvent): void {
+    if (ev.target instanceof HTMLInputElement && ev.key !== "Escape") return;
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      const current = this.selectedSeq === null ? -1 : this.view.indexOfSeq(this.selectedSeq);
+      let next = ev.key === "ArrowDown" ? current + 1 : current - 1;
+      if (current < 0) next = 0;
+      next = Math.max(0, Math.min(this.view.length - 1, next));
+      const row = this.view.at(next);
+      if (row) {
+        this.select(row);
+        this.list.scrollToIndex(next);
+      }
+      ev.preventDefault();
+    } else if (ev.key === "Escape" && this.selectedSeq !== null) {
+      this.select(null);
+      ev.preventDefault();
+    }
+  }
+
+  /** Removes every listener, timer and pending request of this view, and its DOM. */
+  destroy(): void {
+    for (const fn of this.cleanups.splice(0)) fn();
+    this.cancelRaw?.();
+    this.cancelRaw = null;
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    if (this.queryTimer !== null) clearTimeout(this.queryTimer);
+    this.frame = null;
+    this.queryTimer = null;
+    this.list.destroy();
+    this.detail.destroy();
+    this.header.destroy();
+    this.toolbar.destroy();
+    this.root.remove();
+  }
+}
