@@ -26,6 +26,7 @@ system-deps:
 lint: install
 	$(VENV)/bin/ruff check segment_debugger tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict segment_debugger/core segment_debugger/sources
 
 test: system-deps install lint
 	cd js && npm test

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from segment_debugger.core.event import Event
-from segment_debugger.core.segment import EVENT_TYPES, duplicate_violation
+from segment_debugger.core.event import EVENT_TYPES, Event
+from segment_debugger.core.segment import duplicate_violation
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,31 +15,29 @@ import orjson
 
 _loads = orjson.loads
 
+#: The six Segment call types, in the order the UI shows them.
+EVENT_TYPES: tuple[str, ...] = ("track", "identify", "page", "screen", "group", "alias")
+
+# The one declaration of the fields an Event carries. Everything else (the parser, DataFrame
+# columns, dicts, the widget's rows and spec/protocol.json) is derived from these tuples, and
+# tests check the Event class against them: a new field is one edit here plus its uses.
+
+#: What the source and the buffer know about a message, whatever it holds.
+RECORD_FIELDS: tuple[str, ...] = ("raw", "channel", "received_at", "pattern", "seq", "size")
+#: Segment fields that hold text (payload key = attribute name); non-strings are flagged.
+TEXT_FIELDS: tuple[str, ...] = (
+    "event", "name", "userId", "anonymousId", "messageId", "groupId", "previousId",
+)
+#: Segment fields that hold an ISO-8601 date (kept as text, parsed to datetimes in frames).
+TIME_FIELDS: tuple[str, ...] = ("timestamp", "sentAt", "receivedAt")
+#: Segment fields that hold an object (flattened to ``group.key`` columns in frames).
+OBJECT_FIELDS: tuple[str, ...] = ("properties", "traits", "context")
+#: The verdict.
+CHECK_FIELDS: tuple[str, ...] = ("valid", "violations")
+
 #: Every attribute of an :class:`Event`, in constructor order.
 FIELDS: tuple[str, ...] = (
-    "raw",
-    "channel",
-    "received_at",
-    "pattern",
-    "seq",
-    "size",
-    "data",
-    "type",
-    "event",
-    "name",
-    "userId",
-    "anonymousId",
-    "messageId",
-    "groupId",
-    "previousId",
-    "timestamp",
-    "sentAt",
-    "receivedAt",
-    "properties",
-    "traits",
-    "context",
-    "valid",
-    "violations",
+    *RECORD_FIELDS, "data", "type", *TEXT_FIELDS, *TIME_FIELDS, *OBJECT_FIELDS, *CHECK_FIELDS,
 )
 
 #: Marks a parsed object that is read again from ``raw`` on access instead of being kept.
@@ -236,9 +234,30 @@ class Event:
                 context = _group(data, "context")
         return properties, traits, context
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return every field (:data:`FIELDS`) as a JSON-able dict.
+
+        ``raw`` as text (UTF-8, bad bytes replaced), ``received_at`` in epoch seconds,
+        ``violations`` copied. ``data`` / ``properties`` / ``traits`` / ``context`` are those
+        the event gives (fresh for a parsed event; shared when they were assigned to it).
+        """
+        out: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN_FIELDS}
+        out["received_at"] = float(self.received_at)
+        out["raw"] = self.raw_text()
+        out["properties"], out["traits"], out["context"] = self.groups()
+        out["violations"] = list(self.violations_view())
+        return out
+
+    def raw_text(self) -> str:
+        """Return the payload decoded as UTF-8, undecodable bytes replaced by U+FFFD."""
+        return self.raw.decode("utf-8", "replace")
+
     def violations_view(self) -> Sequence[str]:
         """Return the violations read-only; unlike :attr:`violations`, allocates none if empty."""
         return self._violations or ()
+
+
+_PLAIN_FIELDS = tuple(f for f in FIELDS if f not in OBJECT_FIELDS)
 
 
 def _group(data: dict[str, Any] | None, key: str) -> dict[str, Any] | None:

@@ -20,38 +20,24 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from segment_debugger.core.event import Event
+from segment_debugger.core.event import OBJECT_FIELDS, TEXT_FIELDS, TIME_FIELDS, Event
 
 #: Nested objects deeper than this many levels below ``properties``/``traits``/``context``
 #: stay whole in one column instead of being flattened further.
 MAX_FLATTEN_DEPTH = 16
 
 #: The flattened groups, in column order.
-FLATTENED: tuple[str, ...] = ("properties", "traits", "context")
+FLATTENED: tuple[str, ...] = OBJECT_FIELDS
 
 #: Text columns taken straight from the Event's attributes.
-_TEXT_FIELDS: tuple[str, ...] = (
-    "channel",
-    "pattern",
-    "type",
-    "event",
-    "name",
-    "userId",
-    "anonymousId",
-    "messageId",
-    "groupId",
-    "previousId",
-)
-
-#: Segment timestamp fields, parsed to UTC datetimes (NaT when missing or unparseable).
-_TIME_FIELDS: tuple[str, ...] = ("timestamp", "sentAt", "receivedAt")
+_TEXT_COLUMNS: tuple[str, ...] = ("channel", "pattern", "type", *TEXT_FIELDS)
 
 #: The base columns, always present and always in this order.
 BASE_COLUMNS: tuple[str, ...] = (
     "seq",
     "received_at",
-    *_TEXT_FIELDS,
-    *_TIME_FIELDS,
+    *_TEXT_COLUMNS,
+    *TIME_FIELDS,
     "size",
     "valid",
     "violations",
@@ -66,7 +52,7 @@ DATETIME_DTYPE = f"datetime64[{DATETIME_UNIT}, UTC]"
 #: Epoch seconds at or beyond this (about the year 9900) are not turned into datetimes.
 _MAX_EPOCH_SECONDS = 2.5e11
 
-_get_text_fields = operator.attrgetter(*_TEXT_FIELDS)
+_get_text_fields = operator.attrgetter(*_TEXT_COLUMNS)
 
 #: Text columns: pandas 3's default string dtype (missing values are NaN, comparisons with a
 #: missing value are False), and plain ``object`` on pandas 2, which is what it infers there.
@@ -87,11 +73,11 @@ def events_to_frame(events: Sequence[Event]) -> pd.DataFrame:
         "received_at": _epoch_seconds_to_utc([e.received_at for e in events]),
     }
     rows = map(_get_text_fields, events)
-    text_columns = list(zip(*rows, strict=True)) or [()] * len(_TEXT_FIELDS)
-    for name, values in zip(_TEXT_FIELDS, text_columns, strict=True):
+    text_columns = list(zip(*rows, strict=True)) or [()] * len(_TEXT_COLUMNS)
+    for name, values in zip(_TEXT_COLUMNS, text_columns, strict=True):
         strings = [v if isinstance(v, str) else None for v in values]
         columns[name] = pd.array(strings, dtype=TEXT_DTYPE)
-    for name in _TIME_FIELDS:
+    for name in TIME_FIELDS:
         columns[name] = _iso_to_utc([getattr(e, name) for e in events])
     columns["size"] = np.fromiter((e.size for e in events), dtype=np.int64, count=n)
     columns["valid"] = np.fromiter((bool(e.valid) for e in events), dtype=bool, count=n)
@@ -100,7 +86,8 @@ def events_to_frame(events: Sequence[Event]) -> pd.DataFrame:
     groups = [e.groups() for e in events]  # (properties, traits, context): one parse per event
     for i, group in enumerate(FLATTENED):
         columns.update(_flattened_columns(group, [g[i] for g in groups]))
-    return pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
+    frame: pd.DataFrame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
+    return frame
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -117,16 +104,19 @@ def _epoch_seconds_to_utc(seconds: list[float]) -> pd.DatetimeIndex:
     """
     values = np.asarray(seconds, dtype=np.float64)
     values = np.where(np.isfinite(values) & (np.abs(values) < _MAX_EPOCH_SECONDS), values, np.nan)
-    return pd.to_datetime(np.rint(values * 1e6), unit="us", utc=True).as_unit(DATETIME_UNIT)
+    index: pd.DatetimeIndex = pd.to_datetime(np.rint(values * 1e6), unit="us", utc=True)
+    result: pd.DatetimeIndex = index.as_unit(DATETIME_UNIT)
+    return result
 
 
 def _iso_to_utc(values: list[Any]) -> pd.DatetimeIndex:
     """Parse ISO 8601 strings to UTC datetimes; anything else becomes NaT, nothing raises."""
     strings = [v if isinstance(v, str) else None for v in values]
-    parsed = pd.to_datetime(
+    parsed: pd.DatetimeIndex = pd.to_datetime(
         pd.Index(strings, dtype=object), utc=True, errors="coerce", format="ISO8601"
     )
-    return parsed.as_unit(DATETIME_UNIT)
+    result: pd.DatetimeIndex = parsed.as_unit(DATETIME_UNIT)
+    return result
 
 
 def _flattened_columns(group: str, objects: list[Any]) -> dict[str, list[Any]]:

@@ -2,12 +2,13 @@
 
 ``parse_query`` is total: every string is a query. A query only ever looks at four things per
 event, the same four the TypeScript twin (``js/src/filter.ts``) gets: the raw text
-(:func:`~segment_debugger.core.segment.raw_text`), the parsed object ``event.data``, ``event.valid``
+(``event.raw_text()``), the parsed object ``event.data``, ``event.valid``
 and ``event.violations``. ``spec/filter_vectors.json`` pins the behaviour of both.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 import re
@@ -189,6 +190,48 @@ def filter_events(events: Iterable[Event], query: Query | str) -> list[Event]:
         return list(events)
     matches = parsed.matches
     return [event for event in events if matches(event)]
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a view shows: ``query`` AND one of ``types`` AND, if ``invalid_only``, invalid only.
+
+    ``types`` empty means any type; events whose type is missing or unknown pass only then.
+    The one place this conjunction is written: the widget's ``filtered()``, ``tail --filter``
+    and exports use it; the front end applies the same three (``js/src/data/view.ts``).
+    """
+
+    query: Query = dataclasses.field(default_factory=lambda: parse_query(""))
+    types: frozenset[str] = frozenset()
+    invalid_only: bool = False
+
+    @classmethod
+    def of(
+        cls, query: Query | str = "", types: Iterable[str] = (), invalid_only: bool = False
+    ) -> Criteria:
+        """Build criteria from filter-language text (or a parsed Query) and the two toggles."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        return cls(parsed, frozenset(types), bool(invalid_only))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when every event passes."""
+        return self.query.is_empty and not self.types and not self.invalid_only
+
+    def matches(self, event: Event) -> bool:
+        """Tell whether ``event`` passes all three."""
+        if self.types and event.type not in self.types:
+            return False
+        if self.invalid_only and event.valid:
+            return False
+        return self.query.matches(event)
+
+    def filter(self, events: Iterable[Event]) -> list[Event]:
+        """Return the events that pass, in their order (a fresh list)."""
+        if self.is_empty:
+            return list(events)
+        matches = self.matches
+        return [event for event in events if matches(event)]
 
 
 # -- parsing -----------------------------------------------------------------------------------

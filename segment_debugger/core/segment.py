@@ -25,17 +25,10 @@ from typing import Any
 
 import orjson
 
-from segment_debugger.core.event import FROM_RAW, Event
-
-#: The six Segment call types.
-EVENT_TYPES: tuple[str, ...] = ("track", "identify", "page", "screen", "group", "alias")
+from segment_debugger.core.event import EVENT_TYPES, FROM_RAW, TEXT_FIELDS, Event
 
 #: Segment rejects messages larger than 32 KB.
 MAX_EVENT_BYTES = 32 * 1024
-
-#: Fields that must hold an ISO-8601 date when present.
-TIMESTAMP_FIELDS: tuple[str, ...] = ("timestamp", "sentAt", "receivedAt", "originalTimestamp")
-
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -43,7 +36,6 @@ _fromisoformat = datetime.fromisoformat
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 _UNPARSED: Any = object()
 _DATE_SEPARATORS = frozenset(("T", "t", " ", ""))
-_STRING_FIELDS = ("event", "name", "userId", "anonymousId", "messageId", "groupId", "previousId")
 
 # Extended-format ISO-8601 (what Segment libraries send), for dates that
 # datetime.fromisoformat rejects on some Python versions (e.g. 2 or 9 fraction digits on 3.10).
@@ -96,15 +88,7 @@ def _parse(raw: Any, channel: Any, received_at: Any, pattern: Any) -> Event:
     typ = get("type")
     if typ.__class__ is not str or typ not in _KNOWN_TYPES:
         typ = _bad_type(typ, violations)
-    strings = (
-        get("event"),
-        get("name"),
-        get("userId"),
-        get("anonymousId"),
-        get("messageId"),
-        get("groupId"),
-        get("previousId"),
-    )
+    strings = tuple(map(get, TEXT_FIELDS))
     for value in strings:
         if value is not None and value.__class__ is not str:
             strings = _texts(strings, violations)
@@ -211,10 +195,10 @@ def _bad_type(typ: Any, violations: list[str]) -> str | None:
 
 
 def _texts(values: tuple[Any, ...], violations: list[str]) -> tuple[Any, ...]:
-    """Flag each of :data:`_STRING_FIELDS` that holds a non-string; return them all as text."""
+    """Flag each of the ``TEXT_FIELDS`` that holds a non-string; return them all as text."""
     return tuple(
         value if value is None or type(value) is str else _not_a_string(key, value, violations)
-        for key, value in zip(_STRING_FIELDS, values, strict=True)
+        for key, value in zip(TEXT_FIELDS, values, strict=True)
     )
 
 
@@ -358,42 +342,3 @@ def _fallback_event(
 def duplicate_violation(message_id: str) -> str:
     """Return the violation the buffer adds when an event's ``messageId`` is already buffered."""
     return f"duplicate messageId {_short(message_id)}"
-
-
-def raw_text(event: Event) -> str:
-    """Return the payload decoded as UTF-8, invalid bytes replaced by U+FFFD."""
-    return event.raw.decode("utf-8", "replace")
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """All of an event's fields as a JSON-able dict (``raw`` as text, ``received_at`` seconds).
-
-    The ``violations`` list is copied. ``data`` / ``properties`` / ``traits`` / ``context`` are
-    those the event gives (fresh for a parsed event; shared when they were assigned to it).
-    """
-    properties, traits, context = event.groups()
-    return {
-        "seq": event.seq,
-        "received_at": float(event.received_at),
-        "channel": event.channel,
-        "pattern": event.pattern,
-        "size": event.size,
-        "type": event.type,
-        "event": event.event,
-        "name": event.name,
-        "userId": event.userId,
-        "anonymousId": event.anonymousId,
-        "messageId": event.messageId,
-        "groupId": event.groupId,
-        "previousId": event.previousId,
-        "timestamp": event.timestamp,
-        "sentAt": event.sentAt,
-        "receivedAt": event.receivedAt,
-        "properties": properties,
-        "traits": traits,
-        "context": context,
-        "valid": event.valid,
-        "violations": list(event.violations),
-        "raw": raw_text(event),
-        "data": event.data,
-    }

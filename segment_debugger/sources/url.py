@@ -14,6 +14,10 @@ SCHEMES: dict[str, str] = {
 
 REDACTED = "***"
 
+#: Where a source connects when given no URL, and what it subscribes to when given no channel.
+DEFAULT_URL = "redis://localhost:6379/0"
+DEFAULT_CHANNEL = "events"
+
 
 class RedisURLError(ValueError):
     """A Redis URL that cannot be used; the message says what was wrong and what is accepted."""

@@ -25,16 +25,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from segment_debugger.core.event import Event
-from segment_debugger.widget.wire import RAW_PREVIEW_CHARS, DeltaMsg, Row, SnapshotMsg
+from segment_debugger.widget.wire import DeltaMsg, SnapshotMsg, event_to_row
 
 log = logging.getLogger(__name__)
 
 #: The shortest delta interval: keeps deltas + trait updates around 20 messages per second.
 MIN_THROTTLE_MS = 50
-
-#: UTF-8 needs at most this many bytes per character.
-_MAX_UTF8_BYTES = 4
-
 
 class BufferLike(Protocol):
     """What the pump needs from :class:`~segment_debugger.core.buffer.EventBuffer`."""
@@ -50,44 +46,6 @@ class BufferLike(Protocol):
     def snapshot(self) -> list[Event]: ...  # noqa: D102
 
     def clear(self) -> None: ...  # noqa: D102
-
-
-def preview_text(raw: bytes, limit: int = RAW_PREVIEW_CHARS) -> tuple[str, bool]:
-    """Decode ``raw`` as UTF-8 (bad bytes replaced), cut to ``limit`` characters.
-
-    Returns ``(text, truncated)``. A payload far longer than ``limit`` is decoded only as far as
-    needed, so a 1 MB event costs no more than a small one.
-    """
-    if len(raw) > _MAX_UTF8_BYTES * limit:
-        # 4*limit bytes always decode to at least `limit` characters before any partial tail.
-        return raw[: _MAX_UTF8_BYTES * limit].decode("utf-8", "replace")[:limit], True
-    text = raw.decode("utf-8", "replace")
-    if len(text) > limit:
-        return text[:limit], True
-    return text, False
-
-
-def event_to_row(event: Event) -> Row:
-    """Build the front end's :class:`~segment_debugger.widget.wire.Row` for one buffered event."""
-    raw, truncated = preview_text(event.raw)
-    return Row(
-        seq=event.seq,
-        t=event.received_at * 1000.0,
-        channel=event.channel,
-        pattern=event.pattern,
-        type=event.type,
-        event=event.event,
-        name=event.name,
-        userId=event.userId,
-        anonymousId=event.anonymousId,
-        messageId=event.messageId,
-        timestamp=event.timestamp,
-        valid=event.valid,
-        violations=list(event.violations_view()),
-        size=event.size,
-        raw=raw,
-        truncated=truncated,
-    )
 
 
 #: The most display budget one delta can carry, in seconds of ``max_rows_per_second``.

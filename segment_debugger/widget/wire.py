@@ -1,4 +1,8 @@
-"""Messages between the Python widget and its front end (mirrored in ``js/src/protocol.ts``).
+"""The wire format between the Python widget and its front end: rows, messages, traits.
+
+Declared once here; ``spec/protocol.json`` is generated from these declarations
+(``python -m segment_debugger.widget.wire``) and both pytest and Vitest check their side
+against it, as ``spec/filter_vectors.json`` does for the filter.
 
 Control state that must survive a re-render lives in traitlets on ``SegmentDebugger``:
 
@@ -8,15 +12,16 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
     type_filter   list[str], two-way. Quick toggles: the event types shown; empty = all.
                   Events whose type is missing/unknown show only when this is empty.
     invalid_only  bool, two-way. Quick toggle: only events with violations.
-    selected      dict | None, two-way. The selected event as a dict (``event_to_dict``),
-                  always with a ``seq`` key; the front end highlights the row with that seq.
+    selected_seq  int | None, two-way. The selected event's seq; the front end highlights
+                  that row and writes this trait (click, arrow keys, Esc), nothing else.
+    selected      dict | None, Python -> front end, derived from ``selected_seq``: the event's
+                  fields (:func:`selected_dict`), ``raw`` cut, ``data`` left out. One shape.
     status        dict, Python -> front end: {state, reason, url (password redacted), since}.
                   state is one of connecting / live / reconnecting / stopped / error.
     stats         dict, Python -> front end: the buffer's stats (received, buffered, evicted,
                   invalid, gaps, bytes, rate_per_s, by_type, last_seq, last_gap) plus the pump's
                   displayed_rate_per_s and skipped (rows thinned away, total).
     max_rows      int, Python -> front end: the front end's store capacity (= max_messages).
-    throttle_ms   int, Python -> front end: the delta interval.
 
 ``dbg.filtered()`` applies query AND type_filter AND invalid_only, exactly like the front end.
 
@@ -44,7 +49,14 @@ Unknown message types get an ``error`` reply, never silence.
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
+
+from segment_debugger.core.event import EVENT_TYPES, OBJECT_FIELDS, Event
 
 #: Payload text longer than this (in characters) is truncated in rows; ``raw_request`` gets all.
 #: Equal to Segment's 32 KB message limit, so every spec-sized payload reaches the front end
@@ -129,3 +141,153 @@ class ClearRequest(TypedDict):
 
     type: Literal["clear_request"]
     request_id: str
+
+
+#: Every message type, by its ``type`` field.
+MESSAGES: dict[str, type] = {
+    "snapshot": SnapshotMsg,
+    "delta": DeltaMsg,
+    "raw": RawMsg,
+    "error": ErrorMsg,
+    "snapshot_request": SnapshotRequest,
+    "raw_request": RawRequest,
+    "clear_request": ClearRequest,
+}
+
+#: UTF-8 needs at most this many bytes per character.
+_MAX_UTF8_BYTES = 4
+
+
+def preview_text(raw: bytes, limit: int = RAW_PREVIEW_CHARS) -> tuple[str, bool]:
+    """Decode ``raw`` as UTF-8 (bad bytes replaced), cut to ``limit`` characters.
+
+    Returns ``(text, truncated)``. A payload far longer than ``limit`` is decoded only as far as
+    needed, so a 1 MB event costs no more than a small one.
+    """
+    if len(raw) > _MAX_UTF8_BYTES * limit:
+        # 4*limit bytes always decode to at least `limit` characters before any partial tail.
+        return raw[: _MAX_UTF8_BYTES * limit].decode("utf-8", "replace")[:limit], True
+    text = raw.decode("utf-8", "replace")
+    if len(text) > limit:
+        return text[:limit], True
+    return text, False
+
+
+def event_to_row(event: Event) -> Row:
+    """Build the front end's :class:`Row` for one buffered event."""
+    raw, truncated = preview_text(event.raw)
+    return Row(
+        seq=event.seq,
+        t=event.received_at * 1000.0,
+        channel=event.channel,
+        pattern=event.pattern,
+        type=event.type,
+        event=event.event,
+        name=event.name,
+        userId=event.userId,
+        anonymousId=event.anonymousId,
+        messageId=event.messageId,
+        timestamp=event.timestamp,
+        valid=event.valid,
+        violations=list(event.violations_view()),
+        size=event.size,
+        raw=raw,
+        truncated=truncated,
+    )
+
+
+def selected_dict(event: Event) -> dict[str, Any]:
+    """Return the ``selected`` trait for ``event``: every field but ``data``, ``raw`` cut.
+
+    ``raw`` is cut to :data:`RAW_PREVIEW_CHARS` characters (``truncated`` says so); when it
+    is cut, ``properties``/``traits``/``context`` are left out too (None), so a 1 MB event never
+    crosses the wire twice. ``event.data`` or the ``raw_request`` message give the whole.
+    """
+    out = event.to_dict()
+    del out["data"]
+    out["raw"], truncated = preview_text(event.raw)
+    out["truncated"] = truncated
+    if truncated:
+        for name in OBJECT_FIELDS:
+            out[name] = None
+    return out
+
+
+# -- spec/protocol.json --------------------------------------------------------------------------
+
+#: The synced traits of SegmentDebugger: name -> (type, direction). Checked against the widget
+#: class by the tests, and against the front end's model interface by Vitest.
+TRAITS: dict[str, tuple[str, str]] = {
+    "paused": ("bool", "two-way"),
+    "query": ("str", "two-way"),
+    "type_filter": ("list[str]", "two-way"),
+    "invalid_only": ("bool", "two-way"),
+    "selected_seq": ("int | null", "two-way"),
+    "selected": ("dict | null", "to-frontend"),
+    "status": ("dict", "to-frontend"),
+    "stats": ("dict", "to-frontend"),
+    "max_rows": ("int", "to-frontend"),
+}
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "protocol.json"
+
+
+def _type_name(annotation: Any) -> str:
+    """Render a TypedDict field's annotation the way spec/protocol.json spells types."""
+    if annotation is type(None):
+        return "null"
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " | ".join(repr(arg) for arg in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in get_args(annotation))
+    if origin is list:
+        return f"list[{_type_name(get_args(annotation)[0])}]"
+    if isinstance(annotation, typing._TypedDictMeta):  # type: ignore[attr-defined]
+        return annotation.__name__
+    return str(annotation.__name__)
+
+
+def _fields(typed_dict: type) -> dict[str, str]:
+    return {name: _type_name(hint) for name, hint in get_type_hints(typed_dict).items()}
+
+
+def _example_rows() -> list[Row]:
+    from segment_debugger.core.segment import parse_event
+
+    payloads = [
+        b'{"type":"track","event":"Order Completed","userId":"u1","messageId":"m1",'
+        b'"timestamp":"2024-05-01T12:00:00Z","properties":{"revenue":10}}',
+        b'{"type":"identify","anonymousId":"a1","traits":{"email":"a@b.example"}}',
+        b'{"type":"page","userId":"<img src=x onerror=alert(1)>","name":"Home"}',
+        b"\xff not json",
+    ]
+    rows = []
+    for seq, payload in enumerate(payloads, start=1):
+        event = parse_event(payload, "events", 1714564800.0 + seq)
+        event.seq = seq
+        rows.append(event_to_row(event))
+    return rows
+
+
+def protocol_spec() -> dict[str, Any]:
+    """Return the contents of ``spec/protocol.json``, derived from the declarations above."""
+    return {
+        "generated_by": "python -m segment_debugger.widget.wire",
+        "raw_preview_chars": RAW_PREVIEW_CHARS,
+        "event_types": list(EVENT_TYPES),
+        "row": _fields(Row),
+        "messages": {name: _fields(message) for name, message in MESSAGES.items()},
+        "traits": {name: {"type": kind, "sync": sync} for name, (kind, sync) in TRAITS.items()},
+        "example_rows": _example_rows(),
+    }
+
+
+def render_spec() -> str:
+    """Return spec/protocol.json's text (sorted nowhere: declaration order is meaningful)."""
+    return json.dumps(protocol_spec(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    SPEC_PATH.write_text(render_spec(), encoding="utf-8")
+    sys.stdout.write(f"wrote {SPEC_PATH}\n")

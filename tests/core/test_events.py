@@ -15,10 +15,8 @@ from segment_debugger.core.segment import (
     EVENT_TYPES,
     MAX_EVENT_BYTES,
     duplicate_violation,
-    event_to_dict,
     is_iso8601,
     parse_event,
-    raw_text,
 )
 from segment_debugger.playground.fake import FakeEventStream
 
@@ -98,7 +96,7 @@ def test_fake_stream_valid_events_have_no_violations() -> None:
     stream = FakeEventStream(seed=7)
     for _ in range(300):
         event = parse_event(stream.payload(), "events", 0.0)
-        assert event.violations == [], raw_text(event)
+        assert event.violations == [], event.raw_text()
 
 
 def violations_of(payload: Any) -> list[str]:
@@ -206,7 +204,7 @@ def test_non_utf8_keeps_raw_and_shows_replacement_text() -> None:
     event = parse(raw)
     assert event.raw == raw
     assert event.data is None
-    assert raw_text(event) == '{"type":"track","event":"caf\ufffd"}'
+    assert event.raw_text() == '{"type":"track","event":"caf\ufffd"}'
 
 
 @pytest.mark.parametrize(
@@ -291,7 +289,7 @@ def test_duplicate_violation_names_the_message_id() -> None:
 def test_event_to_dict_is_json_able_and_complete() -> None:
     event = parse_event(b'{"type":"track","event":"E","userId":7}', "events", 3.25, "ev*")
     event.seq = 5
-    out = event_to_dict(event)
+    out = event.to_dict()
     assert json.loads(json.dumps(out)) == out
     assert out["seq"] == 5
     assert out["received_at"] == 3.25
@@ -425,3 +423,15 @@ def test_violations_list_is_the_events_own() -> None:
     assert event.violations == ["made up"]
     assert list(event.violations_view()) == ["made up"]
     assert Event(b"", "c", 0.0).violations == []
+
+
+def test_event_class_matches_the_field_declaration() -> None:
+    """FIELDS is the one declaration: the constructor, the attributes and to_dict follow it."""
+    import inspect
+
+    params = list(inspect.signature(Event.__init__).parameters)[1:]
+    assert params == list(FIELDS)
+    event = Event(b"{}", "c", 1.0)
+    for name in FIELDS:
+        getattr(event, name)  # every declared field is an attribute
+    assert set(event.to_dict()) == set(FIELDS)

@@ -319,3 +319,25 @@ def _timed(fn: Any) -> float:
     start = time.process_time()  # CPU time: steady when other work shares the cores
     fn()
     return time.process_time() - start
+
+
+@pytest.mark.parametrize("types", [(), ("track",), ("identify", "alias")])
+@pytest.mark.parametrize("invalid_only", [False, True])
+@pytest.mark.parametrize("text", ["", "user", "-type:track", "properties.revenue>5"])
+def test_criteria_is_query_and_types_and_invalid_only(
+    text: str, types: tuple[str, ...], invalid_only: bool
+) -> None:
+    from segment_debugger.core.query import Criteria
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=7, invalid_fraction=0.2)
+    events = [parse_event(stream.payload(), "events", 1.0) for _ in range(300)]
+    criteria = Criteria.of(text, types, invalid_only)
+    query = parse_query(text)
+    expected = [
+        e for e in events
+        if (not types or e.type in types) and (not invalid_only or not e.valid) and query.matches(e)
+    ]
+    assert criteria.filter(events) == expected
+    assert [e for e in events if criteria.matches(e)] == expected
+    assert criteria.is_empty == (not text and not types and not invalid_only)

@@ -11,22 +11,17 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from support.waiting import wait_until
 
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
-from segment_debugger.core.segment import parse_event, raw_text
+from segment_debugger.core.segment import parse_event
 from segment_debugger.widget.pump import (
     MAX_BUDGET_SECONDS,
     Pump,
-    event_to_row,
-    preview_text,
     rows_allowed,
     rows_per_tick,
 )
-from segment_debugger.widget.wire import RAW_PREVIEW_CHARS
 
 
 @pytest.fixture(autouse=True)
@@ -123,53 +118,6 @@ def replay(messages: list[dict[str, Any]]) -> tuple[list[int], int]:
 
 
 # -- rows --------------------------------------------------------------------------------------
-
-
-def test_event_to_row_carries_the_summary_fields() -> None:
-    buffer = EventBuffer()
-    event = buffer.append(make_event(3, anonymousId="a-1", timestamp="2024-01-01T00:00:00Z"))
-    row = event_to_row(event)
-    assert row["seq"] == event.seq == 1
-    assert row["t"] == pytest.approx(event.received_at * 1000)
-    assert (row["type"], row["event"], row["userId"]) == ("track", "E3", "u3")
-    assert (row["anonymousId"], row["messageId"]) == ("a-1", "m3")
-    assert row["timestamp"] == "2024-01-01T00:00:00Z"
-    assert row["raw"] == event.raw.decode()
-    assert row["truncated"] is False
-    assert row["size"] == len(event.raw)
-    assert row["valid"] == event.valid
-    assert row["violations"] == event.violations
-    assert row["violations"] is not event.violations
-    orjson.dumps(row)  # JSON-able as is
-
-
-def test_invalid_payload_row_is_marked() -> None:
-    row = event_to_row(parse_event(b"\xff not json", "events", time.time()))
-    assert row["valid"] is False
-    assert row["violations"]
-    assert row["raw"].startswith("\ufffd")
-
-
-def test_megabyte_payload_is_truncated_once() -> None:
-    big = {"type": "track", "event": "Big", "properties": {"blob": "é" * 600_000}}
-    event = parse_event(orjson.dumps(big), "events", time.time())
-    assert event.size > 1_000_000
-    row = event_to_row(event)
-    assert row["truncated"] is True
-    assert len(row["raw"]) == RAW_PREVIEW_CHARS
-    assert row["raw"] == raw_text(event)[:RAW_PREVIEW_CHARS]
-    assert row["size"] == event.size
-
-
-@given(st.binary(max_size=64), st.integers(min_value=1, max_value=12))
-def test_preview_is_a_prefix_of_the_full_decode(raw: bytes, limit: int) -> None:
-    text, truncated = preview_text(raw, limit)
-    full = raw.decode("utf-8", "replace")
-    assert text == full[:limit]
-    assert truncated == (len(full) > limit)
-
-
-# -- deltas and snapshots ------------------------------------------------------------------
 
 
 def test_nothing_is_sent_before_the_first_snapshot_or_when_idle(pumps: list[Pump]) -> None:

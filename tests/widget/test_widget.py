@@ -158,7 +158,7 @@ def test_initial_traits_and_repr(make_debugger: Callable[..., SegmentDebugger]) 
         url="redis://:hunter2@127.0.0.1:1/0", autostart=False, query="type:track",
         type_filter=["track"], max_messages=500, throttle_ms=200,
     )
-    assert (dbg.query, dbg.type_filter, dbg.max_rows, dbg.throttle_ms) == (
+    assert (dbg.query, dbg.type_filter, dbg.max_rows, dbg.pump.throttle_ms) == (
         "type:track", ["track"], 500, 200,
     )
     assert dbg.buffer.max_messages == 500
@@ -307,20 +307,25 @@ def test_selected_round_trip(make_debugger: Callable[..., SegmentDebugger],
     publish(redis_server, [payload(1), payload(2, "identify", traits={"email": "a@b.c"})])
     wait_until(lambda: len(dbg.buffer) == 2)
 
-    fe.set_traits(selected={"seq": 2})
+    fe.set_traits(selected_seq=2)  # the front end writes the seq only
     assert dbg.selected is not None
     assert (dbg.selected["seq"], dbg.selected["messageId"]) == (2, "m2")
     assert dbg.selected["traits"] == {"email": "a@b.c"}
+    assert "data" not in dbg.selected
     assert orjson.loads(dbg.selected["raw"])["userId"] == "user-2"
-    assert [s["messageId"] for s in fe.updates("selected")] == ["m2"]  # one expansion, no loop
+    assert [s["messageId"] for s in fe.updates("selected")] == ["m2"]  # derived once, no echo
+    assert fe.updates("selected_seq") == []  # Python never writes back what the front end set
 
     dbg.select(1)
-    assert dbg.selected["messageId"] == "m1"
+    assert (dbg.selected_seq, dbg.selected["messageId"]) == (1, "m1")
+    assert fe.updates("selected_seq") == [1]
     dbg.select(None)
     assert dbg.selected is None
     with pytest.raises(KeyError, match="seq 77"):
         dbg.select(77)
-    fe.set_traits(selected=None)
+    fe.set_traits(selected_seq=77)  # evicted meanwhile: nothing to show
+    assert dbg.selected is None
+    fe.set_traits(selected={"seq": 1})  # read-only from the front end: ignored
     assert dbg.selected is None
 
 
@@ -559,3 +564,76 @@ def test_a_caller_owned_source_outlives_the_widget(
         publish(redis_server, [payload(1)])
         wait_until(lambda: len(source.buffer) == 1)
     assert source.status.state == "stopped"
+
+
+# -- the layout's seams: any source, on_close, criteria, collectable when closed -----------
+
+
+def test_any_source_drives_the_widget(make_debugger: Callable[..., SegmentDebugger]) -> None:
+    from support.sources import ScriptedSource
+
+    source = ScriptedSource([])
+    dbg = make_debugger(source=source)
+    assert dbg.source is source and dbg.buffer is source.buffer
+    wait_until(lambda: dbg.status.get("state") == "live" and len(dbg.buffer) == 1)
+    dbg.close()
+    assert source.running  # a source passed in belongs to its owner
+    source.stop()
+
+
+def test_only_two_way_traits_are_keyword_arguments() -> None:
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*status.*accepts the traits"):
+        SegmentDebugger(url=None, status={"state": "live"})
+
+
+def test_on_close_callbacks_run_once_in_reverse_order(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    dbg = make_debugger(url=None)
+    ran: list[str] = []
+    dbg.on_close(lambda: ran.append("first"))
+    dbg.on_close(lambda: 1 / 0)  # a failing one is logged; the rest still run
+    dbg.on_close(lambda: ran.append("last"))
+    dbg.close()
+    dbg.close()
+    assert ran == ["last", "first"]
+    dbg.on_close(lambda: ran.append("late"))  # already closed: runs at once
+    assert ran[-1] == "late"
+
+
+def test_criteria_is_the_conjunction_of_the_three_traits(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    dbg = make_debugger(url=None, query="user", type_filter=["track"], invalid_only=True)
+    criteria = dbg.criteria
+    assert (criteria.query.text, criteria.types, criteria.invalid_only) == (
+        "user", frozenset({"track"}), True,
+    )
+
+
+def test_closed_debuggers_are_garbage_collected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed debugger and its buffer are freed (anywidget's file watcher held them)."""
+    import weakref
+
+    from segment_debugger.core.segment import parse_event
+
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    event = orjson.dumps(payload(1))
+    import psutil
+
+    refs: list[weakref.ref[Any]] = []
+    rss_after_5 = 0
+    for i in range(20):
+        if i == 5:
+            gc.collect()
+            rss_after_5 = psutil.Process().memory_info().rss
+        dbg = SegmentDebugger(url=None)
+        dbg.buffer.extend([parse_event(event, "events", 1.0) for _ in range(10_000)])
+        refs.append(weakref.ref(dbg))
+        refs.append(weakref.ref(dbg.buffer))
+        dbg.close()
+        del dbg
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    growth = psutil.Process().memory_info().rss - rss_after_5
+    assert growth < 100 * 2**20, f"RSS grew {growth / 2**20:.0f} MB over 15 closed debuggers"

@@ -1,0 +1,273 @@
+"""What every source is, and the base class that owns what they share.
+
+A source reads Redis into an :class:`~segment_debugger.core.buffer.EventBuffer` from one daemon
+thread. :class:`Source` is the protocol the widget and the command line rely on;
+:class:`ThreadedSource` implements everything but the reading: the thread's lifecycle,
+reconnecting with capped, jittered backoff, the status, recording gaps, and keeping the URL's
+secrets out of every status, log line and exception text. A new kind of source subclasses it
+and writes one method, :meth:`ThreadedSource._session`: connect, then read until stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import redis
+
+from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.sources.url import RedisURL, parse_redis_url
+
+logger = logging.getLogger(__name__)
+
+State = Literal["connecting", "live", "reconnecting", "stopped", "error"]
+
+#: Reconnect backoff: exponential from BASE, capped, with "equal jitter" (half fixed, half
+#: random), so many debuggers do not reconnect in lockstep after a server restart.
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """Where a source stands: ``state``, why, since when, for which URL."""
+
+    state: State
+    """One of ``connecting``, ``live``, ``reconnecting``, ``stopped``, ``error``."""
+    reason: str
+    """A short readable explanation (empty when there is nothing to say)."""
+    since: float
+    """Epoch seconds when this state was entered."""
+    url: str
+    """The Redis URL with its secrets redacted."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the status as a plain, JSON-friendly dict."""
+        return asdict(self)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the widget and the command line need from any source."""
+
+    @property
+    def buffer(self) -> EventBuffer:
+        """The buffer the source fills (its gaps are ``buffer.gaps``)."""
+        ...
+
+    @property
+    def status(self) -> SourceStatus:
+        """The current status (a new immutable value on every change)."""
+        ...
+
+    @property
+    def url(self) -> str:
+        """The URL read from, secrets redacted."""
+        ...
+
+    def start(self) -> Source:
+        """Start reading (idempotent); return the source."""
+        ...
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop reading and join the thread (idempotent)."""
+        ...
+
+
+class ThreadedSource:
+    """Base of the Redis sources: one reader thread, reconnects, status, gaps, redaction.
+
+    Subclasses implement :meth:`_session` (connect, then read until ``stop`` is set or an
+    exception says the connection is gone) and may override :meth:`_close_session`. They call
+    :meth:`_went_live` once reading works, :meth:`_open_gap` when messages may be being lost,
+    and :meth:`_mark_ok` whenever they know they are keeping up. ``start()`` and ``stop()`` are
+    idempotent and the source is a context manager.
+    """
+
+    #: The reader thread's name (shown by debuggers and ``threading.enumerate()``).
+    thread_name = "segment-debugger-source"
+
+    def __init__(self, url: str, buffer: EventBuffer | None) -> None:
+        self._url: RedisURL = parse_redis_url(url)
+        self._buffer = buffer if buffer is not None else EventBuffer()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._status = SourceStatus("stopped", "not started", time.time(), self._url.redacted)
+        # Read-loop state; touched only by the reader thread.
+        self._attempt = 0
+        self._last_ok = 0.0
+        self._ever_live = False
+        self._gap_start: float | None = None
+        self._gap_reason = ""
+
+    # ---- public API ------------------------------------------------------------------------
+
+    @property
+    def buffer(self) -> EventBuffer:
+        """The :class:`~segment_debugger.core.buffer.EventBuffer` this source fills."""
+        return self._buffer
+
+    @property
+    def status(self) -> SourceStatus:
+        """The current :class:`SourceStatus` (a new immutable value on every change)."""
+        return self._status
+
+    @property
+    def url(self) -> str:
+        """The Redis URL with its secrets redacted."""
+        return self._url.redacted
+
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> ThreadedSource:
+        """Start the reader thread (no-op when it is already running); return ``self``."""
+        if self.running:
+            return self
+        self._stop = threading.Event()
+        self._set_status("connecting", "starting")
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name=self.thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop the reader thread, close the connection and wait up to ``timeout`` s for both.
+
+        Idempotent. The thread notices within a poll interval; only a connect attempt that is
+        blocked in the OS can outlast ``timeout``, in which case a warning is logged and the
+        daemon thread exits on its own when the connect returns.
+        """
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        self._interrupt()
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning(
+                "%s(%s): reader thread still blocked in a connect after %.1f s; "
+                "it will exit when that returns",
+                type(self).__name__,
+                self.url,
+                timeout,
+            )
+            return
+        self._thread = None
+
+    def __enter__(self) -> ThreadedSource:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- for subclasses --------------------------------------------------------------------
+
+    def _session(self, stop: threading.Event) -> None:
+        """Connect and read until ``stop`` is set; raise when the connection is lost."""
+        raise NotImplementedError
+
+    def _close_session(self) -> None:
+        """Release what :meth:`_session` opened (called after every session, from the thread)."""
+
+    def _interrupt(self) -> None:
+        """Wake a reader blocked in I/O (called by ``stop()`` from another thread)."""
+
+    def _finish(self) -> None:
+        """Release everything when the thread ends (after the last session)."""
+
+    def _mark_ok(self) -> None:
+        """Note that, as of now, nothing has been lost."""
+        self._last_ok = time.time()
+
+    def _open_gap(self, reason: str) -> None:
+        """Note that messages may be being lost from the last moment we know we were fine."""
+        if self._ever_live and self._gap_start is None:
+            self._gap_start = self._last_ok or time.time()
+            self._gap_reason = self._url.scrub(reason)
+
+    def _went_live(self, reason: str) -> None:
+        """Mark the source live (again): record any open gap, say so in the status."""
+        now = time.time()
+        self._last_ok = now
+        self._attempt = 0
+        self._ever_live = True
+        if self._gap_start is not None:
+            gap = self._buffer.record_gap(self._gap_start, now, self._gap_reason)
+            self._gap_start = None
+            logger.warning(
+                "%s(%s): gap of %.3f s recorded: %s",
+                type(self).__name__,
+                self.url,
+                gap.duration,
+                gap.reason,
+            )
+        self._set_status("live", reason)
+
+    def _set_status(self, state: State, reason: str = "") -> None:
+        reason = self._url.scrub(reason)
+        current = self._status
+        if current.state == state and current.reason == reason:
+            return
+        self._status = SourceStatus(state, reason, time.time(), self._url.redacted)
+        level = logging.WARNING if state in ("reconnecting", "error") else logging.INFO
+        suffix = f" ({reason})" if reason else ""
+        logger.log(level, "%s(%s): %s%s", type(self).__name__, self.url, state, suffix)
+
+    # ---- the reader thread -----------------------------------------------------------------
+
+    def _run(self, stop: threading.Event) -> None:
+        """Run sessions until stopped; after each failure, say why, back off and start over."""
+        while not stop.is_set():
+            try:
+                self._session(stop)
+            except (redis.AuthenticationError, redis.exceptions.AuthorizationError) as exc:
+                self._failed("error", f"authentication failed: {exc}; check the URL's credentials")
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                self._open_gap(f"connection lost: {exc}{_hint(exc)}")
+                state: State = "reconnecting" if self._ever_live else "connecting"
+                self._failed(state, f"{type(exc).__name__}: {exc}")
+            except redis.ResponseError as exc:
+                self._failed("error", f"Redis refused the request: {exc}")
+            except Exception as exc:
+                self._open_gap(f"reader error: {type(exc).__name__}: {exc}")
+                text = self._url.scrub("".join(traceback.format_exception(exc)))
+                logger.error(
+                    "%s(%s): unexpected error in reader:\n%s", type(self).__name__, self.url, text
+                )
+                self._failed("error", f"unexpected {type(exc).__name__}: {exc}")
+            finally:
+                self._close_session()
+            if stop.is_set():
+                break
+            stop.wait(self._next_backoff())
+        self._finish()
+        self._set_status("stopped", "stopped by stop()")
+
+    def _failed(self, state: State, reason: str) -> None:
+        if self._stop.is_set():
+            return
+        self._set_status(state, f"{reason}; retrying")
+
+    def _next_backoff(self) -> float:
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * float(2**self._attempt))
+        self._attempt = min(self._attempt + 1, 16)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _hint(exc: BaseException) -> str:
+    """Say who may have closed the connection when the server did."""
+    if "closed by server" not in str(exc):
+        return ""
+    return (
+        " (the server dropped this subscriber: a restart, CLIENT KILL, or falling behind its "
+        "client-output-buffer-limit pubsub)"
+    )
