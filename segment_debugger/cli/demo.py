@@ -1,48 +1,38 @@
 """``segment-debugger demo``: Redis, the fake event stream and the Voila dashboard in one command.
 
-Without ``--url`` the demo uses a Redis answering at ``redis://localhost:6379`` or, when none
-does, starts an :class:`EmbeddedRedis`. It publishes the fake Segment
-stream from a thread of this process, serves ``dashboard.ipynb`` with Voila (a child process in
-its own process group, told the Redis URL through ``SEGMENT_DEBUGGER_URL``), prints the URL and
-opens a browser. Ctrl-C or SIGTERM stops everything (Voila and its kernels, the publisher, the
-embedded server) and exits 0.
+Without ``--url`` the demo uses a Redis answering at
+:data:`~segment_debugger.sources.url.DEFAULT_URL` or, when none does, starts an
+:class:`~segment_debugger.playground.server.EmbeddedRedis`. It publishes the fake Segment
+stream from a thread of this process, serves ``dashboard.ipynb`` with Voila
+(:class:`~segment_debugger.playground.voila.VoilaServer`, told the Redis URL through
+``SEGMENT_DEBUGGER_URL``), prints the URL and opens a browser. Ctrl-C or SIGTERM stops
+everything (Voila and its kernels, the publisher, the embedded server) and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 import webbrowser
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-from segment_debugger.playground.server import EmbeddedRedis, Publisher, _ping
+from segment_debugger.cli.common import EXIT_USAGE, stop_on_signals
+from segment_debugger.playground.publisher import Publisher
+from segment_debugger.playground.server import EmbeddedRedis, ping
+from segment_debugger.playground.voila import VoilaServer, port_is_free
+from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL
 
 #: The ``--help`` text: the module docstring's second paragraph without reST markup.
 DESCRIPTION = (
-    "Without --url the demo uses a Redis answering at redis://localhost:6379 or, when none "
+    f"Without --url the demo uses a Redis answering at {DEFAULT_URL} or, when none "
     "does, starts an embedded one (a redis-server on PATH, else fakeredis). It publishes a "
     "fake Segment stream, serves the dashboard notebook with Voila, prints the URL and opens "
     "a browser. Ctrl-C stops everything (Voila and its kernels, the publisher, the embedded "
     "server) and exits 0."
 )
 
-#: Where the demo looks for an already running Redis when no --url is given.
-DEFAULT_URL = "redis://localhost:6379/0"
 #: Environment variables the dashboard notebook reads.
 ENV_URL = "SEGMENT_DEBUGGER_URL"
 ENV_CHANNEL = "SEGMENT_DEBUGGER_CHANNEL"
@@ -63,7 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
                         help="fake events per second (default: 100)")
     parser.add_argument("--invalid-fraction", type=float, default=0.02,
                         help="fraction of invalid events (default: 0.02)")
-    parser.add_argument("--channel", default="events", help="pub/sub channel (default: events)")
+    parser.add_argument("--channel", default=DEFAULT_CHANNEL,
+                        help=f"pub/sub channel (default: {DEFAULT_CHANNEL})")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     parser.add_argument("--notebook", type=Path,
                         help="serve this notebook instead of the dashboard")
@@ -86,142 +77,6 @@ def find_dashboard() -> Path:
     )
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Return True when nothing listens on ``host:port`` (TIME_WAIT leftovers do not count)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-class VoilaServer:
-    """Voila serving one notebook on 127.0.0.1, in a process group of its own.
-
-    ``stop()`` ends Voila and every process it started (kernels run in sessions of their own,
-    so they are found as descendants, not by group), then frees the port.
-    """
-
-    def __init__(self, notebook: Path, port: int, env: dict[str, str]) -> None:
-        self.notebook = notebook
-        self.port = port
-        self.env = env
-        self.dir = tempfile.mkdtemp(prefix="sd-demo-voila-")
-        self.log_path = Path(self.dir) / "voila.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """The dashboard's address."""
-        return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> None:
-        """Launch Voila (returns at once; see :meth:`wait_ready`)."""
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "voila", str(self.notebook),
-                    "--no-browser",
-                    f"--port={self.port}",
-                    "--Voila.ip=127.0.0.1",
-                    "--Voila.port_retries=0",
-                    "--show_tracebacks=True",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=str(self.notebook.parent),
-                start_new_session=True,
-            )
-
-    def log_tail(self, chars: int = 3000) -> str:
-        """Return the end of Voila's log."""
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def answers(self) -> bool:
-        """Return True once Voila answers HTTP (any status) on its port."""
-        try:
-            with urllib.request.urlopen(f"{self.url}voila/static/", timeout=1):
-                return True
-        except urllib.error.HTTPError:
-            return True  # an HTTP error status still means the server answers
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def wait_ready(self, timeout: float, stop: threading.Event) -> bool:
-        """Wait until Voila answers; False if ``stop`` was set first. Raises if Voila dies."""
-        deadline = time.monotonic() + timeout
-        while not stop.is_set():
-            if self.proc is None or self.proc.poll() is not None:
-                code = None if self.proc is None else self.proc.returncode
-                raise RuntimeError(f"Voila exited (code {code}); its log:\n{self.log_tail()}")
-            if self.answers():
-                return True
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"Voila did not answer on port {self.port} within {timeout:.0f} s;"
-                    f" its log:\n{self.log_tail()}"
-                )
-            stop.wait(0.1)
-        return False
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop Voila and all its descendants; idempotent."""
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            # Kernels hold no state worth a graceful shutdown here, and Voila's own shutdown
-            # waits on each kernel for seconds: terminate Voila and its descendants together.
-            descendants = list(_descendants(proc.pid))
-            _killpg(proc.pid, signal.SIGTERM)
-            _stop_processes(descendants, timeout=timeout / 2)
-            try:
-                proc.wait(timeout=timeout / 2)
-            except subprocess.TimeoutExpired:
-                _killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            _killpg(proc.pid, signal.SIGKILL)  # anything left in Voila's own group
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _descendants(pid: int) -> Iterator[Any]:
-    try:
-        import psutil
-    except ImportError:  # psutil comes with ipykernel; without it only the group is stopped
-        return iter(())
-    try:
-        return iter(psutil.Process(pid).children(recursive=True))
-    except psutil.Error:
-        return iter(())
-
-
-def _stop_processes(procs: list[Any], timeout: float) -> None:
-    """SIGTERM then SIGKILL psutil processes that are still alive."""
-    if not procs:
-        return
-    import psutil
-
-    alive = [p for p in procs if p.is_running()]
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.terminate()
-    _gone, alive = psutil.wait_procs(alive, timeout=timeout)
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
-    psutil.wait_procs(alive, timeout=timeout)
-
-
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def _say(text: str) -> None:
     print(f"segment-debugger demo: {text}", flush=True)
 
@@ -229,11 +84,11 @@ def _say(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo until SIGINT/SIGTERM; return the exit code."""
     stop = threading.Event()
+    with stop_on_signals(stop):
+        return _serve(args, stop)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     server: EmbeddedRedis | None = None
     publisher: Publisher | None = None
     voila: VoilaServer | None = None
@@ -241,22 +96,22 @@ def run(args: argparse.Namespace) -> int:
         notebook = args.notebook or find_dashboard()
         if not notebook.is_file():
             _say(f"error: notebook {notebook} does not exist")
-            return 2
+            return EXIT_USAGE
         if not port_is_free(args.port):
             _say(f"error: port {args.port} is in use: stop what uses it or pass --port N")
-            return 2
+            return EXIT_USAGE
         url = args.url
         if url is None:
-            if _ping(DEFAULT_URL):
+            if ping(DEFAULT_URL):
                 url = DEFAULT_URL
                 _say(f"using the Redis answering at {url}")
             else:
                 server = EmbeddedRedis().start()
                 url = server.url
                 _say(f"started an embedded Redis ({server.kind}) at {url}")
-        elif not _ping(url, timeout=2.0):
+        elif not ping(url, timeout=2.0):
             _say(f"error: no Redis answers at {url}: check --url, or omit it for an embedded one")
-            return 2
+            return EXIT_USAGE
         publisher = Publisher(
             url, args.channel, rate=args.rate, invalid_fraction=args.invalid_fraction
         ).start()
@@ -270,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(voila.url)
         while not stop.wait(0.5):
-            if voila.proc is None or voila.proc.poll() is not None:
+            if not voila.running:
                 _say(f"error: Voila exited unexpectedly; its log:\n{voila.log_tail()}")
                 return 1
         _say("stopping")
@@ -285,5 +140,3 @@ def run(args: argparse.Namespace) -> int:
             publisher.stop()
         if server is not None:
             server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,12 +1,14 @@
-"""Publish Segment messages to Redis: one pipelined batch, or a paced fake stream.
+"""Publish Segment messages to Redis: one pipelined batch, a paced fake stream, a thread.
 
 :func:`publish` stands in for the ``segment/fake-event-stream`` Docker image: it paces
 :class:`~.fake.FakeEventStream` messages onto a channel; :func:`publish_batch`
-sends a list of payloads in one round trip.
+sends a list of payloads in one round trip; :class:`Publisher` runs :func:`publish` in a
+background thread that survives Redis restarts.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,15 @@ from collections.abc import Callable
 import redis
 
 from segment_debugger.playground.fake import FakeEventStream
+from segment_debugger.playground.procs import (
+    forget_at_exit,
+    join_thread,
+    start_thread,
+    stop_at_exit,
+)
+from segment_debugger.sources.url import DEFAULT_CHANNEL
+
+log = logging.getLogger(__name__)
 
 
 def publish_batch(client: redis.Redis, channel: str, payloads: list[bytes]) -> None:
@@ -84,3 +95,80 @@ def publish(
         publish_batch(client, channel, [stream.payload() for _ in range(n)])
         sent += n
     return sent
+
+
+class Publisher:
+    """A background thread publishing the fake Segment stream to one channel at ``rate``/s.
+
+    ``start()``/``stop()`` are idempotent; ``stop()`` joins. Connection errors are logged and
+    retried every second until stopped, so a Redis restart does not kill the stream.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channel: str = DEFAULT_CHANNEL,
+        *,
+        rate: float = 100.0,
+        invalid_fraction: float = 0.02,
+        seed: int | None = None,
+    ) -> None:
+        self.url = url
+        self.channel = channel
+        self.rate = rate
+        self.invalid_fraction = invalid_fraction
+        self.seed = seed
+        self.published = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the publishing thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Publisher:
+        """Start publishing in a daemon thread."""
+        if self.running:
+            return self
+        self._stop.clear()
+        self._thread = start_thread(self._run, "sd-demo-publisher")
+        stop_at_exit(self)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop publishing and join the thread."""
+        self._stop.set()
+        join_thread(self._thread, timeout)
+        self._thread = None
+        forget_at_exit(self)
+
+    def _run(self) -> None:
+        seed = self.seed
+        while not self._stop.is_set():
+            try:
+                with redis.Redis.from_url(self.url, socket_timeout=5) as client:
+                    self.published += publish(
+                        client,
+                        self.channel,
+                        rate=self.rate,
+                        invalid_fraction=self.invalid_fraction,
+                        seed=seed,
+                        stop=self._stop,
+                    )
+            except (redis.RedisError, OSError) as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("demo publisher: %s; retrying in 1 s", exc)
+                self._stop.wait(1.0)
+            seed = None if seed is None else seed + 1  # a restart must not replay the same ids
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"Publisher({self.channel!r}, rate={self.rate}, {state}, published={self.published})"

@@ -1,4 +1,4 @@
-"""An embedded Redis for the demo, and ``demo()``: a live debugger on a fake event stream.
+"""An embedded Redis for demos, notebooks and tests: :class:`EmbeddedRedis`.
 
 :class:`EmbeddedRedis` runs a real ``redis-server`` (or ``valkey-server``) found on PATH, as a
 child process in its own process group on a free 127.0.0.1 port with persistence off. When no
@@ -6,33 +6,30 @@ such binary exists it falls back to fakeredis's in-process TCP server, which nee
 installed by hand and carries pub/sub for redis-py clients. ``SEGMENT_DEBUGGER_EMBEDDED=fakeredis``
 (or ``EmbeddedRedis(kind="fakeredis")``) forces the fallback.
 
-:func:`demo` starts such a server plus a background publisher of the fake Segment stream and
-returns a live :class:`~segment_debugger.widget.SegmentDebugger` whose ``close()`` stops all three.
+:func:`ping` tells whether a Redis answers at a URL (used by ``segment-debugger demo`` too).
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import threading
 import time
-import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import redis
 
-if TYPE_CHECKING:
-    from segment_debugger.widget.widget import SegmentDebugger
-
-log = logging.getLogger(__name__)
+from segment_debugger.playground.procs import (
+    forget_at_exit,
+    join_thread,
+    start_thread,
+    stop_at_exit,
+    stop_tree,
+)
 
 Kind = Literal["redis-server", "fakeredis"]
 
@@ -41,22 +38,6 @@ ENV_EMBEDDED = "SEGMENT_DEBUGGER_EMBEDDED"
 
 #: Binaries tried, in order, when looking for a real server on PATH.
 SERVER_BINARIES = ("redis-server", "valkey-server")
-
-_live: weakref.WeakSet[Any] = weakref.WeakSet()
-"""Everything started here that must be stopped at interpreter exit."""
-
-
-def _stop_all_at_exit() -> None:
-    # Demo bundles first (publisher, debugger, then server), then anything left on its own.
-    for thing in sorted(_live, key=lambda t: not isinstance(t, _Resources)):
-        try:
-            thing.stop()
-        except Exception:  # at exit, report and go on stopping the rest
-            log.exception("could not stop %r at exit", thing)
-
-
-atexit.register(_stop_all_at_exit)
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port on ``host`` that is free right now."""
@@ -74,11 +55,15 @@ def find_server_binary() -> str | None:
     return None
 
 
-def _ping(url: str, timeout: float = 0.5) -> bool:
+def ping(url: str, timeout: float = 0.5) -> bool:
+    """Return True when a Redis at ``url`` answers PING within ``timeout`` seconds.
+
+    Never raises: a refused connection, a timeout or an unusable URL all return False.
+    """
     try:
         with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as c:
             return bool(c.ping())
-    except (redis.RedisError, OSError):
+    except (redis.RedisError, OSError, ValueError):
         return False
 
 
@@ -148,7 +133,7 @@ class EmbeddedRedis:
             else:
                 self._start_fake()
             self._kind = kind
-            _live.add(self)
+            stop_at_exit(self)
             return self
 
     def _start_process(self) -> None:
@@ -181,7 +166,7 @@ class EmbeddedRedis:
                 )
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline and self._proc.poll() is None:
-                if _ping(self.url, timeout=0.5):
+                if ping(self.url, timeout=0.5):
                     return
                 time.sleep(0.02)
             last_error = logfile.read_text(errors="replace")[-2000:]
@@ -199,15 +184,9 @@ class EmbeddedRedis:
         server = TcpFakeServer(("127.0.0.1", 0))
         self.port = int(server.server_address[1])
         self._fake = server
-        self._fake_thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="sd-fakeredis",
-            daemon=True,
-        )
-        self._fake_thread.start()
+        self._fake_thread = start_thread(server.serve_forever, "sd-fakeredis", poll_interval=0.05)
         deadline = time.monotonic() + self.startup_timeout
-        while not _ping(self.url):
+        while not ping(self.url):
             if time.monotonic() > deadline:
                 self._stop_fake()
                 raise RuntimeError("fakeredis TCP server did not answer PING")
@@ -219,20 +198,12 @@ class EmbeddedRedis:
             self._stop_process()
             self._stop_fake()
             self.port = None
-            _live.discard(self)
+            forget_at_exit(self)
 
     def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            if proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            else:  # the leader is gone; make sure nothing else lingers in its group
-                _signal_group(proc.pid, signal.SIGKILL)
+            stop_tree(proc)
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -242,9 +213,8 @@ class EmbeddedRedis:
         if server is not None:
             server.shutdown()  # stops serve_forever and tells every handler loop to end
             server.server_close()  # closes the socket and joins the handler threads
-        if self._fake_thread is not None:
-            self._fake_thread.join(timeout=5)
-            self._fake_thread = None
+        join_thread(self._fake_thread)
+        self._fake_thread = None
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
@@ -255,190 +225,3 @@ class EmbeddedRedis:
     def __repr__(self) -> str:
         where = self.url if self.port is not None else "stopped"
         return f"EmbeddedRedis(kind={self.kind!r}, {where})"
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-class Publisher:
-    """A background thread publishing the fake Segment stream to one channel at ``rate``/s.
-
-    ``start()``/``stop()`` are idempotent; ``stop()`` joins. Connection errors are logged and
-    retried every second until stopped, so a Redis restart does not kill the stream.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        channel: str = "events",
-        *,
-        rate: float = 100.0,
-        invalid_fraction: float = 0.02,
-        seed: int | None = None,
-    ) -> None:
-        self.url = url
-        self.channel = channel
-        self.rate = rate
-        self.invalid_fraction = invalid_fraction
-        self.seed = seed
-        self.published = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the publishing thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> Publisher:
-        """Start publishing in a daemon thread."""
-        if self.running:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sd-demo-publisher", daemon=True)
-        self._thread.start()
-        _live.add(self)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop publishing and join the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("demo publisher thread did not stop within %.1f s", timeout)
-            self._thread = None
-        _live.discard(self)
-
-    def _run(self) -> None:
-        from segment_debugger.playground.publisher import publish
-
-        seed = self.seed
-        while not self._stop.is_set():
-            try:
-                with redis.Redis.from_url(self.url, socket_timeout=5) as client:
-                    self.published += publish(
-                        client,
-                        self.channel,
-                        rate=self.rate,
-                        invalid_fraction=self.invalid_fraction,
-                        seed=seed,
-                        stop=self._stop,
-                    )
-            except (redis.RedisError, OSError) as exc:
-                if self._stop.is_set():
-                    return
-                log.warning("demo publisher: %s; retrying in 1 s", exc)
-                self._stop.wait(1.0)
-            seed = None if seed is None else seed + 1  # a restart must not replay the same ids
-
-    def __enter__(self) -> Publisher:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"Publisher({self.channel!r}, rate={self.rate}, {state}, published={self.published})"
-
-
-class _Resources:
-    """What a demo debugger owns: stopped once, publisher first, then the debugger, then Redis.
-
-    Registered for interpreter exit, so a kernel shutting down without ``dbg.close()`` stops
-    the debugger's listener before its Redis goes away (no reconnect noise) and leaves no
-    redis-server behind.
-    """
-
-    def __init__(self, publisher: Publisher, server: EmbeddedRedis | None) -> None:
-        self.publisher = publisher
-        self.server = server
-        self.widget: weakref.ref[Any] | None = None
-        self._stopped = False
-
-    def stop(self) -> None:
-        """Stop everything (idempotent)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.publisher.stop()
-        widget = self.widget() if self.widget is not None else None
-        if widget is not None:
-            try:
-                widget.close()
-            except Exception:  # at exit the comm may already be gone; Redis must stop anyway
-                log.exception("could not close the demo debugger")
-        if self.server is not None:
-            self.server.stop()
-        _live.discard(self)
-
-
-def demo(
-    rate: float = 100.0,
-    invalid_fraction: float = 0.02,
-    channel: str = "events",
-    *,
-    url: str | None = None,
-    seed: int | None = None,
-    **widget_kwargs: Any,
-) -> SegmentDebugger:
-    """Return a live SegmentDebugger on a fake Segment stream, with zero set-up.
-
-    Without ``url`` an :class:`EmbeddedRedis` is started (a redis-server on PATH, else
-    fakeredis); with ``url`` that Redis is used as it is. A background thread publishes the fake
-    stream to ``channel`` at ``rate`` events/s, ``invalid_fraction`` of them invalid.
-    ``widget_kwargs`` go to :class:`~segment_debugger.widget.SegmentDebugger`. The debugger's
-    ``close()`` also stops the publisher and the embedded server; so does interpreter exit.
-    """
-    server = EmbeddedRedis().start() if url is None else None
-    target = server.url if server is not None else str(url)
-    try:
-        dbg = _demo_class()(url=target, channels=[channel], **widget_kwargs)
-    except BaseException:
-        if server is not None:
-            server.stop()
-        raise
-    publisher = Publisher(
-        target, channel, rate=rate, invalid_fraction=invalid_fraction, seed=seed
-    ).start()
-    resources = _Resources(publisher, server)
-    resources.widget = weakref.ref(dbg)
-    dbg._demo_resources = resources
-    _live.add(resources)
-    dbg.embedded = server
-    dbg.publisher = publisher
-    return dbg
-
-
-_DEMO_CLASS: type | None = None
-
-
-def _demo_class() -> type:
-    """Build (once) the SegmentDebugger subclass whose close() also stops the demo's resources."""
-    global _DEMO_CLASS
-    if _DEMO_CLASS is None:
-        from segment_debugger.widget.widget import SegmentDebugger
-
-        class DemoDebugger(SegmentDebugger):  # type: ignore[misc, valid-type]
-            """A SegmentDebugger that owns a fake publisher and, maybe, an embedded Redis."""
-
-            _demo_resources: _Resources | None = None
-            embedded: EmbeddedRedis | None = None
-            publisher: Publisher | None = None
-
-            def close(self) -> None:
-                """Stop the publisher, the debugger, then the embedded server."""
-                resources, self._demo_resources = self._demo_resources, None
-                if resources is not None:
-                    resources.widget = None  # closing here; stop() must not close again
-                    resources.publisher.stop()
-                super().close()
-                if resources is not None:
-                    resources.stop()
-
-        DemoDebugger.__qualname__ = "DemoDebugger"
-        _DEMO_CLASS = DemoDebugger
-    return _DEMO_CLASS

@@ -18,14 +18,10 @@ from support.collector import ChannelCollector
 from support.redis_server import RedisServer, free_port
 from support.waiting import wait_until
 
-from segment_debugger.cli import (
-    CommandError,
-    build_parser,
-    format_line,
-    main,
-    printable,
-    resolve_publish_target,
-)
+from segment_debugger.cli import build_parser, main
+from segment_debugger.cli.common import CommandError
+from segment_debugger.cli.publish import resolve_publish_target
+from segment_debugger.cli.tail import format_line, printable
 from segment_debugger.core.segment import parse_event
 from segment_debugger.playground.publisher import publish
 
@@ -68,7 +64,7 @@ def test_track_line_has_time_padded_type_name_and_user() -> None:
         ),
         ({"type": "identify", "userId": "u-3", "traits": {}}, "u-3", "u-3"),
         ({"type": "group", "groupId": "org-7", "userId": "u-4"}, "org-7", "u-4"),
-        ({"type": "alias", "previousId": "anon-9", "userId": "u-5"}, "anon-9 -> u-5", "u-5"),
+        ({"type": "alias", "previousId": "anon-9", "userId": "u-5"}, "anon-9 → u-5", "u-5"),
     ],
 )
 def test_label_per_type(fields: dict, label: str, who: str) -> None:
@@ -82,7 +78,8 @@ def test_invalid_event_gets_a_mark_and_its_violations() -> None:
     assert "✗" in line and "event" in line.split("✗", 1)[1]
     garbage = line_for(b"\x00\xff not json")
     assert garbage.split()[1] == "?"
-    assert "✗" in garbage and "\\x00" in garbage
+    label = garbage.split("✗", 1)[0]  # like the widget's list: the first violation
+    assert "✗" in garbage and "not valid UTF-8 (byte 0xff at offset 1)" in label
 
 
 def test_hostile_fields_are_escaped_not_interpreted() -> None:

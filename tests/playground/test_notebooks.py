@@ -21,7 +21,8 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from support import REPO_ROOT
 
-from segment_debugger.playground.server import ENV_EMBEDDED, EmbeddedRedis, Publisher
+from segment_debugger.playground.publisher import Publisher
+from segment_debugger.playground.server import ENV_EMBEDDED, EmbeddedRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
