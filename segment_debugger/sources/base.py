@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import redis
 
 from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.sources._redispy import TLSError
 from segment_debugger.sources.url import RedisURL, parse_redis_url
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ State = Literal["connecting", "live", "reconnecting", "stopped", "error"]
 #: random), so many debuggers do not reconnect in lockstep after a server restart.
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 5.0
+#: Default bound on one connect (TCP connect, and the TLS handshake for ``rediss://``).
+CONNECT_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,17 @@ class ThreadedSource:
     #: The reader thread's name (shown by debuggers and ``threading.enumerate()``).
     thread_name = "segment-debugger-source"
 
-    def __init__(self, url: str, buffer: EventBuffer | None) -> None:
+    def __init__(
+        self, url: str, buffer: EventBuffer | None, *, connect_timeout: float = CONNECT_TIMEOUT_S
+    ) -> None:
+        if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, (int, float)) or (
+            not 0 < connect_timeout <= 300
+        ):
+            raise ValueError(
+                f"connect_timeout must be a number of seconds in (0, 300], got {connect_timeout!r}"
+            )
+        self.connect_timeout = float(connect_timeout)
+        """Seconds one connect may take (TCP connect, and the TLS handshake)."""
         self._url: RedisURL = parse_redis_url(url)
         self._buffer = buffer if buffer is not None else EventBuffer()
         self._thread: threading.Thread | None = None
@@ -142,9 +155,10 @@ class ThreadedSource:
     def stop(self, timeout: float = 1.0) -> None:
         """Stop the reader thread, close the connection and wait up to ``timeout`` s for both.
 
-        Idempotent. The thread notices within a poll interval; only a connect attempt that is
-        blocked in the OS can outlast ``timeout``, in which case a warning is logged and the
-        daemon thread exits on its own when the connect returns.
+        Idempotent. The thread notices within a poll interval, and a TLS handshake in progress
+        is interrupted. Only a TCP connect blocked in the OS (an unreachable host) can outlast
+        ``timeout``: then ``stop()`` waits for it, at most ``connect_timeout`` more, so the
+        thread has ended when ``stop()`` returns.
         """
         thread = self._thread
         if thread is None:
@@ -153,12 +167,14 @@ class ThreadedSource:
         self._interrupt()
         thread.join(timeout)
         if thread.is_alive():
+            thread.join(self.connect_timeout + 0.5)
+        if thread.is_alive():
             logger.warning(
                 "%s(%s): reader thread still blocked in a connect after %.1f s; "
                 "it will exit when that returns",
                 type(self).__name__,
                 self.url,
-                timeout,
+                timeout + self.connect_timeout + 0.5,
             )
             return
         self._thread = None
@@ -231,6 +247,9 @@ class ThreadedSource:
                 self._session(stop)
             except (redis.AuthenticationError, redis.exceptions.AuthorizationError) as exc:
                 self._failed("error", f"authentication failed: {exc}; check the URL's credentials")
+            except TLSError as exc:
+                self._open_gap(f"connection lost: {exc}")
+                self._failed("reconnecting" if self._ever_live else "connecting", str(exc))
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 self._open_gap(f"connection lost: {exc}{_hint(exc)}")
                 state: State = "reconnecting" if self._ever_live else "connecting"

@@ -24,10 +24,11 @@ from redis.retry import Retry
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
 from segment_debugger.core.segment import parse_event
-from segment_debugger.sources import _hiredis
+from segment_debugger.sources import _redispy
 from segment_debugger.sources.base import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,
+    CONNECT_TIMEOUT_S,
     SourceStatus,
     State,
     ThreadedSource,
@@ -51,8 +52,9 @@ MAX_BATCH = 2000
 _NAME_CACHE_MAX = 10_000
 
 # Socket options for the subscriber connection, and why:
-# - socket_connect_timeout: a blackholed host fails within 5 s (then we back off and report
-#   it) instead of hanging for the OS default of about two minutes.
+# - socket_connect_timeout (the source's connect_timeout, 3 s by default): a blackholed host
+#   fails within it (then we back off and report it) instead of hanging for the OS default of
+#   about two minutes; it also bounds the TLS handshake (see _redispy).
 # - socket_timeout: bounds *sends* (SUBSCRIBE, the health-check PING). It never fires on an
 #   idle channel: the read loop waits with poll() for POLL_TIMEOUT_S and only reads when data
 #   is there, so a quiet subscription can stay open for days.
@@ -68,7 +70,6 @@ _NAME_CACHE_MAX = 10_000
 # - socket_read_size: bigger reads mean fewer syscalls and fewer get_message round trips
 #   per drained batch.
 _CONNECTION_OPTIONS: dict[str, Any] = {
-    "socket_connect_timeout": 5.0,
     "socket_timeout": 10.0,
     "health_check_interval": 15,
     "retry": Retry(NoBackoff(), 1),
@@ -128,17 +129,20 @@ class RedisSource(ThreadedSource):
         channels: str | Iterable[str] = (DEFAULT_CHANNEL,),
         patterns: str | Iterable[str] = (),
         buffer: EventBuffer | None = None,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
-        super().__init__(url, buffer)
+        super().__init__(url, buffer, connect_timeout=connect_timeout)
         self.channels = _names(channels, "channels")
         self.patterns = _names(patterns, "patterns")
         if not self.channels and not self.patterns:
             raise ValueError("RedisSource needs at least one channel or pattern to subscribe to")
         try:
-            options = dict(_CONNECTION_OPTIONS)
+            options = dict(_CONNECTION_OPTIONS, socket_connect_timeout=self.connect_timeout)
             if not url.lower().startswith("unix:"):
                 options["socket_keepalive"] = True
-            self._pool = redis.ConnectionPool.from_url(url, **options)
+            self._interrupter = _redispy.Interrupter()
+            self._pool = _redispy.guarded_pool(url, self._interrupter, **options)
             # Build one connection object (no I/O) so bad options are rejected now, not later.
             self._pool.connection_class(**self._pool.connection_kwargs)
         except (ValueError, TypeError) as exc:
@@ -152,6 +156,8 @@ class RedisSource(ThreadedSource):
 
     def start(self) -> RedisSource:
         """Start the reader thread (no-op when it is already running); return ``self``."""
+        if not self.running:
+            self._interrupter.reset()
         super().start()
         return self
 
@@ -179,6 +185,9 @@ class RedisSource(ThreadedSource):
             pubsub.close()
         except (redis.RedisError, OSError) as exc:
             logger.debug("closing the pubsub connection failed: %s", exc)
+
+    def _interrupt(self) -> None:
+        self._interrupter.interrupt()
 
     def _finish(self) -> None:
         self._pool.disconnect()
@@ -230,7 +239,7 @@ class RedisSource(ThreadedSource):
 
     def _drain(self, pubsub: _WatchedPubSub, batch: list[_Raw]) -> None:
         """Take the replies already received and parsed into memory, up to MAX_BATCH."""
-        reader = _hiredis.buffered_reader(pubsub.connection)
+        reader = _redispy.buffered_reader(pubsub.connection)
         if reader is None:
             while len(batch) < MAX_BATCH:
                 message = pubsub.get_message(timeout=0)
@@ -239,7 +248,7 @@ class RedisSource(ThreadedSource):
                 self._take_message(message, batch)
             return
         append = batch.append
-        not_enough_data = _hiredis.NOT_ENOUGH_DATA
+        not_enough_data = _redispy.NOT_ENOUGH_DATA
         while len(batch) < MAX_BATCH:
             reply = reader.gets()
             if reply is not_enough_data:

@@ -1,4 +1,9 @@
-"""Validate Redis URLs and redact their passwords before they reach a repr, a log or a status."""
+"""Validate Redis URLs and redact their secrets before they reach a repr, a log or a status.
+
+Redaction works by allow-list: in the query string only the options below keep their values
+(``?password=``, ``?username=``, ``?ssl_password=`` and any key redis-py may add later are
+shown as ``***``); in the userinfo the password is redacted and the user name kept.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,15 @@ SCHEMES: dict[str, str] = {
 }
 
 REDACTED = "***"
+
+#: Query options whose values are shown as they are; every other value is redacted.
+SAFE_QUERY_KEYS = frozenset({
+    "db", "protocol", "client_name", "decode_responses", "encoding", "encoding_errors",
+    "socket_timeout", "socket_connect_timeout", "socket_keepalive", "retry_on_timeout",
+    "max_connections", "health_check_interval", "timeout",
+    "ssl_cert_reqs", "ssl_check_hostname", "ssl_ca_certs", "ssl_ca_path", "ssl_certfile",
+    "ssl_keyfile", "ssl_min_version", "ssl_ciphers",
+})
 
 #: Where a source connects when given no URL, and what it subscribes to when given no channel.
 DEFAULT_URL = "redis://localhost:6379/0"
@@ -32,13 +46,18 @@ class RedisURL:
     redacted: str
     """The URL with the password replaced by ``***``."""
     password: str | None
-    """The decoded password, kept so error texts can be scrubbed of it (see :meth:`scrub`)."""
+    """The decoded password, if any (also among :attr:`secrets`)."""
+    secrets: tuple[str, ...] = ()
+    """Every secret the URL holds, decoded and as written, longest first (see :meth:`scrub`)."""
 
     def scrub(self, text: str) -> str:
-        """Return ``text`` with every occurrence of the password (raw or URL-encoded) replaced."""
-        if not self.password:
-            return text
-        for secret in {self.password, quote(self.password, safe="")}:
+        """Return ``text`` with the URL and every secret in it (raw or URL-encoded) replaced.
+
+        For exception texts and log lines that may repeat what redis-py was given.
+        """
+        if self.url in text:
+            text = text.replace(self.url, self.redacted)
+        for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text
 
@@ -51,17 +70,52 @@ def _accepted() -> str:
 
 
 def redact(url: str) -> str:
-    """Return ``url`` with its password (if any) replaced by ``***``; never raises."""
+    """Return ``url`` with its secrets replaced by ``***`` (see the module doc); never raises."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
+    netloc = parts.netloc
+    userinfo, at, hostinfo = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostinfo}"
+    query = "&".join(_redacted_option(option) for option in parts.query.split("&")) if (
+        parts.query
+    ) else ""
+    fragment = REDACTED if parts.fragment else ""
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
-    user = userinfo.partition(":")[0]
-    netloc = f"{user}:{REDACTED}@{hostinfo}"
-    return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()
+    shown = f"{parts.scheme}://{netloc}{parts.path}" if "//" in url else (
+        SplitResult(parts.scheme, netloc, parts.path, "", "").geturl()
+    )
+    return shown + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def _redacted_option(option: str) -> str:
+    key, eq, _value = option.partition("=")
+    if not eq or unquote(key) in SAFE_QUERY_KEYS:
+        return option
+    return f"{key}={REDACTED}"
+
+
+def _secrets(url: str) -> tuple[str, ...]:
+    """Every secret in ``url``, decoded and as written, longest first (never raises)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ()
+    found: set[str] = set()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        found.add(userinfo.partition(":")[2])
+    for option in parts.query.split("&"):
+        key, eq, value = option.partition("=")
+        if eq and unquote(key) not in SAFE_QUERY_KEYS:
+            found.add(value)
+    if parts.fragment:
+        found.add(parts.fragment)
+    both = {v for raw in found if raw for v in (raw, unquote(raw), quote(unquote(raw), safe=""))}
+    return tuple(sorted(both, key=len, reverse=True))
 
 
 def parse_redis_url(url: str) -> RedisURL:
@@ -98,4 +152,4 @@ def parse_redis_url(url: str) -> RedisURL:
         if port is not None and port == 0:
             raise RedisURLError(f"Redis URL {shown!r}: port 0 is not usable; {SCHEMES[scheme]}")
     password = unquote(parts.password) if parts.password else None
-    return RedisURL(url=url, redacted=shown, password=password)
+    return RedisURL(url=url, redacted=shown, password=password, secrets=_secrets(url))

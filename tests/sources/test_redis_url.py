@@ -70,3 +70,44 @@ def test_bad_url_error_never_shows_the_password() -> None:
 def test_non_string_url_is_rejected() -> None:
     with pytest.raises(RedisURLError, match="non-empty string"):
         parse_redis_url(6379)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"redis://h:6379/0?password={SECRET}", "redis://h:6379/0?password=***"),
+        (f"redis://h/0?username=alice&password={SECRET}&db=2",
+         "redis://h/0?username=***&password=***&db=2"),
+        (f"rediss://h?ssl_ca_certs=/etc/ca.pem&ssl_password={SECRET}",
+         "rediss://h?ssl_ca_certs=/etc/ca.pem&ssl_password=***"),
+        (f"redis://h?some_future_key={SECRET}&socket_timeout=3",
+         "redis://h?some_future_key=***&socket_timeout=3"),
+        (f"unix:///run/r.sock?password={SECRET}", "unix:///run/r.sock?password=***"),
+        (f"redis://u:{SECRET}@h#{SECRET}", "redis://u:***@h#***"),
+    ],
+)
+def test_query_credentials_are_redacted_by_allow_list(url: str, shown: str) -> None:
+    parsed = parse_redis_url(url)
+    assert parsed.redacted == shown
+    assert redact(url) == shown
+    assert SECRET not in repr(parsed)
+
+
+def test_scrub_removes_the_url_and_each_query_secret_from_any_text() -> None:
+    url = f"redis://h:1/0?password={SECRET}%21&username=alice"
+    parsed = parse_redis_url(url)
+    text = f"Error connecting to {url}: bad password {SECRET}! for user alice"
+    scrubbed = parsed.scrub(text)
+    assert SECRET not in scrubbed and "alice" not in scrubbed
+    assert "redis://h:1/0?password=***&username=***" in scrubbed
+
+
+def test_the_source_never_shows_a_query_password() -> None:
+    import logging
+
+    from segment_debugger.sources.pubsub import RedisSource
+
+    src = RedisSource(f"redis://127.0.0.1:1/0?password={SECRET}")
+    for shown in (repr(src), src.url, str(src.status), str(src.status.as_dict())):
+        assert SECRET not in shown
+    logging.getLogger("segment_debugger").info("%r", src)

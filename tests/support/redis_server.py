@@ -48,13 +48,16 @@ class RedisServer:
     def client(self, **kwargs: object) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)  # type: ignore[arg-type]
 
+    def _port_args(self) -> list[str]:
+        return ["--port", str(self.port)]
+
     def start(self, timeout: float = 10.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
         self.proc = subprocess.Popen(
             [
                 self.binary,
-                "--port", str(self.port),
+                *self._port_args(),
                 "--bind", "127.0.0.1",
                 "--save", "",
                 "--appendonly", "no",
