@@ -387,3 +387,76 @@ def test_screenshots_light_and_dark(session: LabSession, tmp_path: Path) -> None
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         for name, path in shots.items():
             shutil.copyfile(path, SCREENSHOT_DIR / name)
+
+
+TWO_VIEWS_NOTEBOOK = "two_views.ipynb"
+TWO_VIEWS_CHANNEL = "two-views"
+
+
+def test_one_widget_displayed_twice_shares_one_store_and_one_snapshot(
+    lab: LabSession, browser: Browser
+) -> None:
+    """``display(dbg)`` twice: both views show the same rows, Python served one snapshot.
+
+    The front end keeps its store per model (anywidget ``initialize``), not per view
+    (``render``). Own notebook, kernel, channel, page and JupyterLab workspace, so the
+    module's shared page and debugger are left as they were.
+    """
+    write_notebook(
+        lab.server.dirs.root / TWO_VIEWS_NOTEBOOK,
+        [
+            "from segment_debugger import SegmentDebugger",
+            f"dbg = SegmentDebugger({lab.redis.url!r}, channels=[{TWO_VIEWS_CHANNEL!r}])",
+            "display(dbg)\ndisplay(dbg)",
+        ],
+    )
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    block_external(context)
+    kernel: KernelEval | None = None
+    try:
+        page = context.new_page()
+        errors = PageErrors()
+        errors.attach(page)
+        notebook = LabNotebook(page, lab.server, TWO_VIEWS_NOTEBOOK)
+        page.goto(lab.server.url(f"/lab/workspaces/two-views/tree/{TWO_VIEWS_NOTEBOOK}"))
+        expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=90_000)
+        notebook.wait_kernel_idle()
+        notebook.run_all()
+        roots = page.locator("[data-testid=sd-root]")
+        expect(roots).to_have_count(2, timeout=60_000)
+        views = [WidgetView(page, roots.nth(i)) for i in range(2)]
+        kernel = KernelEval(lab.server.notebook_kernel(TWO_VIEWS_NOTEBOOK))
+        k = kernel
+        wait_until(lambda: k.eval("dbg.status['state']") == "live", 30, "the source live")
+
+        Publisher(lab.redis.url, TWO_VIEWS_CHANNEL, rate=1000, count=30, seed=11).wait(120)
+        wait_until(lambda: k.eval("dbg.buffer.stats['received']") >= 30, 30, "30 received")
+        last = int(k.eval("dbg.buffer.last_seq"))
+        for i, view in enumerate(views):
+            wait_until(lambda v=view: v.top_seq() == last, 20,
+                       lambda v=view, i=i: f"view {i}: top row seq {v.top_seq()} to reach {last}")
+            expect(view.testid("sd-count")).to_have_text("30 of 30")
+        assert views[0].visible_seqs() == views[1].visible_seqs()
+        assert views[0].visible_seqs()[:5] == list(range(last, last - 5, -1))
+
+        snapshots = k.eval("dbg.pump.snapshots")
+        assert snapshots == 1, f"{snapshots} snapshots sent for one model shown twice"
+
+        # One model, one selection: a click in one view highlights the row in both.
+        row = views[0].rows.nth(2)
+        seq = int(row.get_attribute("data-seq") or -1)
+        row.click()
+        for view in views:
+            expect(view.root.locator(".sd-selected")).to_have_attribute("data-seq", str(seq))
+        wait_until(lambda: k.eval("dbg.selected_seq") == seq, 10, "dbg.selected_seq synced")
+        assert errors == [], "the page logged errors"
+    finally:
+        if kernel is not None:
+            try:
+                kernel.exec("dbg.close()")
+            finally:
+                kernel.close()
+        context.close()
+        for s in lab.server.api("/api/sessions"):
+            if s.get("path") == TWO_VIEWS_NOTEBOOK:
+                lab.server.api(f"/api/sessions/{s['id']}", method="DELETE")
