@@ -30,6 +30,9 @@ interface Spec {
 }
 const spec = specJson as unknown as Spec;
 const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
+const click = (node: Element): void => {
+  node.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+};
 
 describe("spec/protocol.json: declarations", () => {
   it("RAW_PREVIEW_CHARS and EVENT_TYPES", () => {
@@ -115,6 +118,9 @@ describe("spec/protocol.json: example rows", () => {
     for (const row of rows) {
       const node = host.querySelector(`[data-testid="sd-row"][data-seq="${row.seq}"]`)!;
       expect(node.classList.contains("sd-invalid")).toBe(!row.valid);
+      click(node);
+      expect(host.querySelector('[data-testid="sd-detail-seq"]')!.textContent).toBe(String(row.seq));
     }
+    expect(host.querySelector("img")).toBeNull(); // event data only ever as text
   });
 });
