@@ -1,5 +1,13 @@
 """Child processes, threads and exit hooks of the playground, each done one way.
 
+- :func:`spawn_tied`: a child process that dies with this one, however this one dies (SIGKILL
+  included). The child runs in a session of its own; a tiny watchdog process (this file, run
+  as a script) holds the read end of a pipe whose write end only this process holds. When this
+  process dies the kernel closes the write end; the watchdog reads EOF and stops the child's
+  whole tree. It leaves quietly when the child exits. No ``preexec_fn`` (unsafe in a process
+  with threads), no reliance on ``PR_SET_PDEATHSIG``.
+- :func:`owned_temp_dir`: temp dirs named after their owner's pid; creating one first removes
+  those whose owner died without cleaning up.
 - :func:`kill_group`, :func:`descendants` and :func:`stop_tree`: stop a child that leads its own
   process group together with every process it started (Voila's kernels run in sessions of
   their own, so they are found as descendants, not by group).
@@ -8,7 +16,7 @@
 - :func:`stop_at_exit` / :func:`forget_at_exit`: what is running when the interpreter exits
   is stopped, newest first.
 
-Top-level imports are standard library only.
+Top-level imports are standard library only: the watchdog runs this file with ``python -I -S``.
 """
 
 from __future__ import annotations
@@ -17,8 +25,13 @@ import atexit
 import contextlib
 import logging
 import os
+import re
+import select
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -125,6 +138,162 @@ def stop_tree(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     kill_group(proc.pid, signal.SIGKILL)  # anything left in the group
 
 
+# ---- children tied to this process ----------------------------------------------------------
+
+#: Seconds the watchdog gives an orphaned child's tree between SIGTERM and SIGKILL.
+WATCHDOG_GRACE = 2.0
+
+
+class TiedProcess:
+    """A child started by :func:`spawn_tied`: a ``Popen`` plus the watchdog that ties it to us."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], watchdog: subprocess.Popen[bytes], pipe: int
+    ) -> None:
+        self.proc = proc
+        self.watchdog = watchdog
+        self._pipe: int | None = pipe
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (also its process group and session id)."""
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit code once it was reaped (see :meth:`poll`), else None."""
+        return self.proc.returncode
+
+    def poll(self) -> int | None:
+        """Return the child's exit code, or None while it runs."""
+        return self.proc.poll()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the child and every process it started (:func:`stop_tree`), then the watchdog.
+
+        Idempotent.
+        """
+        stop_tree(self.proc, timeout)
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            os.close(pipe)  # the watchdog sees the child gone (or EOF) and exits
+        try:
+            self.watchdog.wait(timeout)
+        except subprocess.TimeoutExpired:  # pragma: no cover - it exits within milliseconds
+            self.watchdog.kill()
+            self.watchdog.wait()
+
+    def __repr__(self) -> str:
+        return f"TiedProcess(pid={self.pid}, returncode={self.returncode})"
+
+
+def spawn_tied(
+    argv: list[str],
+    *,
+    stdout: Any = subprocess.DEVNULL,
+    stderr: Any = subprocess.STDOUT,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> TiedProcess:
+    """Start ``argv`` in a session of its own, tied to this process; return its handle.
+
+    Whatever ends this process (return, exception, SIGTERM, SIGKILL, a crash), the child's
+    process group and every descendant of the child (Voila's kernels live in sessions of their
+    own) get SIGTERM, then SIGKILL after :data:`WATCHDOG_GRACE` seconds. Stop it with
+    :meth:`TiedProcess.stop`.
+    """
+    read_end, write_end = os.pipe()  # not inheritable: only the watchdog gets the read end
+    try:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-I", "-S", __file__, "--watch", str(read_end), str(WATCHDOG_GRACE)],
+            pass_fds=(read_end,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a signal to our group or terminal must not reach it
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    finally:
+        os.close(read_end)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(write_end)  # the watchdog reads EOF before any pid and exits
+        watchdog.wait()
+        raise
+    os.write(write_end, f"{proc.pid}\n".encode())
+    return TiedProcess(proc, watchdog, write_end)
+
+
+def _watch(pipe: int, grace: float) -> None:
+    """Run the watchdog: read the child's pid, wait for EOF (stop the tree) or the child's exit."""
+    received = b""
+    while not received.endswith(b"\n"):
+        chunk = os.read(pipe, 64)
+        if not chunk:
+            return  # the parent died (or gave up) before starting the child
+        received += chunk
+    pid = int(received)
+    pidfd: int | None
+    try:
+        pidfd = os.pidfd_open(pid)  # readable once the child exits (Linux >= 5.3)
+    except (AttributeError, OSError):
+        pidfd = None
+    while True:
+        watched = [pipe] if pidfd is None else [pipe, pidfd]
+        ready = select.select(watched, [], [], 0.2 if pidfd is None else None)[0]
+        if (pidfd in ready) if pidfd is not None else not alive(pid):
+            return  # the child exited: its parent takes care of the rest
+        if pipe in ready and not os.read(pipe, 64):
+            break  # EOF: the parent is gone
+    terminate_tree(pid, [pid, *descendants(pid)], grace)
+
+
+# ---- temp dirs that name their owner ----------------------------------------------------------
+
+
+def owned_temp_dir(kind: str) -> str:
+    """Create and return a temp dir ``sd-<kind>-<our pid>-<random>``.
+
+    First removes the ``sd-<kind>-<pid>-*`` dirs of owners that are no longer running (killed
+    before they could clean up); see :func:`sweep_temp_dirs`.
+    """
+    sweep_temp_dirs(kind)
+    return tempfile.mkdtemp(prefix=f"sd-{kind}-{os.getpid()}-")
+
+
+def sweep_temp_dirs(kind: str, root: str | None = None) -> list[str]:
+    """Remove this user's ``sd-<kind>-<pid>-*`` dirs in ``root`` whose owner ``pid`` is dead.
+
+    ``root`` defaults to the temp dir. Returns the paths removed.
+    """
+    pattern = re.compile(rf"sd-{re.escape(kind)}-(\d+)-")
+    removed = []
+    base = root or tempfile.gettempdir()
+    with contextlib.suppress(OSError), os.scandir(base) as entries:
+        for entry in entries:
+            match = pattern.match(entry.name)
+            if match is None or alive(int(match.group(1))):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                    continue
+            except OSError:
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
 # ---- threads ----------------------------------------------------------------------------------
 
 
@@ -185,3 +354,7 @@ def _stop_all_at_exit() -> None:
 
 
 atexit.register(_stop_all_at_exit)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--watch"]:
+    _watch(int(sys.argv[2]), float(sys.argv[3]))

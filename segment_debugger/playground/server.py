@@ -1,7 +1,8 @@
 """An embedded Redis for demos, notebooks and tests: :class:`EmbeddedRedis`.
 
 :class:`EmbeddedRedis` runs a real ``redis-server`` (or ``valkey-server``) found on PATH, as a
-child process in its own process group on a free 127.0.0.1 port with persistence off. When no
+child process tied to this one (:func:`~.procs.spawn_tied`: it dies with this process, even
+on SIGKILL) on a free 127.0.0.1 port with persistence off. When no
 such binary exists it falls back to fakeredis's in-process TCP server, which needs nothing
 installed by hand and carries pub/sub for redis-py clients. ``SEGMENT_DEBUGGER_EMBEDDED=fakeredis``
 (or ``EmbeddedRedis(kind="fakeredis")``) forces the fallback.
@@ -14,8 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,11 +23,13 @@ from typing import Any, Literal
 import redis
 
 from segment_debugger.playground.procs import (
+    TiedProcess,
     forget_at_exit,
     join_thread,
+    owned_temp_dir,
+    spawn_tied,
     start_thread,
     stop_at_exit,
-    stop_tree,
 )
 
 Kind = Literal["redis-server", "fakeredis"]
@@ -87,7 +88,7 @@ class EmbeddedRedis:
         self._requested = kind
         self.startup_timeout = startup_timeout
         self.port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: TiedProcess | None = None
         self._dir: str | None = None
         self._fake: Any = None  # fakeredis.TcpFakeServer
         self._fake_thread: threading.Thread | None = None
@@ -114,6 +115,15 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         """The redis-server's process id, or None (not started, or fakeredis)."""
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def dir(self) -> str | None:
+        """The redis-server's working directory (holds ``redis.log``), or None.
+
+        Named ``sd-embedded-redis-<owner pid>-*``: removed by :meth:`stop`, or at the next
+        start of any EmbeddedRedis once its owner is gone.
+        """
+        return self._dir
 
     @property
     def running(self) -> bool:
@@ -145,11 +155,11 @@ class EmbeddedRedis:
             )
         last_error = ""
         for _attempt in range(3):  # another process may grab the free port before we bind it
-            self._dir = tempfile.mkdtemp(prefix="sd-embedded-redis-")
+            self._dir = owned_temp_dir("embedded-redis")
             self.port = free_port()
             logfile = Path(self._dir) / "redis.log"
             with open(logfile, "wb") as out:
-                self._proc = subprocess.Popen(
+                self._proc = spawn_tied(
                     [
                         binary,
                         "--port", str(self.port),
@@ -159,10 +169,7 @@ class EmbeddedRedis:
                         "--dir", self._dir,
                         "--daemonize", "no",
                     ],
-                    stdin=subprocess.DEVNULL,
                     stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
                 )
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline and self._proc.poll() is None:
@@ -203,7 +210,7 @@ class EmbeddedRedis:
     def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            stop_tree(proc)
+            proc.stop()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from segment_debugger.playground.procs import stop_tree
+from segment_debugger.playground.procs import TiedProcess, owned_temp_dir, spawn_tied
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -28,19 +26,20 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class VoilaServer:
-    """Voila serving one notebook on 127.0.0.1, in a process group of its own.
+    """Voila serving one notebook on 127.0.0.1, a child tied to this process.
 
     ``stop()`` ends Voila and every process it started (kernels run in sessions of their own,
-    so they are found as descendants, not by group), then frees the port.
+    so they are found as descendants, not by group), then frees the port. If this process
+    dies first, however, the watchdog of :func:`~.procs.spawn_tied` does the same.
     """
 
     def __init__(self, notebook: Path, port: int, env: dict[str, str]) -> None:
         self.notebook = notebook
         self.port = port
         self.env = env
-        self.dir = tempfile.mkdtemp(prefix="sd-demo-voila-")
+        self.dir = owned_temp_dir("demo-voila")
         self.log_path = Path(self.dir) / "voila.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: TiedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -55,7 +54,7 @@ class VoilaServer:
     def start(self) -> None:
         """Launch Voila (returns at once; see :meth:`wait_ready`)."""
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
+            self.proc = spawn_tied(
                 [
                     sys.executable, "-m", "voila", str(self.notebook),
                     "--no-browser",
@@ -64,12 +63,9 @@ class VoilaServer:
                     "--Voila.port_retries=0",
                     "--show_tracebacks=True",
                 ],
-                stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=str(self.notebook.parent),
-                start_new_session=True,
             )
 
     def log_tail(self, chars: int = 3000) -> str:
@@ -114,5 +110,5 @@ class VoilaServer:
         """
         proc, self.proc = self.proc, None
         if proc is not None:
-            stop_tree(proc, timeout)
+            proc.stop(timeout)
         shutil.rmtree(self.dir, ignore_errors=True)
