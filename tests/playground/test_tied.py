@@ -131,7 +131,8 @@ def test_a_sigkilled_demo_command_leaves_no_redis_voila_or_kernel(cleanup: list[
     took = kill_and_time(demo, signal.SIGKILL, pids)
     print(f"SIGKILL: redis-server, voila and kernel gone {took:.2f} s after the demo command",
           file=sys.stderr)
-    assert nothing_listens(port)
+    # Sockets the dead Voila had accepted may linger for a moment in the kernel.
+    wait_until(lambda: nothing_listens(port), timeout=GONE_WITHIN_S, what=f"port {port} free")
     reader.join(timeout=5)
 
 
