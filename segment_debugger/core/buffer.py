@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segment_debugger.core.event import EVENT_TYPES, Event
+from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
 
 if TYPE_CHECKING:
@@ -54,6 +55,13 @@ class Gap:
     """A short readable cause, e.g. ``"connection lost: Connection reset by peer"``."""
     after_seq: int
     """The last seq buffered before the gap (0 when nothing had been received yet)."""
+    lost_estimate: int | None = None
+    """Events lost in the gap: estimated for pub/sub once events arrive on both sides of it
+    (see :mod:`segment_debugger.core.loss`), exact when the source could count them; None
+    while unknown. When estimated, ``started_at``/``ended_at`` are the estimated hole."""
+    estimate_basis: str = ""
+    """What ``lost_estimate`` rests on: ``"publisher timestamps"``, ``"receive times"``,
+    ``"exact"``, or ``""`` while unknown."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the gap as a plain dict (JSON-friendly)."""
@@ -93,6 +101,8 @@ class EventBuffer:
         self._by_type: defaultdict[str, int] = defaultdict(int)
         self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
         self._gap_count = 0
+        self._lost_estimate = 0
+        self._pending_gap: Gap | None = None  # recorded, awaiting the first event after it
         self._started = clock()
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
@@ -123,7 +133,10 @@ class EventBuffer:
         Returns the same event, now with ``seq`` set.
         """
         with self._lock:
+            before = self._take_pending_locked()
             self._append_locked((event,))
+        if before is not None:
+            self._estimate_gap(*before, event)
         return event
 
     def extend(self, events: Iterable[Event]) -> None:
@@ -131,7 +144,10 @@ class EventBuffer:
         batch = events if isinstance(events, (list, tuple)) else list(events)
         if batch:
             with self._lock:
+                before = self._take_pending_locked()
                 self._append_locked(batch)
+            if before is not None:
+                self._estimate_gap(*before, batch[0])
 
     def _append_locked(self, batch: Sequence[Event]) -> None:
         """Append each event in turn, evicting as needed (the hot path: one loop over locals)."""
@@ -196,8 +212,15 @@ class EventBuffer:
             self._message_ids.clear()
             self._bytes = 0
 
-    def record_gap(self, started_at: float, ended_at: float, reason: str) -> Gap:
-        """Record a stretch of possible message loss (epoch seconds) and return it."""
+    def record_gap(
+        self, started_at: float, ended_at: float, reason: str, *, lost: int | None = None
+    ) -> Gap:
+        """Record a stretch of message loss (epoch seconds) and return it.
+
+        ``lost`` is the exact number of events lost when the source can tell. Without it the
+        loss is estimated from the events on both sides once the next one arrives (the gap in
+        :attr:`gaps` is then replaced by one with ``lost_estimate`` and the estimated span).
+        """
         with self._lock:
             gap = Gap(
                 started_at=started_at,
@@ -205,10 +228,48 @@ class EventBuffer:
                 duration=max(0.0, ended_at - started_at),
                 reason=reason,
                 after_seq=self._last_seq,
+                lost_estimate=lost,
+                estimate_basis="exact" if lost is not None else "",
             )
             self._gaps.append(gap)
             self._gap_count += 1
+            if lost is None:
+                self._pending_gap = gap
+            else:
+                self._lost_estimate += lost
         return gap
+
+    def _take_pending_locked(self) -> tuple[Gap, list[Event]] | None:
+        """Return the gap awaiting its estimate and the events before it (at most a sample)."""
+        gap = self._pending_gap
+        if gap is None:
+            return None
+        self._pending_gap = None
+        events = self._events
+        start = max(0, len(events) - RATE_SAMPLE)
+        return gap, list(itertools.islice(events, start, None))
+
+    def _estimate_gap(self, gap: Gap, before: list[Event], after: Event) -> None:
+        """Estimate ``gap`` from the events around it (outside the lock), then store it."""
+        hole = estimate_hole(before, after)
+        if hole is None:
+            return
+        started = min(hole.started_at, gap.started_at)
+        ended = max(hole.ended_at, started)
+        estimated = dataclasses.replace(
+            gap,
+            started_at=started,
+            ended_at=ended,
+            duration=ended - started,
+            lost_estimate=hole.lost,
+            estimate_basis=hole.basis,
+        )
+        with self._lock:
+            for i, kept in enumerate(self._gaps):
+                if kept is gap:
+                    self._gaps[i] = estimated
+                    break
+            self._lost_estimate += hole.lost
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -283,8 +344,9 @@ class EventBuffer:
 
         ``received``, ``invalid`` (received and flagged invalid), ``evicted`` (pushed out by a
         cap), ``cleared`` (removed by :meth:`clear`), ``buffered`` and ``bytes`` (now),
-        ``gaps`` (count) and ``last_gap`` (dict or None), ``rate_per_s`` (received per second
-        over the last ~5 s), ``by_type`` (received per Segment type; anything else is
+        ``gaps`` (count), ``lost_estimate`` (events lost in gaps, summed: estimated for
+        pub/sub, see :class:`Gap`) and ``last_gap`` (dict or None), ``rate_per_s`` (received
+        per second over the last ~5 s), ``by_type`` (received per Segment type; anything else is
         ``"unknown"``), ``first_seq``, ``last_seq``, ``max_messages``, ``max_bytes``.
         """
         with self._lock:
@@ -295,6 +357,7 @@ class EventBuffer:
                 "cleared": self._cleared,
                 "invalid": self._invalid,
                 "gaps": self._gap_count,
+                "lost_estimate": self._lost_estimate,
                 "last_gap": self._gaps[-1].to_dict() if self._gaps else None,
                 "bytes": self._bytes,
                 "rate_per_s": self._rate_locked(),

@@ -30,8 +30,10 @@ State = Literal["connecting", "live", "reconnecting", "stopped", "error"]
 
 #: Reconnect backoff: exponential from BASE, capped, with "equal jitter" (half fixed, half
 #: random), so many debuggers do not reconnect in lockstep after a server restart.
+#: The cap keeps a source live again within about a second of its server's return, after an
+#: outage of any length, at the price of one connect attempt per second while it is down.
 BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 5.0
+BACKOFF_CAP_S = 1.0
 #: Default bound on one connect (TCP connect, and the TLS handshake for ``rediss://``).
 CONNECT_TIMEOUT_S = 3.0
 
@@ -288,5 +290,6 @@ def _hint(exc: BaseException) -> str:
         return ""
     return (
         " (the server dropped this subscriber: a restart, CLIENT KILL, or falling behind its "
-        "client-output-buffer-limit pubsub)"
+        "client-output-buffer-limit pubsub; a single message larger than that hard limit, "
+        "32 MB by default, can never be delivered over pub/sub)"
     )

@@ -197,7 +197,9 @@ class RedisSource(ThreadedSource):
         self._open_gap(
             "the server closed the subscription and redis-py reconnected on its own "
             "(a subscriber that falls behind is disconnected over "
-            "client-output-buffer-limit pubsub); messages published meanwhile are lost"
+            "client-output-buffer-limit pubsub, and a single message larger than its hard "
+            "limit, 32 MB by default, can never be delivered over pub/sub); messages "
+            "published meanwhile are lost"
         )
         self._set_status("reconnecting", "resubscribing after the server closed the connection")
 

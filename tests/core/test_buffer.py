@@ -221,6 +221,8 @@ def test_record_gap() -> None:
         "duration": 0.0,
         "reason": "clock went backwards",
         "after_seq": 3,
+        "lost_estimate": None,
+        "estimate_basis": "",
     }
     with pytest.raises(AttributeError):
         gap.reason = "changed"  # type: ignore[misc]
