@@ -46,3 +46,26 @@ def test_event_label_and_the_row_come_from_the_payload(case: dict[str, Any]) -> 
     event.seq = case["row"]["seq"]
     assert dict(event_to_row(event)) == case["row"], "the row in the file is stale"
     assert event_label(event) == case["label"], case["note"]
+
+
+def regenerate() -> None:
+    """Recompute every case's row and label from its raw payload (after a parser change).
+
+    Run ``python tests/cli/test_label_vectors.py --write`` from the repository root, review the
+    diff, and run the JS tests: they check the labels against ``label()`` in format.ts.
+    """
+    for position, case in enumerate(CASES, 1):
+        if case["raw"] is not None:
+            event = parse_event(case["raw"].encode("utf-8"), "events", 0.0)
+            event.seq = position
+            case["row"] = dict(event_to_row(event))
+        case["label"] = row_label(case["row"])
+    text = json.dumps(VECTORS, ensure_ascii=False, indent=1) + "\n"
+    VECTORS_PATH.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        regenerate()
