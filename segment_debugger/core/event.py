@@ -34,10 +34,13 @@ TIME_FIELDS: tuple[str, ...] = ("timestamp", "sentAt", "receivedAt")
 OBJECT_FIELDS: tuple[str, ...] = ("properties", "traits", "context")
 #: The verdict.
 CHECK_FIELDS: tuple[str, ...] = ("valid", "violations")
+#: Where the source found the message, beyond its channel (None when not applicable).
+ORIGIN_FIELDS: tuple[str, ...] = ("stream_id",)
 
 #: Every attribute of an :class:`Event`, in constructor order.
 FIELDS: tuple[str, ...] = (
     *RECORD_FIELDS, "data", "type", *TEXT_FIELDS, *TIME_FIELDS, *OBJECT_FIELDS, *CHECK_FIELDS,
+    *ORIGIN_FIELDS,
 )
 
 #: Marks a parsed object that is read again from ``raw`` on access instead of being kept.
@@ -54,7 +57,8 @@ class Event:
     ``data`` (the parsed JSON object, or None when the payload is not a JSON object), the
     Segment fields ``type`` ... ``receivedAt`` (text, or None when absent), ``properties`` /
     ``traits`` / ``context`` (objects, or None when absent or not an object), ``valid`` and
-    ``violations`` (short readable strings). Segment's camelCase names are kept.
+    ``violations`` (short readable strings), ``stream_id`` (the Redis Stream entry id, for
+    events read from a stream; None otherwise). Segment's camelCase names are kept.
 
     Memory and speed: events made by :func:`~segment_debugger.core.segment.parse_event` do not keep
     the parsed JSON objects. ``data``, ``properties``, ``traits`` and ``context`` are parsed
@@ -85,6 +89,7 @@ class Event:
         "sentAt",
         "seq",
         "size",
+        "stream_id",
         "timestamp",
         "type",
         "userId",
@@ -109,6 +114,7 @@ class Event:
     sentAt: str | None
     receivedAt: str | None
     valid: bool
+    stream_id: str | None
 
     def __init__(
         self,
@@ -135,6 +141,7 @@ class Event:
         context: dict[str, Any] | None = None,
         valid: bool = True,
         violations: list[str] | None = None,
+        stream_id: str | None = None,
     ) -> None:
         self.raw = raw
         self.channel = channel
@@ -159,6 +166,7 @@ class Event:
         self._context = context
         self.valid = valid
         self._violations = violations
+        self.stream_id = stream_id
 
     def __repr__(self) -> str:
         return (

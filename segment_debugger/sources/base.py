@@ -96,6 +96,9 @@ class ThreadedSource:
 
     #: The reader thread's name (shown by debuggers and ``threading.enumerate()``).
     thread_name = "segment-debugger-source"
+    #: True for sources that resume exactly where they stopped (Streams): a lost connection
+    #: is then no gap. Pub/sub loses whatever is published while it is away.
+    resumes_without_loss = False
 
     def __init__(
         self, url: str, buffer: EventBuffer | None, *, connect_timeout: float = CONNECT_TIMEOUT_S
@@ -206,8 +209,14 @@ class ThreadedSource:
         """Note that, as of now, nothing has been lost."""
         self._last_ok = time.time()
 
+    def _disconnect_hint(self, exc: BaseException) -> str:
+        """Return words to append to a lost connection's reason (who may have closed it)."""
+        return ""
+
     def _open_gap(self, reason: str) -> None:
         """Note that messages may be being lost from the last moment we know we were fine."""
+        if self.resumes_without_loss:
+            return
         if self._ever_live and self._gap_start is None:
             self._gap_start = self._last_ok or time.time()
             self._gap_reason = self._url.scrub(reason)
@@ -253,7 +262,7 @@ class ThreadedSource:
                 self._open_gap(f"connection lost: {exc}")
                 self._failed("reconnecting" if self._ever_live else "connecting", str(exc))
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                self._open_gap(f"connection lost: {exc}{_hint(exc)}")
+                self._open_gap(f"connection lost: {exc}{self._disconnect_hint(exc)}")
                 state: State = "reconnecting" if self._ever_live else "connecting"
                 self._failed(state, f"{type(exc).__name__}: {exc}")
             except redis.ResponseError as exc:
@@ -282,14 +291,3 @@ class ThreadedSource:
         ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * float(2**self._attempt))
         self._attempt = min(self._attempt + 1, 16)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-def _hint(exc: BaseException) -> str:
-    """Say who may have closed the connection when the server did."""
-    if "closed by server" not in str(exc):
-        return ""
-    return (
-        " (the server dropped this subscriber: a restart, CLIENT KILL, or falling behind its "
-        "client-output-buffer-limit pubsub; a single message larger than that hard limit, "
-        "32 MB by default, can never be delivered over pub/sub)"
-    )
