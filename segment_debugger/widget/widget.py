@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ import traitlets
 
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.query import Criteria
+from segment_debugger.sources import open_source
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL
 from segment_debugger.widget.pump import Pump
 from segment_debugger.widget.wire import ErrorMsg, RawMsg, selected_dict
@@ -81,7 +83,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     ``source`` is any :class:`~segment_debugger.sources.base.Source` (started here; stopped by
     its owner, not by ``close()``). Without it, ``url``, ``channels`` (one name or several) and
     ``patterns`` open a :class:`~segment_debugger.sources.pubsub.RedisSource` that the debugger
-    owns; ``url=None`` opens none (feed ``buffer`` yourself). ``max_messages``/``max_bytes`` size
+    owns, or ``streams`` (with ``start`` and ``group``) a
+    :class:`~segment_debugger.sources.streams.StreamSource`; ``url=None`` opens none (feed
+    ``buffer`` yourself). ``max_messages``/``max_bytes`` size
     a new buffer (ignored when ``buffer`` or ``source`` is given). ``throttle_ms`` is the delta
     interval (at least 50); ``max_rows_per_second`` the display budget above which rows are
     thinned (the buffer keeps them all). The two-way traits (``paused``, ``query``,
@@ -121,6 +125,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         channels: str | Iterable[str] = (DEFAULT_CHANNEL,),
         patterns: str | Iterable[str] = (),
         *,
+        streams: str | Iterable[str] | None = None,
+        start: str | datetime | timedelta = "$",
+        group: str | None = None,
         max_messages: int = 10_000,
         max_bytes: int = 256 * 2**20,
         throttle_ms: int = 100,
@@ -148,9 +155,15 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         if buffer is None:
             buffer = EventBuffer(max_messages=max_messages, max_bytes=max_bytes)
         if source is None and url is not None:
-            from segment_debugger.sources.pubsub import RedisSource
-
-            source = RedisSource(url, channels=channels, patterns=patterns, buffer=buffer)
+            source = open_source(
+                url,
+                channels=() if streams is not None else channels,
+                patterns=patterns,
+                streams=streams,
+                start=start,
+                group=group,
+                buffer=buffer,
+            )
             self._owns_source = True
         self._buffer: EventBuffer = buffer
         self._source: Source | None = source

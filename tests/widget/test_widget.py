@@ -637,3 +637,21 @@ def test_closed_debuggers_are_garbage_collected(monkeypatch: pytest.MonkeyPatch)
     assert [r for r in refs if r() is not None] == []
     growth = psutil.Process().memory_info().rss - rss_after_5
     assert growth < 100 * 2**20, f"RSS grew {growth / 2**20:.0f} MB over 15 closed debuggers"
+
+
+def test_the_streams_shortcut_opens_a_stream_source(
+    make_debugger: Callable[..., SegmentDebugger], redis_server: RedisServer
+) -> None:
+    from segment_debugger.sources.streams import StreamSource
+
+    with redis_server.client() as client:
+        client.xadd("orders", {"data": orjson.dumps(payload(1))})
+    dbg = make_debugger(streams=["orders"], start="0")
+    assert isinstance(dbg.source, StreamSource)
+    wait_until(lambda: len(dbg.buffer) == 1 and dbg.status.get("state") == "live")
+    assert "stream orders" in dbg.status["reason"]
+    assert dbg.buffer.snapshot()[0].stream_id is not None
+    with pytest.raises(ValueError, match="either streams or channels"):
+        SegmentDebugger(redis_server.url, channels=["a"], streams=["b"], autostart=False)
+    with pytest.raises(ValueError, match="apply to streams"):
+        SegmentDebugger(redis_server.url, start="0", autostart=False)
