@@ -81,9 +81,10 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     ``dbg.filtered()``, ``dbg.stats``. Call ``close()`` (or use ``with``) to stop its threads.
 
     ``source`` is any :class:`~segment_debugger.sources.base.Source` (started here; stopped by
-    its owner, not by ``close()``). Without it, ``url``, ``channels`` (one name or several) and
-    ``patterns`` open a :class:`~segment_debugger.sources.pubsub.RedisSource` that the debugger
-    owns, or ``streams`` (with ``start`` and ``group``) a
+    its owner, not by ``close()``). Without it, ``url``, ``channels`` (one name or several;
+    ``events`` by default) and ``patterns`` open a
+    :class:`~segment_debugger.sources.pubsub.RedisSource` that the debugger owns, or
+    ``streams`` (with ``start`` and ``group``) a
     :class:`~segment_debugger.sources.streams.StreamSource`; ``url=None`` opens none (feed
     ``buffer`` yourself). ``max_messages``/``max_bytes`` size
     a new buffer (ignored when ``buffer`` or ``source`` is given). ``throttle_ms`` is the delta
@@ -122,7 +123,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     def __init__(
         self,
         url: str | None = DEFAULT_URL,
-        channels: str | Iterable[str] = (DEFAULT_CHANNEL,),
+        channels: str | Iterable[str] | None = None,
         patterns: str | Iterable[str] = (),
         *,
         streams: str | Iterable[str] | None = None,
@@ -157,7 +158,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         if source is None and url is not None:
             source = open_source(
                 url,
-                channels=() if streams is not None else channels,
+                channels=channels if channels is not None else (
+                    () if streams is not None else (DEFAULT_CHANNEL,)
+                ),
                 patterns=patterns,
                 streams=streams,
                 start=start,
