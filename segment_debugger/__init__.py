@@ -17,6 +17,7 @@ _EXPORTS = {
     "EventBuffer": "core.buffer",
     "parse_query": "core.query",
     "RedisSource": "sources.pubsub",
+    "StreamSource": "sources.streams",
     "SegmentDebugger": "widget.widget",
     "demo": "playground.demo",
 }
