@@ -10,15 +10,24 @@ parses (orjson) and validates; bad input becomes an Event with ``valid=False`` a
 the buffer also adds the "duplicate messageId" violation (text from :func:`duplicate_violation`),
 since only it knows what is buffered.
 
-The happy path costs little more than ``orjson.loads``: a handful of dict lookups, no regex, no
-copies; the parsed objects are not kept but parsed again from ``raw`` when asked for (see
+The happy path costs little more than ``orjson.loads``: a handful of dict lookups, one
+``orjson.dumps`` compared with ``raw`` (the duplicate-key check), no regex, no copies; the parsed
+objects are not kept but parsed again from ``raw`` when asked for (see
 :class:`~segment_debugger.core.event.Event`), so buffered events cost the garbage collector one
 small flat record each.
+
+Beyond the Segment spec, two things are flagged because they make one payload mean different
+things to different readers: duplicate keys in a JSON object (orjson, like most parsers, keeps
+the last value; others keep the first or reject the payload), see :func:`_duplicate_keys`; and
+invisible or reordering characters (C0/C1 controls, bidi overrides and isolates, zero-width
+characters) in ``type`` and the :data:`~segment_debugger.core.event.TEXT_FIELDS`, which can make
+one id display as another ("Trojan Source"), see :func:`invisible_characters`.
 Validation follows https://segment.com/docs/connections/spec/common/.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -31,6 +40,7 @@ from segment_debugger.core.event import EVENT_TYPES, FROM_RAW, TEXT_FIELDS, Even
 MAX_EVENT_BYTES = 32 * 1024
 
 _loads = orjson.loads
+_dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 _fromisoformat = datetime.fromisoformat
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
@@ -45,6 +55,26 @@ _ISO_RE = re.compile(
     r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?",
     re.ASCII,
 )
+
+# Characters that hide or reorder text (checked only in strings that fail str.isprintable(),
+# which is False for every one of them): C0 and C1 controls and DEL; the soft hyphen, Arabic
+# letter mark and Mongolian vowel separator; zero-width space/joiners and LRM/RLM; line and
+# paragraph separators; bidi embeddings, overrides and isolates; word joiner and invisible
+# operators; deprecated format characters; the byte order mark (zero-width no-break space);
+# interlinear annotation marks.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+# A zero-width joiner inside an emoji sequence (e.g. a family emoji) is how that emoji is
+# written, not a spoof: one between two pictographs (optionally after a variation selector or
+# skin tone) is not flagged.
+_EMOJI = "\u2600-\u27bf\U0001f000-\U0001faff"
+_EMOJI_ZWJ_RE = re.compile(f"(?<=[{_EMOJI}\ufe0f\U0001f3fb-\U0001f3ff])\u200d(?=[{_EMOJI}])")
+
+#: At most this many duplicate keys are named in violations (the rest are counted).
+_MAX_DUPLICATES_NAMED = 3
+_DUPLICATE_QUOTE = b"\\u0022"  # a quote written as an escape: the quote count cannot be trusted
 
 
 def parse_event(raw: bytes, channel: str, received_at: float, pattern: str | None = None) -> Event:
@@ -90,7 +120,7 @@ def _parse(raw: Any, channel: Any, received_at: Any, pattern: Any) -> Event:
         typ = _bad_type(typ, violations)
     strings = tuple(map(get, TEXT_FIELDS))
     for value in strings:
-        if value is not None and value.__class__ is not str:
+        if value is not None and (value.__class__ is not str or not value.isprintable()):
             strings = _texts(strings, violations)
             break
     event, name, user_id, anonymous_id, message_id, group_id, previous_id = strings
@@ -150,6 +180,13 @@ def _parse(raw: Any, channel: Any, received_at: Any, pattern: Any) -> Event:
     if context is not None and context.__class__ is not dict:
         context = _not_an_object("context", context, violations)
 
+    try:  # fast path: the payload is exactly what orjson writes back, so no key was lost
+        dumped: bytes | None = _dumps(data)
+    except TypeError:  # nested deeper than orjson writes (254 levels)
+        dumped = None
+    if dumped != raw:
+        _duplicate_keys(raw, dumped, violations)
+
     if size > MAX_EVENT_BYTES:
         violations.append(_too_big(size))
     return Event(
@@ -191,15 +228,47 @@ def _bad_type(typ: Any, violations: list[str]) -> str | None:
     if type(typ) is not str:
         return _not_a_string("type", typ, violations)
     violations.append(f"unknown type {_short(typ)}")
+    if not typ.isprintable():
+        _flag_invisible("type", typ, violations)
     return typ
 
 
 def _texts(values: tuple[Any, ...], violations: list[str]) -> tuple[Any, ...]:
-    """Flag each of the ``TEXT_FIELDS`` that holds a non-string; return them all as text."""
-    return tuple(
-        value if value is None or type(value) is str else _not_a_string(key, value, violations)
-        for key, value in zip(TEXT_FIELDS, values, strict=True)
-    )
+    """Flag each of the ``TEXT_FIELDS`` that holds a non-string or hidden characters.
+
+    Returns them all as text.
+    """
+    texts = []
+    for key, value in zip(TEXT_FIELDS, values, strict=True):
+        if value is not None and type(value) is not str:
+            value = _not_a_string(key, value, violations)
+        elif value is not None and not value.isprintable():
+            _flag_invisible(key, value, violations)
+        texts.append(value)
+    return tuple(texts)
+
+
+def invisible_characters(text: str) -> list[str]:
+    """Return the invisible or reordering characters in ``text`` as ``U+XXXX``, each once.
+
+    Controls (C0, DEL, C1), bidi embeddings/overrides/isolates and marks, zero-width
+    characters, the BOM and similar format characters: what lets an id display as another
+    ("Trojan Source"). A zero-width joiner inside an emoji sequence is not counted.
+    """
+    if text.isprintable():  # False for every character above: the common case stops here
+        return []
+    if "\u200d" in text:
+        text = _EMOJI_ZWJ_RE.sub("", text)
+    found = dict.fromkeys(_INVISIBLE_RE.findall(text))
+    return [f"U+{ord(c):04X}" for c in found]
+
+
+def _flag_invisible(key: str, text: str, violations: list[str]) -> None:
+    """Flag ``text`` (the value of ``key``) when it holds invisible or reordering characters."""
+    found = invisible_characters(text)
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        violations.append(f"{key} contains invisible or reordering characters ({shown})")
 
 
 def _date(key: str, value: Any, violations: list[str]) -> str:
@@ -222,6 +291,83 @@ def _not_a_string(key: str, value: Any, violations: list[str]) -> str:
     """Flag a Segment field that should be a string; return its value as text."""
     violations.append(f"{key} is {_kind(value)}, not a string")
     return _to_text(value)
+
+
+def _duplicate_keys(raw: bytes, dumped: bytes | None, violations: list[str]) -> None:
+    r"""Flag every key that occurs twice in one JSON object of ``raw`` (at any depth).
+
+    Called only when ``dumped`` (``orjson.dumps`` of the parsed object, None when it could not
+    be written) differs from ``raw``: pretty-printed, escaped, numbers written differently, or
+    a lost key. Cheap exact test first: a lost key takes at least its own two quote characters
+    with it, and nothing else orjson normalises adds or removes a ``"`` unless the payload
+    writes a quote as ``\u0022``; so equal quote counts mean no duplicates. Else the payload
+    is parsed again with the standard library, noting duplicates (rare: only payloads with a
+    duplicate, a ``\u0022`` or more than 254 levels of nesting get there).
+    """
+    if (
+        dumped is not None
+        and dumped.count(b'"') == raw.count(b'"')
+        and _DUPLICATE_QUOTE not in raw
+    ):
+        return
+    try:
+        found = _find_duplicates(raw)
+    except RecursionError:
+        violations.append("nested too deep to check for duplicate keys")
+        return
+    for path in found[:_MAX_DUPLICATES_NAMED]:
+        violations.append(
+            f"duplicate key {_short_path(path)} (parsers disagree: the last value wins here)"
+        )
+    if len(found) > _MAX_DUPLICATES_NAMED:
+        violations.append(f"{len(found) - _MAX_DUPLICATES_NAMED:,} more duplicate keys")
+
+
+class _Duplicates(dict[str, Any]):
+    """A JSON object that held duplicate keys (``keys_twice`` names them, in order, once each)."""
+
+    __slots__ = ("keys_twice",)
+    keys_twice: list[str]
+
+
+def _note_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads`: a dict, marked when a key repeats."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _Duplicates(obj)
+    seen: set[str] = set()
+    twice: dict[str, None] = {}
+    for key, _value in pairs:
+        if key in seen:
+            twice[key] = None
+        seen.add(key)
+    marked.keys_twice = list(twice)
+    return marked
+
+
+def _find_duplicates(raw: bytes) -> list[tuple[str, ...]]:
+    """Return the path of every duplicate key in ``raw`` (JSON), outer objects first."""
+    root = json.loads(raw, object_pairs_hook=_note_duplicates)
+    found: list[tuple[str, ...]] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), root)]
+    while stack:  # iterative, depth first; only containers are pushed
+        path, value = stack.pop()
+        if type(value) is _Duplicates:
+            found.extend((*path, key) for key in value.keys_twice)
+        items = enumerate(value) if type(value) is list else value.items()
+        stack.extend(
+            reversed([((*path, str(k)), v) for k, v in items if isinstance(v, list | dict)])
+        )
+    return found
+
+
+def _short_path(path: tuple[str, ...]) -> str:
+    """Quote a dotted path for a violation message: long paths keep their two ends."""
+    text = ".".join(path)
+    if len(text) > 60:
+        text = text[:20] + "…" + text[-39:]
+    return repr(text)
 
 
 def is_iso8601(text: str) -> bool:

@@ -435,3 +435,201 @@ def test_event_class_matches_the_field_declaration() -> None:
     for name in FIELDS:
         getattr(event, name)  # every declared field is an attribute
     assert set(event.to_dict()) == set(FIELDS)
+
+
+# -- duplicate keys (issue 8) -------------------------------------------------------------------
+
+
+def duplicates_of(raw: bytes) -> list[str]:
+    return [v for v in parse_event(raw, "events", 0.0).violations if "duplicate key" in v]
+
+
+def test_top_level_duplicate_key_is_flagged_and_the_event_kept() -> None:
+    raw = b'{"type":"track","event":"E","userId":"u","type":"identify"}'
+    event = parse_event(raw, "events", 0.0)
+    assert event.violations == [
+        "duplicate key 'type' (parsers disagree: the last value wins here)"
+    ]
+    assert not event.valid
+    assert event.raw == raw  # kept exactly as received
+    assert event.type == "identify"  # what orjson (and this parser) keeps: the last value
+
+
+@pytest.mark.parametrize(
+    ("raw", "paths"),
+    [
+        (b'{"type":"track","event":"E","userId":"u","properties":{"plan":"a","plan":"b"}}',
+         ["properties.plan"]),
+        (b'{"type":"track","event":"E","userId":"u","context":{"a":{"b":{"c":1,"c":2}}}}',
+         ["context.a.b.c"]),
+        (b'{"type":"track","event":"E","userId":"u","properties":{"l":[1,{"k":1,"k":2}]}}',
+         ["properties.l.1.k"]),
+        # pretty-printed, and the two copies hold different kinds of value
+        (b'{\n  "type": "track",\n  "event": "E",\n  "userId": "u",\n  "userId": ["v"]\n}',
+         ["userId"]),
+        # a quote written as \u0022 makes the cheap check inconclusive: the exact one decides
+        (b'{"type":"track","event":"E","userId":"u\\u0022","userId":"v"}', ["userId"]),
+        # the same key written with an escape is the same key
+        (b'{"type":"track","event":"E","userId":"u","\\u0075serId":"v"}', ["userId"]),
+        (b'{"type":"track","event":"E","userId":"u","a":1,"b":2,"a":3,"b":4}', ["a", "b"]),
+    ],
+)
+def test_nested_and_escaped_duplicate_keys_are_flagged_with_their_path(
+    raw: bytes, paths: list[str]
+) -> None:
+    assert duplicates_of(raw) == [
+        f"duplicate key {path!r} (parsers disagree: the last value wins here)" for path in paths
+    ]
+
+
+def test_many_duplicates_name_three_and_count_the_rest() -> None:
+    pairs = ",".join(f'"k{i}":1,"k{i}":2' for i in range(10))
+    event = parse_event(('{"type":"identify","userId":"u",' + pairs + "}").encode(), "e", 0.0)
+    assert event.violations[:3] == [
+        f"duplicate key 'k{i}' (parsers disagree: the last value wins here)" for i in range(3)
+    ]
+    assert event.violations[3:] == ["7 more duplicate keys"]
+
+
+def test_hostile_duplicate_paths_are_shortened() -> None:
+    key = "k" * 5000
+    inner = '{"' + key + '":{"x":1,"x":2}}'
+    event = parse_event(('{"type":"identify","userId":"u","traits":' + inner + "}").encode(), "e",
+                        0.0)
+    (violation,) = event.violations
+    assert len(violation) < 130
+    assert violation.startswith("duplicate key 'traits.kkk")
+    assert "k…k" in violation
+    assert violation.endswith("kk.x' (parsers disagree: the last value wins here)")
+
+
+def test_duplicates_are_found_beyond_what_orjson_writes_back() -> None:
+    deep = '{"n":' * 300 + '{"a":1,"a":2}' + "}" * 300  # orjson writes 254 levels at most
+    raw = ('{"type":"track","event":"E","userId":"u","properties":' + deep + "}").encode()
+    (violation,) = duplicates_of(raw)  # the 300-level path is shortened: check both ends
+    assert violation.startswith("duplicate key 'properties.n.n.")
+    assert violation.endswith(".n.a' (parsers disagree: the last value wins here)")
+    clean = ('{"type":"track","event":"E","userId":"u","properties":' + '{"n":' * 300 + "1"
+             + "}" * 301).encode()
+    assert parse_event(clean, "e", 0.0).violations == []
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(
+    allow_nan=False, allow_infinity=False
+) | st.text()
+json_objects = st.recursive(
+    st.dictionaries(st.text(max_size=8), json_scalars, max_size=5),
+    lambda children: st.dictionaries(
+        st.text(max_size=8), children | st.lists(children, max_size=3), max_size=5
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    json_objects,
+    st.sampled_from([None, 0, 2, "\t"]),
+    st.booleans(),
+    st.sampled_from([(",", ":"), (", ", ": "), (" , ", " : ")]),
+)
+def test_no_duplicate_is_reported_where_there_is_none(
+    obj: dict[str, Any], indent: Any, ensure_ascii: bool, separators: tuple[str, str]
+) -> None:
+    payload = {"type": "track", "event": "E", "userId": "u", "properties": obj}
+    raw = json.dumps(payload, indent=indent, ensure_ascii=ensure_ascii,
+                     separators=separators).encode()
+    assert duplicates_of(raw) == []
+    assert orjson.loads(raw) == parse_event(raw, "e", 0.0).data
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_objects, st.data())
+def test_an_injected_duplicate_is_always_reported(obj: dict[str, Any], data: Any) -> None:
+    key = data.draw(st.text(max_size=8))
+    first, second = data.draw(json_scalars), data.draw(json_scalars)
+    body = json.dumps(obj, ensure_ascii=data.draw(st.booleans()))[1:-1]
+    pairs = [json.dumps(key) + ":" + json.dumps(first), body, json.dumps(key) + ":"
+             + json.dumps(second)]
+    raw = ('{"type":"identify","userId":"u","traits":{' + ",".join(p for p in pairs if p)
+           + "}}").encode()
+    assert duplicates_of(raw)[0] == (
+        f"duplicate key {_path_text('traits.' + key)} (parsers disagree: the last value wins here)"
+    )
+
+
+def _path_text(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:20] + "…" + text[-39:])
+
+
+# -- invisible and reordering characters (issue 8) ----------------------------------------------
+
+INVISIBLE = {
+    "NUL": "\x00",
+    "ESC": "\x1b",
+    "newline": "\n",
+    "DEL": "\x7f",
+    "C1 NEL": "\x85",
+    "C1 CSI": "\x9b",
+    "LRE": "\u202a",
+    "RLO": "\u202e",
+    "LRI": "\u2066",
+    "PDI": "\u2069",
+    "ZWSP": "\u200b",
+    "ZWNJ": "\u200c",
+    "ZWJ": "\u200d",
+    "RLM": "\u200f",
+    "word joiner": "\u2060",
+    "BOM": "\ufeff",
+    "soft hyphen": "\xad",
+}
+
+
+@pytest.mark.parametrize("name", list(INVISIBLE))
+@pytest.mark.parametrize("field", ["userId", "anonymousId", "event", "messageId", "previousId"])
+def test_invisible_or_reordering_characters_in_ids_are_flagged(name: str, field: str) -> None:
+    char = INVISIBLE[name]
+    payload = {"type": "alias", "event": "E", "userId": "u", "previousId": "p",
+               field: f"admin{char}-1"}
+    event = parse(payload)
+    assert f"{field} contains invisible or reordering characters (U+{ord(char):04X})" in (
+        event.violations
+    ), name
+    assert not event.valid
+    assert getattr(event, field) == f"admin{char}-1"  # kept as it is, flagged
+
+
+def test_trojan_source_user_id_names_each_character_once() -> None:
+    spoof = "user\u202e\u2066nimda\u2069\u202c-1\u202e"
+    assert violations_of({**OK, "userId": spoof}) == [
+        "userId contains invisible or reordering characters (U+202E, U+2066, U+2069, U+202C)"
+    ]
+
+
+def test_invisible_characters_in_type_are_flagged_too() -> None:
+    assert violations_of({**OK, "type": "track\u200b"}) == [
+        "unknown type 'track\\u200b'",
+        "type contains invisible or reordering characters (U+200B)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Café Ordered", "注文完了", "Zahlung über 10 €", "🛒 added", "👨\u200d👩\u200d👧 family",
+     "👍🏽\u200d", "a b", "tab-free"],
+)
+def test_visible_text_is_not_flagged(text: str) -> None:
+    found = [v for v in violations_of({**OK, "event": text, "userId": text}) if "invisible" in v]
+    if text == "👍🏽\u200d":  # a joiner with nothing after it joins nothing: flagged
+        assert found
+    else:
+        assert found == []
+
+
+def test_every_flagged_character_fails_isprintable() -> None:
+    """The hot path checks str.isprintable() first: it must be False for each of them."""
+    from segment_debugger.core.segment import _INVISIBLE_RE
+
+    flagged = [chr(c) for c in range(0x110000) if _INVISIBLE_RE.match(chr(c))]
+    assert len(flagged) > 80
+    assert not any(c.isprintable() for c in flagged)

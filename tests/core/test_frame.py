@@ -15,6 +15,7 @@ from segment_debugger.core.event import Event
 from segment_debugger.core.frame import (
     BASE_COLUMNS,
     DATETIME_DTYPE,
+    MAX_COLUMNS,
     MAX_FLATTEN_DEPTH,
     events_to_frame,
 )
@@ -243,3 +244,107 @@ def test_row_count_and_order_follow_input(n: int) -> None:
     frame = events_to_frame(list(reversed(events)))
     assert frame["seq"].tolist() == list(range(n, 0, -1))
     assert frame["messageId"].tolist() == [e.messageId for e in reversed(events)]
+
+
+# -- bounds (issue 8) ---------------------------------------------------------------------------
+
+
+def test_typical_frames_have_no_rest_column_and_no_attrs() -> None:
+    frame = events_to_frame([typical_event(i) for i in range(50)])
+    assert not [c for c in frame.columns if c.endswith("._rest")]
+    assert frame.attrs == {}
+
+
+def huge_event(keys: int, seq: int = 1) -> Event:
+    properties = {f"key{i:07d}": i for i in range(keys)}
+    return make_event(seq=seq, type="track", event="Huge", userId="u", properties=properties)
+
+
+def test_an_event_with_huge_properties_is_bounded_and_loses_nothing() -> None:
+    events = [typical_event(i) for i in range(20)] + [huge_event(200_000, seq=21)]
+    cpu = time.process_time()
+    frame = events_to_frame(events)
+    cpu = time.process_time() - cpu
+    dotted = [c for c in frame.columns[len(BASE_COLUMNS) :] if not c.endswith("._rest")]
+    assert len(dotted) == MAX_COLUMNS
+    # the columns typical traffic fills keep their column and dtype
+    assert frame["properties.revenue"].dtype == np.float64
+    assert "context.library.name" in frame.columns
+    assert frame.attrs == {"folded": {"properties._rest": 1}, "max_columns": MAX_COLUMNS}
+    # nothing is lost: the row's dotted columns plus its rest give back the whole group
+    row = frame.iloc[20]
+    rest = json.loads(row["properties._rest"])
+    kept = {c.removeprefix("properties."): row[c] for c in dotted
+            if c.startswith("properties.") and not pd.isna(row[c])}
+    assert len(kept) + len(rest) == 200_000
+    assert {**kept, **rest} == events[20].properties
+    assert frame["properties._rest"][:20].isna().all()
+    print(f"\n200,000 keys -> {frame.shape[1]} columns in {cpu:.2f} s CPU")
+    assert cpu < 3.0  # unbounded: about 6 s and 200,020 columns
+
+
+def test_max_columns_keeps_the_most_filled_columns() -> None:
+    events = [
+        make_event(seq=1, type="identify", userId="u", traits={"a": 1, "b": 2, "c": {"d": 3}}),
+        make_event(seq=2, type="identify", userId="u", traits={"b": 5, "c": {"d": 6}}),
+        make_event(seq=3, type="identify", userId="u", traits={"c": {"d": 9}}, context={"x": 1}),
+    ]
+    frame = events_to_frame(events, max_columns=2)
+    assert list(frame.columns[len(BASE_COLUMNS) :]) == ["traits.b", "traits.c.d", "traits._rest",
+                                                         "context._rest"]
+    assert frame["traits._rest"].tolist()[0] == '{"a":1}'
+    assert pd.isna(frame["traits._rest"][1])
+    assert frame["context._rest"].tolist()[2] == '{"x":1}'
+    assert frame.attrs["folded"] == {"traits._rest": 1, "context._rest": 1}
+
+
+def test_max_columns_zero_keeps_each_group_whole_as_json() -> None:
+    event = typical_event(1)
+    frame = events_to_frame([event], max_columns=0)
+    assert list(frame.columns) == [*BASE_COLUMNS, "properties._rest", "context._rest"]
+    assert json.loads(frame["context._rest"][0]) == event.context
+
+
+def test_module_default_is_settable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segment_debugger.core import frame as frame_module
+
+    monkeypatch.setattr(frame_module, "MAX_COLUMNS", 3)
+    frame = events_to_frame([typical_event(0)])
+    assert len([c for c in frame.columns[len(BASE_COLUMNS) :] if "_rest" not in c]) == 3
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "10", True])
+def test_max_columns_must_be_a_non_negative_int(bad: Any) -> None:
+    with pytest.raises(ValueError, match="max_columns"):
+        events_to_frame([], max_columns=bad)
+
+
+def test_a_cut_inside_a_nested_object_keeps_its_place_in_the_rest() -> None:
+    big = {f"k{i:04d}": i for i in range(1500)}
+    context = {"first": 1, "big": big, "last": {"x": 2}, "empty": {}}
+    frame = events_to_frame([make_event(seq=1, type="page", userId="u", context=context)])
+    dotted = [c for c in frame.columns[len(BASE_COLUMNS) :] if not c.endswith("._rest")]
+    # 1,000 entries visited: "first", "big" and its first 998 keys; the rest kept in place
+    assert dotted == sorted(["context.first", *(f"context.big.k{i:04d}" for i in range(998))])
+    rest = json.loads(frame["context._rest"][0])
+    assert rest == {"big": {f"k{i:04d}": i for i in range(998, 1500)}, "last": {"x": 2},
+                    "empty": {}}
+    assert list(rest) == ["big", "last", "empty"]
+
+
+def test_a_real_rest_key_goes_into_the_rest_column() -> None:
+    event = make_event(seq=1, type="track", event="E", userId="u",
+                       properties={"_rest": "mine", "plan": "pro"})
+    frame = events_to_frame([event])
+    assert frame["properties.plan"][0] == "pro"
+    assert json.loads(frame["properties._rest"][0]) == {"_rest": "mine"}
+
+
+def test_rest_values_orjson_cannot_write_are_still_kept() -> None:
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(300):
+        deep = {"n": deep}
+    event = make_event(seq=1, type="track", event="E", userId="u",
+                       properties={"big": 2**70, "deep": deep})
+    frame = events_to_frame([event], max_columns=0)
+    assert json.loads(frame["properties._rest"][0]) == {"big": 2**70, "deep": deep}

@@ -341,3 +341,49 @@ def test_criteria_is_query_and_types_and_invalid_only(
     assert criteria.filter(events) == expected
     assert [e for e in events if criteria.matches(e)] == expected
     assert criteria.is_empty == (not text and not types and not invalid_only)
+
+
+# -- hostile payloads (issue 8) -----------------------------------------------------------------
+
+
+def _huge_raw(keys: int) -> bytes:
+    properties = ",".join(f'"key{i:06d}":{i}' for i in range(keys))
+    return ('{"type":"track","event":"Huge","userId":"u1","properties":{' + properties
+            + "}}").encode()
+
+
+def test_queries_over_a_huge_or_deep_event_stay_bounded() -> None:
+    huge = parse_event(_huge_raw(50_000), "events", 0.0)
+    deep_raw = ('{"type":"track","event":"Deep","userId":"u1","properties":' + '{"n":' * 300
+                + '{"leaf":1}' + "}" * 301).encode()
+    deep = parse_event(deep_raw, "events", 0.0)
+    cases = [
+        ("properties.key049999:49999", huge, True),
+        ("properties.key049999:>5", huge, True),
+        ("properties.missing.path:*", huge, False),
+        ("key049999", huge, True),
+        ("-userId:u1", huge, False),
+        ("properties" + ".n" * 300 + ".leaf:1", deep, True),
+        ("properties" + ".n" * 20 + ":*", deep, True),
+        ("leaf", deep, True),
+    ]
+    for text, event, expected in cases:
+        query = parse_query(text)
+        cpu = _timed(lambda q=query, e=event: q.matches(e))  # one parse of the payload each
+        assert query.matches(event) is expected, text
+        assert cpu < 1.0, f"{text[:40]!r} took {cpu:.2f} s"
+
+
+def test_buffer_query_of_a_huge_event_is_a_bounded_frame() -> None:
+    from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.core.frame import MAX_COLUMNS
+
+    buffer = EventBuffer(max_bytes=2**30)
+    buffer.append(parse_event(_huge_raw(50_000), "events", 0.0))
+    cpu = time.process_time()
+    frame = buffer.query("userId:u1")
+    cpu = time.process_time() - cpu
+    assert len(frame) == 1
+    assert frame.shape[1] <= 30 + MAX_COLUMNS  # unbounded: 50,020 columns
+    assert frame.attrs["folded"] == {"properties._rest": 1}
+    assert cpu < 5.0
