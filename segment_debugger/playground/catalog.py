@@ -6,13 +6,21 @@ Segment messages; changing it changes what a seeded stream produces.
 
 from __future__ import annotations
 
-#: Markup and terminal escapes that ``FakeEventStream.bad_payload("html")`` puts in events.
+#: Markup that ``FakeEventStream.bad_payload("html")`` puts in events (valid, but must render
+#: as text).
 HOSTILE_STRINGS: tuple[str, ...] = (
     "<img src=x onerror=alert(1)>",
     "<script>alert(document.cookie)</script>",
     '"><svg onload=alert(1)>',
+)
+
+#: Terminal escapes and bidi/zero-width spoofs that ``bad_payload("invisible")`` puts in ids
+#: (flagged by the parser: they hide or reorder text).
+INVISIBLE_STRINGS: tuple[str, ...] = (
     "\x1b[2J\x1b[1;31mterminal takeover\x1b[0m",
-    "\u202etxt.exe",
+    "admin\u202etxt.exe",
+    "user\u200b-42",
+    "\u2066isolated\u2069",
 )
 
 FIRST_NAMES = (

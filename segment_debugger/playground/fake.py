@@ -27,6 +27,7 @@ from segment_debugger.playground.catalog import (
     FEATURES,
     FIRST_NAMES,
     HOSTILE_STRINGS,
+    INVISIBLE_STRINGS,
     IOS_USER_AGENTS,
     LAST_NAMES,
     LIBRARIES,
@@ -55,6 +56,7 @@ BAD_KINDS: tuple[str, ...] = (
     "bad_timestamp",
     "duplicate_message_id",
     "html",
+    "invisible",
 )
 
 #: Bad kinds that a spec-following parser (and the buffer, for duplicates) flags as invalid.
@@ -428,6 +430,11 @@ class FakeEventStream:
         previous = self.rng.choice(self._recent_ids)
         message = self.event()
         message["messageId"] = previous
+        return orjson.dumps(message)
+
+    def _bad_invisible(self) -> bytes:
+        message = self._valid_of("track")
+        message["userId"] = self.rng.choice(INVISIBLE_STRINGS)
         return orjson.dumps(message)
 
     def _bad_html(self) -> bytes:

@@ -148,7 +148,14 @@ def test_hostile_kind_is_valid_but_carries_markup() -> None:
         assert event.valid, event.violations
         names.add(event.event)
     assert "<img src=x onerror=alert(1)>" in names
-    assert any("\x1b" in (name or "") for name in names)
+
+
+def test_invisible_kind_is_flagged_for_what_it_hides() -> None:
+    stream = FakeEventStream(seed=11)
+    for _ in range(20):
+        event = parse_event(stream.bad_payload("invisible"), "events", time.time())
+        assert not event.valid
+        assert any("invisible or reordering" in v for v in event.violations), event.violations
 
 
 def test_bad_arguments_are_rejected() -> None:
