@@ -385,22 +385,23 @@ class EventBuffer:
         parsed = parse_query(query) if isinstance(query, str) else query
         return filter_events(self.snapshot(), parsed)
 
-    def query(self, query: str | Query) -> pd.DataFrame:
+    def query(self, query: str | Query, *, max_columns: int | None = None) -> pd.DataFrame:
         """Return the buffered events matching ``query`` as a new DataFrame (see to_pandas)."""
         from segment_debugger.core.frame import events_to_frame
 
-        return events_to_frame(self.filter(query))
+        return events_to_frame(self.filter(query), max_columns=max_columns)
 
-    def to_pandas(self) -> pd.DataFrame:
+    def to_pandas(self, *, max_columns: int | None = None) -> pd.DataFrame:
         """Return the buffered events as a new DataFrame, one row per event, oldest first.
 
         The snapshot is taken under the lock, then converted outside it, so appends continue
         meanwhile; the DataFrame is a fresh object that later appends never change. Columns are
-        described in :mod:`segment_debugger.core.frame`.
+        described in :mod:`segment_debugger.core.frame`; ``max_columns`` bounds the flattened
+        ``properties.*``/``traits.*``/``context.*`` columns (default ``frame.MAX_COLUMNS``).
         """
         from segment_debugger.core.frame import events_to_frame
 
-        return events_to_frame(self.snapshot())
+        return events_to_frame(self.snapshot(), max_columns=max_columns)
 
 
 def _positive_int(name: str, value: object) -> int:

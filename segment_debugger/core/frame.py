@@ -60,7 +60,7 @@ _MIN_EVENT_BUDGET = 1000
 log = logging.getLogger(__name__)
 
 #: Text columns taken straight from the Event's attributes.
-_TEXT_COLUMNS: tuple[str, ...] = ("channel", "pattern", "type", *TEXT_FIELDS)
+_TEXT_COLUMNS: tuple[str, ...] = ("channel", "pattern", "stream_id", "type", *TEXT_FIELDS)
 
 #: The base columns, always present and always in this order.
 BASE_COLUMNS: tuple[str, ...] = (

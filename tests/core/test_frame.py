@@ -348,3 +348,24 @@ def test_rest_values_orjson_cannot_write_are_still_kept() -> None:
                        properties={"big": 2**70, "deep": deep})
     frame = events_to_frame([event], max_columns=0)
     assert json.loads(frame["properties._rest"][0]) == {"big": 2**70, "deep": deep}
+
+
+def test_stream_id_is_a_column_and_max_columns_passes_through_the_buffer() -> None:
+    from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.core.segment import parse_event
+
+    buf = EventBuffer()
+    event = parse_event(b'{"type":"track","event":"E","userId":"u","properties":{"a":1,"b":2}}',
+                        "orders", 1.0)
+    event.stream_id = "1700000000000-0"
+    buf.append(event)
+    buf.append(parse_event(b'{"type":"track","event":"E","userId":"u"}', "events", 2.0))
+    frame = buf.to_pandas()
+    assert frame["stream_id"].iloc[0] == "1700000000000-0"
+    assert pd.isna(frame["stream_id"].iloc[1])
+    assert frame["stream_id"].dtype == frame["pattern"].dtype  # a text column like the others
+    assert list(frame.columns).index("stream_id") == list(frame.columns).index("pattern") + 1
+    narrow = buf.to_pandas(max_columns=1)
+    assert "properties._rest" in narrow.columns
+    assert len([c for c in narrow.columns if c.startswith("properties.")]) == 2
+    assert "properties._rest" in buf.query("type:track", max_columns=1).columns
