@@ -336,28 +336,34 @@ describe("widget: match count", () => {
     const model = new FakeModel();
     const host = mount(model);
     snapshot(model, tracks(1, 5));
-    model.pythonSets("stats", { buffered: 5000, skipped: 0 });
+    model.pythonSets("stats", { buffered: 5, last_seq: 5, skipped: 0 });
     await nextFrame();
     const counted = byTestId(host, "sd-count");
     expect(counted.textContent).toBe("5 of 5");
     const box = counted.parentElement!;
     expect(box.textContent).toBe("5 of 5 shown");
     expect(box.title).toContain("of the 5 rows this view holds");
-    expect(box.title).toContain("The Python buffer holds 5,000 events");
+    expect(box.title).toContain("The Python buffer holds 5 events");
     expect(box.title).not.toContain("thinned");
-    model.pythonSets("stats", { buffered: 5000, skipped: 4995 });
+    // input outran the display: 4,995 events thinned from the deltas, all buffered in Python
+    model.emitCustom({ type: "delta", rows: [], after_seq: 5, last_seq: 5000, skipped: 4995 });
+    model.pythonSets("stats", { buffered: 5000, last_seq: 5000, skipped: 4995 });
+    await nextFrame();
+    expect(counted.textContent).toBe("5 of 5");
+    expect(box.title).toContain("The Python buffer holds 5,000 events");
     expect(box.title).toContain("4,995 rows were thinned from the display");
   });
 });
 
 describe("widget: header", () => {
-  it("shows status, counters and thinning", () => {
+  it("shows status, counters and thinning", async () => {
     const model = new FakeModel();
     const host = mount(model);
     model.pythonSets("status", { state: "reconnecting", reason: "connection refused" });
     expect(byTestId(host, "sd-status").textContent).toBe("reconnecting: connection refused");
     model.pythonSets("stats", { received: 1234, rate_per_s: 20000, buffered: 1000, evicted: 234, skipped: 0 });
-    expect(byTestId(host, "sd-stats").textContent).toContain("1,234 received");
+    await nextFrame(); // the counters are painted with the list's count
+    expect(byTestId(host, "sd-stats").textContent).toBe("1,234 received · 20,000/s · 1,000 buffered · 234 evicted");
     expect(byTestId(host, "sd-thinning").hidden).toBe(true);
     model.pythonSets("stats", { received: 5000, rate_per_s: 20000, displayed_rate_per_s: 2000, skipped: 900 });
     expect(byTestId(host, "sd-thinning").hidden).toBe(false);
@@ -374,7 +380,9 @@ describe("widget: header", () => {
       last_gap: { started_at: started, ended_at: started + 2, duration: 2, reason: "connection lost", after_seq: 3 },
       first_seq: 3,
     });
-    expect(byTestId(host, "sd-gap").textContent).toBe("⚠ 1 gap(s) — last: connection lost at 12:00:01.000 (2.0 s)");
+    const gap = byTestId(host, "sd-gap");
+    expect(gap.textContent).toBe("⚠ 1 gap · loss not known yet");
+    expect(gap.title).toContain("Last gap: connection lost\n  from 12:00:01.000 to 12:00:03.000 (2.0 s) after seq 3");
     await nextFrame();
     expect(rowSeqs(host)).toEqual([5, 4, 3]);
   });

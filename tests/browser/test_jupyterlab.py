@@ -262,6 +262,81 @@ def test_html_in_event_data_renders_as_text(session: LabSession) -> None:
     assert session.page.evaluate("() => typeof window.__xss") == "undefined"
 
 
+#: x of each character of a node's text, in DOM (logical) order: increasing = reads in order.
+_CHAR_X_JS = """
+(node) => {
+  const xs = [];
+  const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    for (let i = 0; i < t.data.length; i++) {
+      const r = document.createRange();
+      r.setStart(t, i);
+      r.setEnd(t, i + 1);
+      xs.push(r.getBoundingClientRect().left);
+    }
+  }
+  return xs;
+}
+"""
+
+#: Computed `direction` of a node and every element in it.
+_DIRECTIONS_JS = """
+(node) => [node, ...node.querySelectorAll('*')].map((e) => getComputedStyle(e).direction)
+"""
+
+
+def test_bidi_and_control_characters_show_as_escapes_in_logical_order(
+    session: LabSession, tmp_path: Path
+) -> None:
+    """Issue 8: a 'Trojan Source' userId (RLO) shows the override as an escape, text in order."""
+    spoof = "admin\u202egnp.exe"  # shown raw it reads "adminexe.png"
+    shown = "admin\\u202egnp.exe"
+    payload = {
+        "type": "track", "event": "Login\u200b\u2066ok\u2069", "userId": spoof,
+        "messageId": "rlo-1\x1b[2J", "timestamp": "2024-01-01T00:00:00.000Z",
+        "properties": {"note": "a\u202eb"},
+    }
+    with session.redis.client() as c:
+        c.publish(session.channel, json.dumps(payload))
+    w = session.widget
+    row = w.rows.filter(has_text="admin")
+    expect(row).to_have_count(1)
+    user = row.locator("[data-testid=sd-user]")
+    label = row.locator("[data-testid=sd-label]")
+    assert user.evaluate("(n) => n.innerText") == shown
+    assert label.evaluate("(n) => n.innerText") == "Login\\u200b\\u2066ok\\u2069"
+    assert row.locator(".sd-esc").count() == 4
+    row_text = row.evaluate("(n) => n.innerText")
+    assert "\u202e" not in row_text and "\u2066" not in row_text and "\u200b" not in row_text
+    # the characters are laid out left to right in the order they are in the text
+    xs = user.evaluate(_CHAR_X_JS)
+    assert len(xs) == len(shown)
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), f"user cell reordered: {xs}"
+    xs = row.evaluate(_CHAR_X_JS)
+    assert xs == sorted(xs), "the row's text is laid out out of order"
+    assert set(row.evaluate(_DIRECTIONS_JS)) == {"ltr"}
+    # the check has teeth: the same text raw in the same cell is reordered by the RLO
+    raw_xs = user.evaluate(
+        "(n) => { const s = document.createElement('span'); s.className = 'sd-user';"
+        f" s.style.unicodeBidi = 'normal'; s.textContent = {json.dumps(spoof)};"
+        " n.parentElement.appendChild(s); try { return (" + _CHAR_X_JS + ")(s); }"
+        " finally { s.remove(); } }"
+    )
+    assert raw_xs != sorted(raw_xs), "a raw RLO should reorder the text (test without teeth)"
+    # the detail pane: fields, Raw and Pretty show the escapes, never the characters
+    row.click()
+    detail = w.testid("sd-detail")
+    expect(w.testid("sd-detail-messageId")).to_have_text("rlo-1\\x1b[2J")
+    for tab, escaped in (("raw", shown), ("pretty", "a\\u202eb")):
+        w.testid(f"sd-detail-tab-{tab}").click()
+        expect(w.testid("sd-detail-text")).to_contain_text(escaped)
+        text = detail.evaluate("(n) => n.innerText")
+        assert "\u202e" not in text and "\x1b" not in text, tab
+        assert set(detail.evaluate(_DIRECTIONS_JS)) == {"ltr"}, tab
+    assert "\u202e" not in w.root.evaluate("(n) => n.innerText")
+    w.root.screenshot(path=str(tmp_path / "escapes.png"), animations="disabled")
+
+
 @pytest.mark.slow
 def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> None:
     page, w = session.page, session.widget

@@ -2,7 +2,7 @@
  * The front end's copy of the buffer: rows ordered by seq, at most `capacity`,
  * fed by snapshot and delta messages.
  */
-import type { DeltaMsg, Row, SnapshotMsg } from "../sync/protocol";
+import type { DeltaMsg, Row, RowCounts, SnapshotMsg } from "../sync/protocol";
 
 /**
  * Index of the row with this seq in `rows[start..]` (ordered by seq), or -1: the one binary
@@ -44,6 +44,8 @@ export class RowStore {
   /** when paused: rows with a larger seq arrived after the pause */
   private pausedAtSeq: number | null = null;
   private _backlog = 0;
+  /** Python's buffer length as of a seq, when a message told it exactly */
+  private _pythonBuffered: { seq: number; count: number } | null = null;
 
   constructor(capacity: number) {
     this._capacity = RowStore.checkCapacity(capacity);
@@ -65,6 +67,15 @@ export class RowStore {
   /** last_seq of the latest message applied (null before the first snapshot). */
   get lastSeq(): number | null {
     return this._lastSeq;
+  }
+
+  /**
+   * Python's buffer length when it had received `seq` events, as told by the newest message
+   * that told it: a snapshot (all of its rows), or a delta's optional `buffered`. Null
+   * before any.
+   */
+  get pythonBuffered(): { seq: number; count: number } | null {
+    return this._pythonBuffered;
   }
 
   /** Rows received since `pause()` (0 when not paused). */
@@ -101,6 +112,8 @@ export class RowStore {
     this.start = 0;
     this.skipped = 0;
     this._lastSeq = msg.last_seq;
+    const told = (msg as SnapshotMsg & RowCounts).buffered;
+    this._pythonBuffered = { seq: msg.last_seq, count: typeof told === "number" ? told : rows.length };
     if (this.pausedAtSeq !== null) {
       const since = this.pausedAtSeq;
       this._backlog = rows.reduce((n, r) => n + (r.seq > since ? 1 : 0), 0);
@@ -125,6 +138,8 @@ export class RowStore {
     added.sort((a, b) => a.seq - b.seq);
     for (const row of added) this.rows.push(row);
     this._lastSeq = msg.last_seq;
+    const told = (msg as DeltaMsg & RowCounts).buffered;
+    if (typeof told === "number") this._pythonBuffered = { seq: msg.last_seq, count: told };
     this.skipped += msg.skipped;
     if (this.pausedAtSeq !== null) this._backlog += added.length;
     this.trim();

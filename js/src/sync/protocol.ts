@@ -99,21 +99,54 @@ export interface Status {
   since?: number | string | null;
 }
 
+/** What a gap's `lost_estimate` rests on ("" while it is not known yet). */
+export type EstimateBasis = "publisher timestamps" | "receive times" | "exact" | "";
+
+/** A stretch of possible loss (core/buffer.py `Gap.to_dict()`), times in epoch seconds. */
+export interface Gap {
+  started_at?: number;
+  ended_at?: number;
+  /** seconds */
+  duration?: number;
+  reason?: string;
+  /** the last seq buffered before the gap */
+  after_seq?: number;
+  /** events lost in the gap: exact, estimated, or null while unknown */
+  lost_estimate?: number | null;
+  estimate_basis?: EstimateBasis | string;
+}
+
 /** The `stats` trait: the buffer's stats plus the pump's display figures. */
 export interface Stats {
+  /** events ever received; equals last_seq (seqs count received events from 1) */
   received?: number;
   buffered?: number;
   evicted?: number;
+  cleared?: number;
   invalid?: number;
   gaps?: number;
+  /** events lost in gaps, summed over every gap (estimates included) */
+  lost_estimate?: number;
   bytes?: number;
   rate_per_s?: number;
   by_type?: Record<string, number>;
   first_seq?: number | null;
   last_seq?: number;
-  last_gap?: unknown;
+  max_messages?: number;
+  max_bytes?: number;
+  /** the newest gap (null: none); read defensively (gapSummary) */
+  last_gap?: Gap | null;
   displayed_rate_per_s?: number;
   skipped?: number;
+}
+
+/**
+ * Optional fields a delta or snapshot may carry beyond the declared ones (not yet in
+ * wire.py): `buffered`, Python's buffer length when `last_seq` was read, so the header's
+ * "buffered" is as of the rows shown rather than derived from the (slower) stats trait.
+ */
+export interface RowCounts {
+  buffered?: number;
 }
 
 /** The `selected` trait (Python -> front end): the selected event as a dict, with its seq. */

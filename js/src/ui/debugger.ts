@@ -145,16 +145,21 @@ export class DebuggerView {
     this.list.update(this.view, prepended);
     this.list.setSelected(this.selectedSeq);
     this.toolbar.setPaused(this.session.paused, this.session.store.backlog);
+    // One screen, one total: the header's counts and the list's come from the same rows.
     this.toolbar.setMatchCount(this.view.length, this.view.total);
+    const store = this.session.store;
+    const { buffered } = this.header.setRows({ lastSeq: store.lastSeq, pythonBuffered: store.pythonBuffered });
+    const stats = this.model.get("stats");
+    this.toolbar.setPythonCounts(
+      typeof stats?.buffered === "number" || store.lastSeq !== null ? buffered : null,
+      typeof stats?.skipped === "number" ? stats.skipped : 0,
+    );
   }
 
   private onStats(): void {
     const stats = this.model.get("stats");
     this.header.setStats(stats);
-    this.toolbar.setPythonCounts(
-      typeof stats?.buffered === "number" ? stats.buffered : null,
-      typeof stats?.skipped === "number" ? stats.skipped : 0,
-    );
+    this.schedule(); // the header's counters are painted with the list's count
   }
 
   private setCriteria(criteria: Criteria): void {

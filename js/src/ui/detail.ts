@@ -2,11 +2,14 @@
  * The detail pane for the selected row: tabs Raw (pretty-printed JSON, copy),
  * Pretty (the analytics.js call) and Violations. Big or truncated payloads show
  * a preview and a button that fetches the full text, rendered in chunks so a
- * 1 MB payload never blocks the page.
+ * 1 MB payload never blocks the page. Control and invisible characters are shown escaped
+ * everywhere (visible.ts): the fields, Raw (line breaks of the text kept) and Pretty. Copy
+ * copies the payload as it is.
  */
 import { button, el, on, setText } from "./dom";
 import { bytes, count, receivedIso } from "./format";
 import { prettyFromRaw } from "./pretty";
+import { visibleNodes } from "./visible";
 import type { Row } from "../sync/protocol";
 
 /** Payload text longer than this is shown as a preview first. */
@@ -32,6 +35,13 @@ export function prettyJson(text: string): string {
   }
 }
 
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
+/** Writes text into an element, hidden characters escaped, line breaks kept. */
+function writeText(target: HTMLElement, text: string): void {
+  target.replaceChildren(...visibleNodes(text, true));
+}
+
 /**
  * Splits text into chunks of about `size` characters, cutting after a newline when there is
  * one in the chunk's second half (so most lines stay whole).
@@ -44,6 +54,8 @@ export function splitChunks(text: string, size: number): string[] {
     if (end < text.length) {
       const nl = text.lastIndexOf("\n", end - 1);
       if (nl >= pos + size / 2) end = nl + 1;
+      // never between the two halves of a surrogate pair (each would show as an escape)
+      else if (isHighSurrogate(text.charCodeAt(end - 1)) && end - 1 > pos) end -= 1;
     }
     chunks.push(text.slice(pos, end));
     pos = end;
@@ -61,7 +73,7 @@ class ChunkedText {
   write(target: HTMLElement, text: string): void {
     this.cancel();
     if (text.length <= CHUNK_CHARS) {
-      target.textContent = text;
+      writeText(target, text);
       return;
     }
     const chunks = splitChunks(text, CHUNK_CHARS);
@@ -71,7 +83,7 @@ class ChunkedText {
       this.frame = null;
       const stop = Math.min(next + CHUNKS_PER_FRAME, chunks.length);
       for (; next < stop; next++) {
-        target.appendChild(el("div", { className: "sd-chunk", text: chunks[next] }));
+        target.appendChild(el("div", { className: "sd-chunk" }, visibleNodes(chunks[next], true)));
       }
       if (next < chunks.length) this.frame = requestAnimationFrame(step);
     };
@@ -170,7 +182,7 @@ export class DetailPane {
         this.meta.appendChild(
           el("span", { className: "sd-meta-item" }, [
             el("span", { className: "sd-meta-key", text: k }),
-            el("span", { className: "sd-meta-value", testid: `sd-detail-${k}`, text: v }),
+            el("span", { className: "sd-meta-value", testid: `sd-detail-${k}` }, visibleNodes(v)),
           ]),
         );
       }
@@ -243,7 +255,7 @@ export class DetailPane {
         this.body.appendChild(el("div", { className: "sd-placeholder", text: "No violations: the event follows the Segment spec." }));
       } else {
         const list = el("ul", { className: "sd-violations", testid: "sd-violations" });
-        for (const v of row.violations) list.appendChild(el("li", { text: v }));
+        for (const v of row.violations) list.appendChild(el("li", {}, visibleNodes(v)));
         this.body.appendChild(list);
       }
       return;
@@ -261,11 +273,11 @@ export class DetailPane {
     // Raw
     if (this.full === null) {
       this.showPreviewNote(row, `Showing the first ${count(row.raw.length)} characters.`);
-      this.pre.textContent = row.raw;
+      writeText(this.pre, row.raw);
     } else if (this.full.length > BIG_PAYLOAD_CHARS && !this.expanded) {
       // A big payload that was sent whole: preview first, all of it on request.
       this.showPreviewNote(row, `Showing the first ${count(BIG_PAYLOAD_CHARS)} characters.`);
-      this.pre.textContent = this.full.slice(0, BIG_PAYLOAD_CHARS);
+      writeText(this.pre, this.full.slice(0, BIG_PAYLOAD_CHARS));
     } else {
       this.renderText(prettyJson(this.full), false);
     }

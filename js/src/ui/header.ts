@@ -1,7 +1,8 @@
 /** The header: connection status, gap warning, counters, thinning note, clear button. */
 import { button, el, on, setText } from "./dom";
 import { bytes, count, timeOfDay } from "./format";
-import { EVENT_TYPES, type Stats, type Status } from "../sync/protocol";
+import { EVENT_TYPES, type Gap, type Stats, type Status } from "../sync/protocol";
+import { visible } from "./visible";
 
 const STATE_TEXT: Record<string, string> = {
   connecting: "connecting",
@@ -11,19 +12,96 @@ const STATE_TEXT: Record<string, string> = {
   error: "error",
 };
 
+/** What the header reads from the rows (the store), the same source as the list's count. */
+export interface RowFigures {
+  /** last_seq of the newest snapshot/delta applied (null before the first snapshot) */
+  lastSeq: number | null;
+  /** Python's buffer length as of a seq, when a message told it (RowStore.pythonBuffered) */
+  pythonBuffered: { seq: number; count: number } | null;
+}
+
 /**
- * Describes the last gap: Python's Gap dict {started_at (epoch s), duration (s), reason,
- * after_seq}; any other shape is shown as text.
+ * The header's "received" and "buffered", as of the newest rows applied, so that one screen
+ * shows one total: the list's "N of M" counts rows of the same store, and M <= received.
+ * Python numbers events from seq 1 and never reuses a seq, so events received = last_seq.
+ * Buffered is taken from the newest exact figure at or before that seq (a snapshot, a
+ * delta's optional `buffered`, or the stats trait), plus the events received since, capped
+ * at max_messages; when only the stats trait is newer than the rows, its figure (never more
+ * than received). Before the first snapshot: the stats trait as is.
  */
-function gapText(gap: unknown): string {
-  if (gap === null || gap === undefined || gap === "") return "";
-  if (typeof gap !== "object") return String(gap);
-  const g = gap as Record<string, unknown>;
-  const parts: string[] = [];
-  if (typeof g.reason === "string" && g.reason) parts.push(g.reason);
-  if (typeof g.started_at === "number") parts.push(`at ${timeOfDay(new Date(g.started_at * 1000))}`);
-  if (typeof g.duration === "number") parts.push(`(${g.duration.toFixed(1)} s)`);
-  return parts.length > 0 ? parts.join(" ") : JSON.stringify(gap);
+export function headerCounts(stats: Stats, rows: RowFigures): { received: number; buffered: number } {
+  const lastSeq = rows.lastSeq;
+  if (lastSeq === null) return { received: stats.received ?? 0, buffered: stats.buffered ?? 0 };
+  const refs: Array<{ seq: number; count: number }> = [];
+  if (typeof stats.last_seq === "number" && typeof stats.buffered === "number") {
+    refs.push({ seq: stats.last_seq, count: stats.buffered });
+  }
+  if (rows.pythonBuffered) refs.push(rows.pythonBuffered);
+  const cap = typeof stats.max_messages === "number" ? stats.max_messages : Infinity;
+  let buffered: number;
+  const before = refs.filter((r) => r.seq <= lastSeq).sort((a, b) => b.seq - a.seq)[0];
+  if (before) buffered = Math.min(before.count + (lastSeq - before.seq), Math.max(cap, before.count));
+  else buffered = refs[0]?.count ?? stats.buffered ?? 0;
+  return { received: lastSeq, buffered: Math.max(0, Math.min(buffered, lastSeq)) };
+}
+
+const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`;
+
+function asGap(gap: unknown): Gap | null {
+  return gap !== null && typeof gap === "object" && !Array.isArray(gap) ? (gap as Gap) : null;
+}
+
+/** "~14,800 events lost (estimate)", or "14,800 events lost" when counted exactly. */
+export function lostText(lost: number, exact: boolean): string {
+  return exact ? `${plural(lost, "event", "events")} lost` : `~${plural(lost, "event", "events")} lost (estimate)`;
+}
+
+const BASIS_TEXT: Record<string, string> = {
+  "publisher timestamps": "estimated from the publisher timestamps on both sides of the gap and the rate before it",
+  "receive times": "estimated from receive times (no usable publisher timestamps) and the rate before the gap",
+  exact: "counted exactly by the source",
+};
+
+/**
+ * The gap warning: its text ("⚠ 2 gaps · ~14,800 events lost (estimate)") and tooltip (the
+ * last gap's reason and span, the basis of its count, the total), or null without gaps.
+ * `stats.lost_estimate` sums every gap; it reads as exact when the last gap was counted
+ * exactly (a source either counts its losses or not).
+ */
+export function gapSummary(stats: Stats): { text: string; title: string } | null {
+  const gaps = stats.gaps ?? 0;
+  if (gaps <= 0) return null;
+  const gap = asGap(stats.last_gap);
+  const basis = typeof gap?.estimate_basis === "string" ? gap.estimate_basis : "";
+  const exact = basis === "exact";
+  const pending = gap !== null && typeof gap.lost_estimate !== "number";
+  const total = typeof stats.lost_estimate === "number" ? stats.lost_estimate : null;
+  const parts = [`⚠ ${plural(gaps, "gap", "gaps")}`];
+  if (total !== null && (total > 0 || !pending)) parts.push(lostText(total, exact));
+  else if (pending) parts.push("loss not known yet");
+
+  const lines: string[] = [];
+  if (gap) {
+    lines.push(`Last gap: ${visible(gap.reason || "(no reason given)")}`);
+    const span: string[] = [];
+    if (typeof gap.started_at === "number") {
+      span.push(`from ${timeOfDay(new Date(gap.started_at * 1000))}`);
+      if (typeof gap.ended_at === "number") span.push(`to ${timeOfDay(new Date(gap.ended_at * 1000))}`);
+    }
+    if (typeof gap.duration === "number") span.push(`(${gap.duration.toFixed(1)} s)`);
+    if (typeof gap.after_seq === "number") span.push(`after seq ${count(gap.after_seq)}`);
+    if (span.length > 0) lines.push(`  ${span.join(" ")}`);
+    if (typeof gap.lost_estimate === "number") {
+      lines.push(`  ${lostText(gap.lost_estimate, exact)}: ${BASIS_TEXT[basis] ?? (basis ? `basis: ${visible(basis)}` : "basis unknown")}`);
+    } else {
+      lines.push("  events lost: not known yet (estimated once an event arrives after the gap)");
+    }
+  } else if (stats.last_gap !== undefined && stats.last_gap !== null) {
+    lines.push(`Last gap: ${visible(String(stats.last_gap))}`);
+  }
+  if (total !== null) lines.push(`All ${plural(gaps, "gap", "gaps")}: ${lostText(total, exact)}`);
+  lines.push("Events lost in a gap never reached the buffer (Redis pub/sub is at-most-once).");
+  return { text: parts.join(" · "), title: lines.join("\n") };
 }
 
 /** The header strip. */
@@ -39,6 +117,7 @@ export class Header {
   private readonly off: () => void;
   private lastSkipped: number | null = null;
   private thinningSeen = false;
+  private stats: Stats = {};
 
   constructor(onClear: () => void) {
     this.status = el("span", { className: "sd-status", testid: "sd-status" }, [this.dot, this.stateText]);
@@ -71,20 +150,14 @@ export class Header {
     this.status.title = status?.url ? `${state} — ${status.url}` : state;
   }
 
-  /** Shows the stats trait. */
+  /**
+   * Shows the stats trait: gap warning, types, thinning at once; the counters at the next
+   * `setRows` (the paint that also updates the list's count), so both read the same rows.
+   */
   setStats(stats: Stats | null | undefined): void {
     const s = stats ?? {};
-    const received = s.received ?? 0;
+    this.stats = s;
     const rate = s.rate_per_s ?? 0;
-    const parts = [
-      `${count(received)} received`,
-      `${count(rate)}/s`,
-      `${count(s.buffered ?? 0)} buffered`,
-    ];
-    if (s.evicted) parts.push(`${count(s.evicted)} evicted`);
-    if (s.invalid) parts.push(`${count(s.invalid)} invalid`);
-    if (s.bytes) parts.push(bytes(s.bytes));
-    setText(this.counters, parts.join(" · "));
     const byType = s.by_type ?? {};
     setText(
       this.byType,
@@ -92,9 +165,11 @@ export class Header {
         .map((t) => `${t} ${count(byType[t])}`)
         .join(" · "),
     );
-    const gapDesc = (s.gaps ?? 0) > 0 ? gapText(s.last_gap) : "";
-    this.gap.hidden = (s.gaps ?? 0) === 0;
-    setText(this.gap, this.gap.hidden ? "" : `⚠ ${count(s.gaps ?? 0)} gap(s)${gapDesc ? ` — last: ${gapDesc}` : ""}`);
+    this.byType.title = "Received per type (as of the last stats update, twice a second)";
+    const gap = gapSummary(s);
+    this.gap.hidden = gap === null;
+    setText(this.gap, gap?.text ?? "");
+    this.gap.title = gap?.title ?? "";
     // Thinning: shown once `skipped` grows, until a stats update where it did not.
     const skipped = s.skipped ?? 0;
     this.thinningSeen = this.lastSkipped !== null && skipped > this.lastSkipped;
@@ -105,6 +180,24 @@ export class Header {
       setText(this.thinning, `showing ${count(shown)} of ${count(rate)} events/s`);
       this.thinning.title = "Input outruns the display; Python's buffer keeps every event.";
     }
+  }
+
+  /** Shows the counters: received and buffered as of `rows` (headerCounts), the rest from stats. */
+  setRows(rows: RowFigures): { received: number; buffered: number } {
+    const s = this.stats;
+    const { received, buffered } = headerCounts(s, rows);
+    const parts = [
+      `${count(received)} received`,
+      `${count(s.rate_per_s ?? 0)}/s`,
+      `${count(buffered)} buffered`,
+    ];
+    if (s.evicted) parts.push(`${count(s.evicted)} evicted`);
+    if (s.invalid) parts.push(`${count(s.invalid)} invalid`);
+    if (s.bytes) parts.push(bytes(s.bytes));
+    setText(this.counters, parts.join(" · "));
+    this.counters.dataset.received = String(received);
+    this.counters.dataset.buffered = String(buffered);
+    return { received, buffered };
   }
 
   destroy(): void {

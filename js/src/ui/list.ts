@@ -11,6 +11,7 @@ import {
 } from "@tanstack/virtual-core";
 import { el, on } from "./dom";
 import { badge, label, time, user } from "./format";
+import { visible, visibleNodes } from "./visible";
 import type { Row } from "../sync/protocol";
 
 /** Pixel height of one row (the CSS uses the same number). */
@@ -33,18 +34,25 @@ interface ListOptions {
   fallbackRect?: Rect;
 }
 
-/** Renders one row's cells; every piece of event data goes in as text. */
+/**
+ * Renders one row's cells; every piece of event data goes in as text, its control and
+ * invisible characters escaped (visible.ts).
+ */
 function buildRow(row: Row): HTMLElement {
   const b = badge(row);
   const t = time(row);
   const mark = row.valid
     ? el("span", { className: "sd-mark" })
-    : el("span", { className: "sd-mark sd-invalid-mark", text: "!", title: row.violations.join("\n") });
+    : el("span", {
+        className: "sd-mark sd-invalid-mark",
+        text: "!",
+        title: row.violations.map((v) => visible(v)).join("\n"),
+      });
   const node = el("div", { className: "sd-row", testid: "sd-row" }, [
-    el("span", { className: `sd-badge sd-type-${b.kind}`, text: b.text }),
-    el("span", { className: "sd-label", text: label(row) }),
-    el("span", { className: "sd-user", text: user(row) }),
-    el("span", { className: "sd-time", text: t.text, title: t.title }),
+    el("span", { className: `sd-badge sd-type-${b.kind}` }, visibleNodes(b.text)),
+    el("span", { className: "sd-label", testid: "sd-label" }, visibleNodes(label(row))),
+    el("span", { className: "sd-user", testid: "sd-user" }, visibleNodes(user(row))),
+    el("span", { className: "sd-time", text: t.text, title: visible(t.title, true) }),
     mark,
   ]);
   node.dataset.seq = String(row.seq);
