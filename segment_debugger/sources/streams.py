@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -41,6 +41,7 @@ BLOCK_MS = 250
 SOCKET_TIMEOUT_S = 10.0
 #: Field names tried, in order, when ``field`` is not given.
 DEFAULT_FIELDS = ("data", "event", "payload")
+_DEFAULT_KEYS = tuple(name.encode() for name in DEFAULT_FIELDS)
 
 _START_WHOLE = frozenset({"0", "-", "0-0"})
 
@@ -221,6 +222,10 @@ class StreamSource(ThreadedSource):
 
     def _session(self, stop: threading.Event) -> None:
         self._client = client = redis.Redis(connection_pool=self._pool)
+        # Take XREAD/XREADGROUP replies as hiredis parsed them (nested lists): redis-py's
+        # callbacks would build a dict per entry, which costs more than parsing the event.
+        client.set_response_callback("XREAD", _raw_reply)
+        client.set_response_callback("XREADGROUP", _raw_reply)
         if self.group is not None:
             self._ensure_group(client)
         resumed = bool(self._cursors)
@@ -365,34 +370,58 @@ class StreamSource(ThreadedSource):
 
     def _store(self, client: redis.Redis, entries: list[tuple[bytes, bytes, Any]]) -> None:
         now = time.time()
+        names: dict[bytes, str] = {}
         events: list[Event] = []
+        append = events.append
+        payload_of = self._payload
         for key, entry_id, fields in entries:
-            name = key.decode("utf-8", "replace")
-            event = self._event(name, entry_id, fields, now)
-            events.append(event)
+            name = names.get(key)
+            if name is None:
+                name = names[key] = key.decode("utf-8", "replace")
+            payload = payload_of(fields)
+            if payload is None:
+                event = self._unusable(name, entry_id, fields, now)
+            else:
+                event = parse_event(payload, name, now)
+                event.stream_id = entry_id.decode("ascii", "replace")
+            append(event)
         self._buffer.extend(events)
-        acks: dict[str, list[bytes]] = {}
+        last: dict[bytes, bytes] = {}
+        counts: dict[bytes, int] = {}
         for key, entry_id, _fields in entries:
-            name = key.decode("utf-8", "replace")
-            cursor = self._cursors[name]
+            last[key] = entry_id
+            counts[key] = counts.get(key, 0) + 1
+        for key, entry_id in last.items():
+            cursor = self._cursors[names[key]]
             cursor.last_id = entry_id
             if cursor.ordinal is not None:
-                cursor.ordinal += 1
-            acks.setdefault(name, []).append(entry_id)
+                cursor.ordinal += counts[key]
         if self.group is not None:
             pipe = client.pipeline(transaction=False)
-            for name, ids in acks.items():
-                pipe.xack(name, self.group, *ids)
+            for key in last:
+                pipe.xack(key, self.group, *[e for k, e, _ in entries if k == key])
             pipe.execute()
 
-    def _event(self, stream: str, entry_id: bytes, fields: Any, now: float) -> Event:
-        stream_id = entry_id.decode("ascii", "replace")
+    def _payload(self, fields: Any) -> bytes | None:
+        """Return the Segment payload among an entry's fields (a flat [f, v, ...] list)."""
+        if fields.__class__ is list and len(fields) == 2:  # the usual entry: one field
+            if self.field is None:
+                return _bytes(fields[1])
+            return _bytes(fields[1]) if _bytes(fields[0]) == self.field.encode() else None
         values = _fields(fields)
-        payload = self._payload(values)
-        if payload is not None:
-            event = parse_event(payload, stream, now)
-            event.stream_id = stream_id
-            return event
+        if self.field is not None:
+            return values.get(self.field.encode())
+        for name in _DEFAULT_KEYS:
+            value = values.get(name)
+            if value is not None:
+                return value
+        if len(values) == 1:
+            return next(iter(values.values()))
+        return None
+
+    def _unusable(self, stream: str, entry_id: bytes, fields: Any, now: float) -> Event:
+        """Keep an entry with no usable payload field as an invalid event naming its fields."""
+        values = _fields(fields)
         names = [k.decode("utf-8", "replace") for k in values]
         shown = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
                  for k, v in values.items()}
@@ -402,18 +431,7 @@ class StreamSource(ThreadedSource):
         )
         raw = orjson.dumps(shown)
         return Event(raw, stream, now, None, -1, len(raw), valid=False, violations=[violation],
-                     stream_id=stream_id)
-
-    def _payload(self, values: Mapping[bytes, bytes]) -> bytes | None:
-        if self.field is not None:
-            return values.get(self.field.encode())
-        for name in DEFAULT_FIELDS:
-            value = values.get(name.encode())
-            if value is not None:
-                return value
-        if len(values) == 1:
-            return next(iter(values.values()))
-        return None
+                     stream_id=entry_id.decode("ascii", "replace"))
 
 
 # ---- reply shapes (RESP2 lists and RESP3 maps) -----------------------------------------------
@@ -437,10 +455,17 @@ def _entries(reply: Any) -> list[tuple[bytes, bytes, Any]]:
     return out
 
 
+def _raw_reply(response: Any, **_options: Any) -> Any:
+    return response
+
+
 def _fields(fields: Any) -> dict[bytes, bytes]:
+    """Return an entry's fields as a dict (from hiredis's flat [f, v, ...] list, or a dict)."""
     if isinstance(fields, dict):
         return {_bytes(k): _bytes(v) for k, v in fields.items()}
     items: Sequence[Any] = fields or ()
+    if len(items) == 2:
+        return {_bytes(items[0]): _bytes(items[1])}
     return {_bytes(items[i]): _bytes(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
