@@ -296,18 +296,23 @@ class EventBuffer:
         With ``limit``, only the newest ``limit`` of them (still oldest first). Costs time in
         proportion to the result, not to the buffer: the newest events are read from the end.
         """
+        return self.since_counted(seq, limit)[0]
+
+    def since_counted(self, seq: int, limit: int | None = None) -> tuple[list[Event], int]:
+        """Return :meth:`since`'s events and how many events were buffered, read together."""
         with self._lock:
             events = self._events
+            buffered = len(events)
             if not events:
-                return []
+                return [], 0
             wanted = self._last_seq - max(seq, events[0].seq - 1)
             if limit is not None:
                 wanted = min(wanted, limit)
             if wanted <= 0:
-                return []
+                return [], buffered
             newest_first = list(itertools.islice(reversed(events), wanted))
         newest_first.reverse()
-        return newest_first
+        return newest_first, buffered
 
     def get(self, seq: int) -> Event | None:
         """Return the buffered event with this seq, or None (evicted, cleared or not yet seen)."""

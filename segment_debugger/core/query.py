@@ -29,6 +29,8 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _MISSING: Any = object()
+#: Field names that mean the event's own record, not a payload key.
+_PSEUDO_FIELDS = frozenset({"valid", "violation", "stream_id"})
 
 
 def read_number(text: str) -> float | None:
@@ -122,7 +124,7 @@ class Term:
     """One parsed term.
 
     ``kind`` is ``"text"`` (substring of the raw payload), ``"field"`` (dotted path in the
-    parsed object), ``"valid"`` or ``"violation"`` (pseudo-fields). ``value`` is lowercased with
+    parsed object), ``"valid"``, ``"violation"`` or ``"stream_id"`` (pseudo-fields). ``value`` is lowercased with
     runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a comparison operator.
     """
 
@@ -297,7 +299,7 @@ def _field_term(s: str, field: str, k: int, negate: bool) -> tuple[Term | None, 
         else:
             op = ""  # an operator with nothing after it is the value itself
     value = re.sub(r"\*+", "*", value.lower())
-    kind = field if field in ("valid", "violation") else "field"
+    kind = field if field in _PSEUDO_FIELDS else "field"
     path = tuple(field.split(".")) if kind == "field" else ()
     return Term(kind, value, negate, path, op), end
 
@@ -351,6 +353,15 @@ def _compile(term: Term) -> tuple[_Check, bool]:
     value_matches = _value_matcher(term.value, term.op)
     if term.kind == "valid":
         return (lambda event, _lowered, _data: value_matches(event.valid)), term.negate
+    if term.kind == "stream_id":
+        if term.op:
+            return (lambda _event, _lowered, _data: False), term.negate
+        if term.value == "*":
+            return (lambda event, _lowered, _data: event.stream_id is not None), term.negate
+        return (
+            lambda event, _lowered, _data: event.stream_id is not None
+            and value_matches(event.stream_id)
+        ), term.negate
     if term.kind == "violation":
         if term.op:
             return (lambda _event, _lowered, _data: False), term.negate

@@ -43,6 +43,10 @@ class BufferLike(Protocol):
 
     def since(self, seq: int, limit: int | None = None) -> list[Event]: ...  # noqa: D102
 
+    def since_counted(  # noqa: D102
+        self, seq: int, limit: int | None = None
+    ) -> tuple[list[Event], int]: ...
+
     def snapshot(self) -> list[Event]: ...  # noqa: D102
 
     def clear(self) -> None: ...  # noqa: D102
@@ -205,12 +209,13 @@ class Pump:
             # At least one tick's worth: a delta right after a snapshot must not thin a trickle.
             elapsed = max(now - self._last_sent_at, self.throttle_ms / 1000.0)
             budget = rows_allowed(self.max_rows_per_second, elapsed)
-            events = self.buffer.since(cursor, limit=budget)
+            events, buffered = self.buffer.since_counted(cursor, limit=budget)
             new_last = events[-1].seq if events else last
             rows = [event_to_row(e) for e in events]
             skipped = new_last - cursor - len(rows)
             msg = DeltaMsg(
-                type="delta", rows=rows, after_seq=cursor, last_seq=new_last, skipped=skipped
+                type="delta", rows=rows, after_seq=cursor, last_seq=new_last, skipped=skipped,
+                buffered=buffered,
             )
             self._send(dict(msg))
             self._cursor = new_last

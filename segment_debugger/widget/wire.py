@@ -35,6 +35,8 @@ Python -> front end
                   the front end lost a message and asks for a snapshot. ``skipped`` counts rows
                   in (after_seq, last_seq] deliberately not sent because input outran the
                   display budget (thinning); they are still in the Python buffer.
+                  ``buffered`` is how many events the buffer held when the rows were read.
+                  Seqs count every event received, so ``last_seq`` is also the received total.
     ``raw``       the full payload text of one event, answering ``raw_request``.
     ``error``     a request could not be served; says why.
 
@@ -71,6 +73,7 @@ class Row(TypedDict):
     t: float  # received_at, milliseconds since the epoch
     channel: str
     pattern: str | None
+    stream_id: str | None  # the Redis Stream entry id (StreamSource), else None
     type: str | None
     event: str | None
     name: str | None
@@ -102,6 +105,7 @@ class DeltaMsg(TypedDict):
     after_seq: int
     last_seq: int
     skipped: int
+    buffered: int  # events in the Python buffer when the rows were read (same lock)
 
 
 class RawMsg(TypedDict):
@@ -181,6 +185,7 @@ def event_to_row(event: Event) -> Row:
         t=event.received_at * 1000.0,
         channel=event.channel,
         pattern=event.pattern,
+        stream_id=event.stream_id,
         type=event.type,
         event=event.event,
         name=event.name,

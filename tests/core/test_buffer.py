@@ -547,3 +547,17 @@ def test_query_returns_the_matching_rows() -> None:
     assert buf.query("nothing-matches-this").columns.tolist() == list(BASE_COLUMNS)
     assert len(buf.query("")) == 13
     assert [e.seq for e in buf.filter("type:track userId:user-3")] == [4]
+
+
+def test_received_always_equals_last_seq() -> None:
+    """The front end shows last_seq as the received total: the two must never diverge."""
+    buf = EventBuffer(max_messages=5)
+    for n in (1, 3, 10):
+        buf.extend([sized(1) for _ in range(n)])
+        stats = buf.stats
+        assert stats["received"] == stats["last_seq"] == buf.last_seq
+    buf.clear()
+    buf.append(sized(1))
+    assert buf.stats["received"] == buf.stats["last_seq"] == 15
+    events, buffered = buf.since_counted(12)
+    assert [e.seq for e in events] == [15] and buffered == 1
