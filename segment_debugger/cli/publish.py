@@ -1,8 +1,10 @@
-"""``segment-debugger publish``: a fake Segment event stream onto a Redis channel.
+"""``segment-debugger publish``: a fake Segment event stream onto a Redis channel or stream.
 
 It stands in for the ``segment/fake-event-stream`` Docker image and reads the same environment
 variables (``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_CHANNEL``, ``EVENTS_PER_SECOND``, plus
-``REDIS_URL``); flags override them.
+``REDIS_URL``); flags override them. ``--sharded`` publishes with SPUBLISH, ``--stream NAME``
+appends to a stream (XADD, field ``data``; ``--maxlen N`` trims it to about N entries). The URL
+may name a Redis Cluster (any node, or a seed list ``redis://h1:7000,h2:7001``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from segment_debugger.cli.common import CommandError, stop_on_signals
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
+
+if TYPE_CHECKING:
+    from segment_debugger.playground.publisher import Target
 
 DEFAULT_RATE = 100.0
 #: The halves of :data:`~segment_debugger.sources.url.DEFAULT_URL` that REDIS_HOST/REDIS_PORT
@@ -31,14 +36,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     pub = subparsers.add_parser(
         "publish",
         help="publish a fake Segment event stream to Redis",
-        description="Publish realistic fake Segment events (all six types) to a Redis channel. "
+        description="Publish realistic fake Segment events (all six types) to a Redis channel "
+        "(PUBLISH), a sharded channel (--sharded: SPUBLISH, Redis >= 7) or a stream (--stream "
+        "NAME: XADD, the event in field 'data'). "
         "Environment: REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_CHANNEL, EVENTS_PER_SECOND; "
-        "flags override them.",
+        "flags override them. A cluster URL (any node, or redis://h1:7000,h2:7001) works too.",
     )
-    pub.add_argument("--url", help="Redis URL (default: REDIS_URL, else --host/--port)")
+    pub.add_argument(
+        "--url", help="Redis URL, or a cluster's seed list (default: REDIS_URL, else --host/--port)"
+    )
     pub.add_argument("--host", help=f"Redis host (default: REDIS_HOST or {DEFAULT_HOST})")
     pub.add_argument("--port", type=int, help=f"Redis port (default: REDIS_PORT or {DEFAULT_PORT})")
     pub.add_argument("--channel", help=f"channel (default: REDIS_CHANNEL or {DEFAULT_CHANNEL})")
+    pub.add_argument(
+        "--sharded", action="store_true",
+        help="publish to the channel with SPUBLISH (sharded pub/sub, Redis >= 7)",
+    )
+    pub.add_argument(
+        "--stream", metavar="NAME", help="append to this stream (XADD) instead of publishing"
+    )
+    pub.add_argument(
+        "--maxlen", type=int, metavar="N",
+        help="with --stream: trim the stream to about N entries (XADD MAXLEN ~ N)",
+    )
     pub.add_argument(
         "--rate", type=float, help="events per second, 0 = full speed (default: "
         f"EVENTS_PER_SECOND or {DEFAULT_RATE:g})"
@@ -89,14 +109,42 @@ def resolve_publish_target(
     return url, channel, DEFAULT_RATE if rate is None else rate
 
 
+def resolve_destination(args: argparse.Namespace, channel: str) -> Target:
+    """Return where ``publish`` sends: ``channel``, its shard channel, or the ``--stream``.
+
+    Raise :class:`CommandError` for flags that do not go together.
+    """
+    from segment_debugger.playground.publisher import target
+
+    if args.stream is not None:
+        if args.channel is not None:
+            raise CommandError("give --channel or --stream, not both")
+        if args.sharded:
+            raise CommandError("--sharded applies to channels: drop it, or --stream")
+        if not args.stream:
+            raise CommandError("--stream needs a stream name, e.g. --stream events")
+        if args.maxlen is not None and args.maxlen < 1:
+            raise CommandError(f"--maxlen {args.maxlen} is out of range: give a count >= 1")
+        return target(args.stream, stream=True, maxlen=args.maxlen)
+    if args.maxlen is not None:
+        raise CommandError("--maxlen trims a stream: give --stream NAME as well")
+    return target(channel, sharded=args.sharded)
+
+
 def connect(url: str) -> Any:
-    """Return a redis-py client that answered PING, or raise :class:`CommandError`."""
+    """Return a redis-py client that answered PING, or raise :class:`CommandError`.
+
+    A cluster (a seed list, or a node that says it is one) gets a ``RedisCluster``.
+    """
     import redis
+    from redis.exceptions import RedisClusterException
+
+    from segment_debugger.playground.publisher import connect as client_for
 
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+        client = client_for(url, socket_connect_timeout=3, socket_timeout=10)
         client.ping()
-    except (redis.RedisError, OSError, ValueError) as exc:
+    except (redis.RedisError, RedisClusterException, OSError, ValueError) as exc:
         raise CommandError(
             f"cannot reach Redis at {redact(url)}: {str(exc).rstrip('.')}. Start a Redis server "
             "there, or point "
@@ -105,20 +153,35 @@ def connect(url: str) -> Any:
     return client
 
 
+def _failure(exc: Exception, to: Target) -> str:
+    """Return what to print when Redis refused or failed, saying why when that is known."""
+    text = str(exc)
+    if to.kind == "sharded" and "unknown command" in text.lower():
+        return (
+            f"this Redis does not know SPUBLISH ({text}): --sharded needs Redis >= 7; "
+            "drop --sharded to PUBLISH"
+        )
+    if to.kind == "stream" and "WRONGTYPE" in text:
+        return f"key {to.name!r} holds something other than a stream ({text}): name another"
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``segment-debugger publish``: fake Segment events onto a Redis channel."""
+    """Run ``segment-debugger publish``: fake Segment events onto a Redis channel or stream."""
     import redis
+    from redis.exceptions import RedisClusterException
 
     from segment_debugger.playground.publisher import publish
 
     url, channel, rate = resolve_publish_target(args, os.environ)
+    to = resolve_destination(args, channel)
     if not 0.0 <= args.invalid <= 1.0:
         raise CommandError(f"--invalid {args.invalid} is out of range: give a fraction 0..1")
     client = connect(url)
     pace = f"{rate:g}/s" if rate > 0 else "full speed"
     limit = f", {args.count} events" if args.count is not None else ""
     print(
-        f"publishing fake Segment events to {redact(url)} channel {channel!r} at {pace}"
+        f"publishing fake Segment events to {redact(url)} {to} at {pace}"
         f"{limit}, {args.invalid:.0%} invalid (Ctrl-C to stop)",
         flush=True,
     )
@@ -134,14 +197,14 @@ def run(args: argparse.Namespace) -> int:
     with stop_on_signals(stop):
         try:
             published = publish(
-                client, channel, rate=rate, count=args.count, invalid_fraction=args.invalid,
+                client, to, rate=rate, count=args.count, invalid_fraction=args.invalid,
                 seed=args.seed, stop=stop, on_progress=progress, progress_every=args.progress,
             )
-        except (redis.RedisError, OSError) as exc:
-            print(f"error: Redis at {redact(url)} failed: {exc}", file=sys.stderr)
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
+            print(f"error: Redis at {redact(url)} failed: {_failure(exc, to)}", file=sys.stderr)
             code = 1
         finally:
             client.close()
     elapsed = time.monotonic() - start
-    print(f"published {published} events to {channel!r} in {elapsed:.1f} s", flush=True)
+    print(f"published {published} events to {to} in {elapsed:.1f} s", flush=True)
     return code

@@ -1,8 +1,9 @@
 """``demo()``: a live debugger on a fake Segment stream, with zero set-up.
 
 :func:`start_demo` starts an :class:`~.server.EmbeddedRedis` (unless given a URL), a
-:class:`~.publisher.Publisher` of the fake stream and a
-:class:`~segment_debugger.widget.SegmentDebugger` on it, and returns them as a :class:`Demo`.
+:class:`~.publisher.Publisher` of the fake stream (to a pub/sub channel, or with
+``stream=True`` to a Redis stream) and a :class:`~segment_debugger.widget.SegmentDebugger` on
+it, and returns them as a :class:`Demo`.
 The debugger owns the other two through its public ``on_close`` hook: ``dbg.close()`` stops the
 publisher, then the server. :func:`demo` (``segment_debugger.demo``) returns just the debugger.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from segment_debugger.playground.procs import forget_at_exit, stop_at_exit
-from segment_debugger.playground.publisher import Publisher
+from segment_debugger.playground.publisher import Publisher, target
 from segment_debugger.playground.server import EmbeddedRedis
 from segment_debugger.sources.url import DEFAULT_CHANNEL
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from segment_debugger.widget.widget import SegmentDebugger
 
 log = logging.getLogger(__name__)
+
+#: About how many entries a demo stream keeps (``XADD MAXLEN ~``): the demo runs for hours.
+DEMO_STREAM_MAXLEN = 10_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +66,8 @@ def start_demo(
     *,
     url: str | None = None,
     seed: int | None = None,
+    stream: bool = False,
+    maxlen: int | None = DEMO_STREAM_MAXLEN,
     **widget_kwargs: Any,
 ) -> Demo:
     """Start a live debugger on a fake Segment stream; return it with what feeds it.
@@ -69,20 +75,27 @@ def start_demo(
     Without ``url`` an :class:`EmbeddedRedis` is started (a redis-server on PATH, else
     fakeredis); with ``url`` that Redis is used as it is. A background thread publishes the fake
     stream to ``channel`` at ``rate`` events/s, ``invalid_fraction`` of them invalid.
-    ``widget_kwargs`` go to :class:`~segment_debugger.widget.SegmentDebugger`.
+
+    With ``stream=True`` the events go to the Redis stream named ``channel`` instead (XADD,
+    trimmed to about ``maxlen`` entries; None: never trimmed) and the debugger reads it with a
+    :class:`~segment_debugger.sources.streams.StreamSource` (pass ``start="0"`` to read what
+    the stream already holds). ``widget_kwargs`` go to
+    :class:`~segment_debugger.widget.SegmentDebugger`.
     """
     from segment_debugger.widget.widget import SegmentDebugger
 
+    destination = target(channel, stream=stream, maxlen=maxlen if stream else None)
     server = EmbeddedRedis().start() if url is None else None
-    target = server.url if server is not None else str(url)
+    where = server.url if server is not None else str(url)
+    reads: dict[str, Any] = {"streams": [channel]} if stream else {"channels": [channel]}
     try:
-        dbg = SegmentDebugger(url=target, channels=[channel], **widget_kwargs)
+        dbg = SegmentDebugger(url=where, **reads, **widget_kwargs)
     except BaseException:
         if server is not None:
             server.stop()
         raise
     publisher = Publisher(
-        target, channel, rate=rate, invalid_fraction=invalid_fraction, seed=seed
+        where, destination, rate=rate, invalid_fraction=invalid_fraction, seed=seed
     ).start()
     started = Demo(dbg, publisher, server)
     # on_close runs callbacks newest first, after the debugger's threads stopped.
@@ -98,9 +111,9 @@ def demo(*args: Any, **kwargs: Any) -> SegmentDebugger:
     """Return a live SegmentDebugger on a fake Segment stream, with zero set-up.
 
     Takes :func:`start_demo`'s arguments (``rate``, ``invalid_fraction``, ``channel``, ``url``,
-    ``seed``, then SegmentDebugger's keyword arguments). The debugger's ``close()`` also stops
-    the publisher and the embedded server; so does interpreter exit. Use :func:`start_demo` to
-    reach the publisher and the server as well.
+    ``seed``, ``stream``, ``maxlen``, then SegmentDebugger's keyword arguments). The debugger's
+    ``close()`` also stops the publisher and the embedded server; so does interpreter exit.
+    Use :func:`start_demo` to reach the publisher and the server as well.
     """
     return start_demo(*args, **kwargs).debugger
 

@@ -31,6 +31,7 @@ from segment_debugger.playground.procs import (
     start_thread,
     stop_at_exit,
 )
+from segment_debugger.sources.url import split_seed_urls
 
 Kind = Literal["redis-server", "fakeredis"]
 
@@ -59,13 +60,23 @@ def find_server_binary() -> str | None:
 def ping(url: str, timeout: float = 0.5) -> bool:
     """Return True when a Redis at ``url`` answers PING within ``timeout`` seconds.
 
+    For a cluster's seed list (``redis://h1:7000,h2:7001``) one answering seed is enough.
     Never raises: a refused connection, a timeout or an unusable URL all return False.
     """
     try:
-        with redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout) as c:
-            return bool(c.ping())
-    except (redis.RedisError, OSError, ValueError):
+        seeds = split_seed_urls(url)
+    except ValueError:
         return False
+    for seed in seeds:
+        try:
+            with redis.Redis.from_url(
+                seed, socket_timeout=timeout, socket_connect_timeout=timeout
+            ) as c:
+                if c.ping():
+                    return True
+        except (redis.RedisError, OSError, ValueError):
+            continue
+    return False
 
 
 class EmbeddedRedis:

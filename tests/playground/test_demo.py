@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from support.leftovers import nothing_listens, process_gone
 
 import segment_debugger
@@ -88,3 +89,39 @@ def test_a_debugger_that_cannot_be_built_stops_the_server_it_started(
     with pytest.raises(TypeError, match="unexpected keyword"):
         demo(no_such_option=1)
     # the conftest's fixture checks that the fakeredis thread is gone
+
+
+@pytest.mark.redis
+def test_demo_stream_fills_the_debugger_from_a_stream(redis_server: Any) -> None:
+    from segment_debugger.sources.streams import StreamSource
+
+    started = start_demo(url=redis_server.url, rate=400, channel="demo-stream", stream=True,
+                         maxlen=1000, seed=3)
+    dbg = started.debugger
+    try:
+        assert isinstance(dbg.source, StreamSource) and dbg.source.streams == ("demo-stream",)
+        assert started.publisher.target.kind == "stream"
+        assert dbg.buffer.wait_for(100, timeout=15), f"buffer did not fill: {dbg.status}"
+        events = dbg.buffer.snapshot()
+        assert {e.channel for e in events} == {"demo-stream"}
+        assert all(e.stream_id for e in events)  # read with XREAD: every event has its entry id
+        with redis_server.client() as c:
+            assert c.type("demo-stream") == b"stream"
+            first = c.xrange("demo-stream", count=1)[0]
+        assert list(first[1]) == [b"data"]
+    finally:
+        dbg.close()
+    assert not started.publisher.running
+
+
+@pytest.mark.redis
+def test_demo_stream_on_the_embedded_server_is_trimmed_to_about_maxlen() -> None:
+    started = start_demo(rate=2000, stream=True, maxlen=200)
+    try:
+        assert started.debugger.buffer.wait_for(500, timeout=15), started.debugger.status
+        with redis.Redis.from_url(started.url) as c:
+            info = c.xinfo_stream("events")
+        assert info["entries-added"] >= 500
+        assert 200 <= info["length"] < 300  # MAXLEN ~ 200 trims whole nodes of 100 entries
+    finally:
+        started.stop()

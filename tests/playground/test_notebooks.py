@@ -54,6 +54,7 @@ def kernel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """The kernel inherits this process's environment: start from no URL, default backend."""
     monkeypatch.delenv("SEGMENT_DEBUGGER_URL", raising=False)
     monkeypatch.delenv("SEGMENT_DEBUGGER_CHANNEL", raising=False)
+    monkeypatch.delenv("SEGMENT_DEBUGGER_STREAM", raising=False)
     monkeypatch.delenv(ENV_EMBEDDED, raising=False)
     yield monkeypatch
 
@@ -159,3 +160,26 @@ def test_dashboard_runs_on_a_url_from_the_environment(
         nb = execute("dashboard.ipynb", kernel_specs, PROBE)
     assert len(widget_views(nb)) == 2
     assert "channels: ['dash']" in text_of(nb)
+
+
+def test_dashboard_reads_a_stream_named_in_the_environment(
+    kernel_specs: KernelSpecManager, kernel_env: pytest.MonkeyPatch
+) -> None:
+    probe = PROBE + "\nprint('source:', type(dbg.source).__name__)"
+    with EmbeddedRedis() as server, Publisher(server.url, "dash-stream", rate=200, stream=True):
+        kernel_env.setenv("SEGMENT_DEBUGGER_URL", server.url)
+        kernel_env.setenv("SEGMENT_DEBUGGER_STREAM", "dash-stream")
+        nb = execute("dashboard.ipynb", kernel_specs, probe)
+    assert len(widget_views(nb)) == 2
+    assert "channels: ['dash-stream']" in text_of(nb)
+    assert "source: StreamSource" in text_of(nb)
+
+
+def test_dashboard_on_demo_with_a_stream_name_publishes_into_that_stream(
+    kernel_specs: KernelSpecManager, kernel_env: pytest.MonkeyPatch
+) -> None:
+    kernel_env.setenv("SEGMENT_DEBUGGER_STREAM", "demo-stream")  # no URL: the embedded demo
+    probe = PROBE + "\nprint('source:', type(dbg.source).__name__)"
+    nb = execute("dashboard.ipynb", kernel_specs, probe)
+    assert "channels: ['demo-stream']" in text_of(nb)
+    assert "source: StreamSource" in text_of(nb)
