@@ -7,6 +7,7 @@ shown as ``***``); in the userinfo the password is redacted and the user name ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
@@ -153,3 +154,69 @@ def parse_redis_url(url: str) -> RedisURL:
             raise RedisURLError(f"Redis URL {shown!r}: port 0 is not usable; {SCHEMES[scheme]}")
     password = unquote(parts.password) if parts.password else None
     return RedisURL(url=url, redacted=shown, password=password, secrets=_secrets(url))
+
+
+def split_seed_urls(url: str | Sequence[str]) -> tuple[str, ...]:
+    """Return one URL per node named by ``url``, each checked by :func:`parse_redis_url`.
+
+    A Redis Cluster is reached through any of its nodes, so a cluster URL may name several
+    seed nodes: ``redis://[user:password@]h1:7000,h2:7001[/db][?options]`` (the credentials,
+    database and options are shared by every host) or a list of URLs. One plain URL gives a
+    one-element tuple. Raise :class:`RedisURLError` naming the offending part.
+    """
+    if isinstance(url, str):
+        return _split_hosts(url)
+    if isinstance(url, (bytes, bytearray)) or not isinstance(url, Sequence) or not url:
+        raise RedisURLError(
+            f"Redis URL must be a string or a non-empty list of strings, got {url!r}; "
+            f"{_accepted()}"
+        )
+    return tuple(seed for item in url for seed in _split_hosts(item))
+
+
+def parse_seed_urls(url: str | Sequence[str]) -> RedisURL:
+    """Check every seed of ``url`` (see :func:`split_seed_urls`); return one :class:`RedisURL`.
+
+    Its ``redacted`` form shows every seed, and ``scrub`` removes the secrets of all of them.
+    A single plain URL gives exactly what :func:`parse_redis_url` gives.
+    """
+    seeds = split_seed_urls(url)
+    if isinstance(url, str) and len(seeds) == 1:
+        return parse_redis_url(url)
+    parsed = [parse_redis_url(seed) for seed in seeds]
+    text = url if isinstance(url, str) else ", ".join(url)
+    shown = redact(text) if isinstance(url, str) else ", ".join(p.redacted for p in parsed)
+    secrets = {s for p in parsed for s in p.secrets} | set(_secrets(text))
+    return RedisURL(
+        url=text,
+        redacted=shown,
+        password=parsed[0].password,
+        secrets=tuple(sorted(secrets, key=len, reverse=True)),
+    )
+
+
+def _split_hosts(url: str) -> tuple[str, ...]:
+    if not isinstance(url, str) or "," not in url:
+        parse_redis_url(url)
+        return (url,)
+    shown = redact(url)
+    scheme, sep, rest = url.partition("://")
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    userinfo, at, hosts = netloc.rpartition("@")
+    if not sep or scheme.lower() == "unix" or "," in tail:
+        raise RedisURLError(
+            f"Redis URL {shown!r}: only redis:// and rediss:// URLs may list several hosts "
+            f"(host1:port1,host2:port2); {_accepted()}"
+        )
+    seeds = []
+    for host in hosts.split(","):
+        if not host.strip():
+            raise RedisURLError(
+                f"Redis URL {shown!r} has an empty entry in its host list; "
+                "write redis://host1:port1,host2:port2"
+            )
+        seed = f"{scheme}://{userinfo}{at}{host.strip()}{tail}"
+        parse_redis_url(seed)
+        seeds.append(seed)
+    return tuple(seeds)

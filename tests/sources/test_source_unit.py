@@ -91,9 +91,19 @@ class FakePubSub:
         parser._reader.feed(wire)
         self.connection = SimpleNamespace(_parser=parser)
         self.health_check_response_counter = 1
+        self.shard_channels: dict[bytes, Any] = {}
 
     def is_health_check_response(self, reply: Any) -> bool:
         return reply in ([b"pong", b"redis-py-health-check"], b"redis-py-health-check")
+
+
+def fake_link(src: RedisSource, wire: bytes, **wanted: tuple[str, ...]) -> Any:
+    """A link of ``src`` holding ``wanted`` subscriptions, reading from ``wire``."""
+    link = src._open_link(src._pool, "server")
+    link.pubsub = FakePubSub(wire)  # type: ignore[assignment]
+    for key, names in wanted.items():
+        setattr(link, key, list(names))
+    return link
 
 
 @pytest.mark.parametrize("push", [False, True], ids=["RESP2", "RESP3"])
@@ -107,12 +117,14 @@ def test_drain_takes_messages_pmessages_confirmations_and_pongs(push: bool) -> N
         b"*3\r\n$7\r\nmessage\r\n$6\r\nev",  # a reply cut in half: left for the next read
     ])
     src = RedisSource(channels="events", patterns="seg.*")
-    fake = FakePubSub(wire)
+    link = fake_link(src, wire, channels=("events",), patterns=("seg.*",))
     batch: list[Any] = []
-    src._drain(fake, batch)  # type: ignore[arg-type]
+    assert link._drain(batch) is False
     assert batch == [(b"events", b'{"a": 1}', None), (b"seg.web", b"\xff", b"seg.*")]
+    assert link.confirmed
+    assert link.pubsub.health_check_response_counter == 0
+    src._settle(link, [])
     assert src.status.state == "live"
-    assert fake.health_check_response_counter == 0
     src._store(batch)
     events = src.buffer.snapshot()
     assert [(e.seq, e.channel, e.pattern, e.raw) for e in events] == [
@@ -126,37 +138,38 @@ def test_drain_takes_messages_pmessages_confirmations_and_pongs(push: bool) -> N
 def test_drain_stops_at_max_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(source_module, "MAX_BATCH", 3)
     wire = b"".join(resp(b"message", b"events", b"%d" % i, push=True) for i in range(5))
-    src = RedisSource()
-    fake = FakePubSub(wire)
+    link = fake_link(RedisSource(), wire)
     batch: list[Any] = []
-    src._drain(fake, batch)  # type: ignore[arg-type]
+    assert link._drain(batch) is True  # stopped at the cap: more may be waiting
     assert [data for _, data, _ in batch] == [b"0", b"1", b"2"]
     batch.clear()
-    src._drain(fake, batch)  # type: ignore[arg-type]
+    assert link._drain(batch) is False
     assert [data for _, data, _ in batch] == [b"3", b"4"]
 
 
 def test_error_reply_in_the_drain_is_raised_not_swallowed() -> None:
-    src = RedisSource()
-    fake = FakePubSub(b"-NOPERM no permission\r\n")
-    fake.connection._parser._reader = hiredis.Reader(
-        notEnoughData=NOT_ENOUGH_DATA, replyError=RuntimeError
-    )
-    fake.connection._parser._reader.feed(b"-NOPERM no permission\r\n")
+    link = fake_link(RedisSource(), b"")
+    reader = hiredis.Reader(notEnoughData=NOT_ENOUGH_DATA, replyError=RuntimeError)
+    link.pubsub.connection._parser._reader = reader
+    reader.feed(b"-NOPERM no permission\r\n")
     with pytest.raises(RuntimeError, match="NOPERM"):
-        src._drain(fake, [])  # type: ignore[arg-type]
+        link._drain([])
 
 
 def test_silent_reconnect_opens_a_gap_closed_when_resubscribed() -> None:
     src = RedisSource(channels=("a", "b"))
-    src._subscriptions_confirmed(2)  # first subscription: live, no gap
+    link = fake_link(src, b"", channels=("a", "b"))
+    link._counted(b"subscribe", b"b", 2)  # first subscription: live, no gap
+    src._settle(link, [])
     assert src.status.state == "live" and src.buffer.gaps == []
     src._last_ok = 1000.0
-    src._on_silent_reconnect()
-    assert src.status.state == "reconnecting"
-    src._subscriptions_confirmed(1)  # one of two confirmations: not live yet
+    link._reconnected()  # what redis-py's on_connect reports
+    assert src.status.state == "reconnecting" and not link.confirmed
+    link._counted(b"subscribe", b"a", 1)  # one of two confirmations: not live yet
+    src._settle(link, [])
     assert src.status.state == "reconnecting" and src.buffer.gaps == []
-    src._subscriptions_confirmed(2)
+    link._counted(b"subscribe", b"b", 2)
+    src._settle(link, [])
     assert src.status.state == "live"
     (gap,) = src.buffer.gaps
     assert gap.started_at == 1000.0 and gap.ended_at > gap.started_at
