@@ -1,7 +1,8 @@
 """The flusher: turn "what is new in the buffer" into a few compact widget messages per second.
 
-One daemon thread wakes every ``throttle_ms`` and sends at most ONE ``delta`` (the rows after
-the last seq it sent), never the whole buffer, and nothing when nothing is new. When input
+One daemon thread sends at most ONE ``delta`` per ``throttle_ms`` (the rows after the last seq
+it sent), never the whole buffer, and nothing when nothing is new; the first event after a
+quiet spell goes out at once instead of waiting for a tick. When input
 outruns ``max_rows_per_second`` it sends only the newest rows and counts the rest as ``skipped``
 (thinning); the buffer keeps everything. The budget is time-based: a delta may carry
 ``max_rows_per_second`` x (seconds since the previous delta or snapshot, at least one tick),
@@ -21,16 +22,20 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from segment_debugger.core.event import Event
+from segment_debugger.core.query import Criteria
 from segment_debugger.widget.wire import DeltaMsg, SnapshotMsg, event_to_row
 
 log = logging.getLogger(__name__)
 
 #: The shortest delta interval: keeps deltas + trait updates around 20 messages per second.
 MIN_THROTTLE_MS = 50
+#: The longest an idle pump waits for news at a time (how fast it notices ``stop()``).
+_IDLE_WAIT_S = 0.1
 
 class BufferLike(Protocol):
     """What the pump needs from :class:`~segment_debugger.core.buffer.EventBuffer`."""
@@ -48,6 +53,8 @@ class BufferLike(Protocol):
     ) -> tuple[list[Event], int]: ...
 
     def snapshot(self) -> list[Event]: ...  # noqa: D102
+
+    def wait_for(self, seq: int, timeout: float) -> bool: ...  # noqa: D102
 
     def clear(self) -> None: ...  # noqa: D102
 
@@ -93,6 +100,7 @@ class Pump:
         on_traits: Callable[[dict[str, Any]], None] | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        criteria: Callable[[], Criteria] | None = None,
     ) -> None:
         if throttle_ms < MIN_THROTTLE_MS:
             raise ValueError(
@@ -109,6 +117,10 @@ class Pump:
         self._on_traits = on_traits
         self._status = status
         self._clock = clock
+        self._criteria = criteria
+        # Seqs of buffered events that match the criteria (oldest first), while there are any.
+        self._matched: deque[int] = deque()
+        self._matched_for: Criteria | None = None
         self._last_sent_at = clock()  # when the last delta/snapshot went out: budget start
 
         self._lock = threading.Lock()  # cursor + message order; held while sending
@@ -164,20 +176,48 @@ class Pump:
                 log.warning("pump thread did not stop within %.1f s", timeout)
 
     def _run(self, stop: threading.Event) -> None:
+        """Send a delta as soon as something is new, but at most one per ``throttle_ms``.
+
+        After a quiet spell the first event goes out at once (no waiting for a tick); under
+        load deltas come every ``throttle_ms``. Stats and status traits refresh on their own
+        schedule. The waits are short, so ``stop()`` is noticed within ``_IDLE_WAIT_S``.
+        """
         interval = self.throttle_ms / 1000.0
-        next_tick = time.monotonic() + interval
         failures = 0
-        while not stop.wait(max(0.0, next_tick - time.monotonic())):
+        last_tick = -math.inf
+        while not stop.is_set():
+            now = time.monotonic()
+            quiet_for = now - last_tick
+            if quiet_for < interval:  # throttled: the next delta may go at last_tick + interval
+                stop.wait(min(interval - quiet_for, max(self._next_traits - now, 0.0)))
+            elif not self._has_news():
+                # Idle: wait for the next event (or the next trait refresh), then send at once.
+                timeout = min(_IDLE_WAIT_S, max(self._next_traits - now, 0.0))
+                if timeout > 0:
+                    self.buffer.wait_for(self.buffer.last_seq + 1, timeout)
+                    if not self._has_news() and time.monotonic() < self._next_traits:
+                        continue
+            if stop.is_set():
+                break
+            if not self._has_news() and time.monotonic() < self._next_traits:
+                continue
             started = time.monotonic()
             try:
-                self.tick()
+                if self.tick() is not None:
+                    last_tick = started
                 failures = 0
             except Exception:
                 failures += 1
                 # The first failure in a row with its traceback; the rest would flood the log.
                 log.log(logging.ERROR if failures == 1 else logging.DEBUG,
                         "pump tick failed (%d in a row); retrying", failures, exc_info=True)
-            next_tick = started + interval  # ticks never closer than the interval
+                last_tick = started
+                stop.wait(interval)
+
+    def _has_news(self) -> bool:
+        """Return True when a delta would carry something (after the front end's snapshot)."""
+        cursor = self._cursor
+        return cursor is not None and self.buffer.last_seq != cursor
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -202,6 +242,9 @@ class Pump:
             stats = self.buffer.stats
             if stats.get("cleared", 0) != self._cleared_seen:  # someone called buffer.clear()
                 return self._send_snapshot(None)
+            criteria = self._current_criteria()
+            if criteria is not self._matched_for:  # changed without criteria_changed()
+                return self._send_snapshot(None)
             last = int(stats["last_seq"])
             if last == cursor:
                 return None
@@ -209,13 +252,24 @@ class Pump:
             # At least one tick's worth: a delta right after a snapshot must not thin a trickle.
             elapsed = max(now - self._last_sent_at, self.throttle_ms / 1000.0)
             budget = rows_allowed(self.max_rows_per_second, elapsed)
-            events, buffered = self.buffer.since_counted(cursor, limit=budget)
-            new_last = events[-1].seq if events else last
-            rows = [event_to_row(e) for e in events]
-            skipped = new_last - cursor - len(rows)
+            matched: int | None = None
+            if criteria is None:
+                events, buffered = self.buffer.since_counted(cursor, limit=budget)
+                new_last = events[-1].seq if events else last
+                shown = events
+                skipped = new_last - cursor - len(shown)
+            else:
+                # Filter before thinning: only matching events count against the budget.
+                events, buffered = self.buffer.since_counted(cursor)
+                new_last = events[-1].seq if events else last
+                matching = criteria.filter(events)
+                shown = matching[-budget:]
+                skipped = len(matching) - len(shown)
+                matched = self._count_matched(matching, new_last - buffered + 1)
+            rows = [event_to_row(e) for e in shown]
             msg = DeltaMsg(
                 type="delta", rows=rows, after_seq=cursor, last_seq=new_last, skipped=skipped,
-                buffered=buffered,
+                buffered=buffered, matched=matched,
             )
             self._send(dict(msg))
             self._cursor = new_last
@@ -226,6 +280,26 @@ class Pump:
                 self.rows_sent += len(rows)
                 self.skipped += skipped
             return msg
+
+    def _current_criteria(self) -> Criteria | None:
+        """Return the view's criteria, or None when every event is shown."""
+        criteria = self._criteria() if self._criteria is not None else None
+        return None if criteria is None or criteria.is_empty else criteria
+
+    def _count_matched(self, matching: list[Event], first_seq: int) -> int:
+        """Add ``matching`` to the matched seqs, forget evicted ones, return how many remain."""
+        seqs = self._matched
+        seqs.extend(e.seq for e in matching)
+        while seqs and seqs[0] < first_seq:
+            seqs.popleft()
+        return len(seqs)
+
+    def criteria_changed(self) -> SnapshotMsg | None:
+        """Send a snapshot of what the new criteria match (once the front end has had one)."""
+        with self._lock:
+            if self._cursor is None:
+                return None
+            return self._send_snapshot(None)
 
     def snapshot(self, request_id: str | None = None) -> SnapshotMsg:
         """Send every buffered row (oldest first) and restart deltas after it; return the message.
@@ -246,11 +320,22 @@ class Pump:
         before = self.buffer.stats  # seqs up to its last_seq are in the snapshot or gone
         events = self.buffer.snapshot()
         last = events[-1].seq if events else int(before["last_seq"])
+        criteria = self._current_criteria()
+        matched: int | None = None
+        if criteria is not None:
+            events = criteria.filter(events)
+            matched = len(events)
+            self._matched = deque(e.seq for e in events)
+            events = events[-self._capacity(before):]
+        else:
+            self._matched = deque()
+        self._matched_for = criteria
         msg = SnapshotMsg(
             type="snapshot",
             rows=[event_to_row(e) for e in events],
             last_seq=last,
             request_id=request_id,
+            matched=matched,
         )
         self._send(dict(msg))
         self._cursor = last
@@ -260,6 +345,11 @@ class Pump:
             self.messages += 1
             self.snapshots += 1
         return msg
+
+    @staticmethod
+    def _capacity(stats: dict[str, Any]) -> int:
+        """Return the front end's store capacity: the buffer's (``max_rows`` = ``max_messages``)."""
+        return max(1, int(stats.get("max_messages") or 10_000))
 
     # -- traits ------------------------------------------------------------------------------
 

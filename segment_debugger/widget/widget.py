@@ -149,6 +149,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self._close_callbacks: list[Callable[[], object]] = []
         self._closed = True  # until fully constructed: close() (and __del__) must cope
         self._owns_source = False
+        self._criteria = Criteria.of(
+            kwargs.get("query", ""), kwargs.get("type_filter", ()), kwargs.get("invalid_only", 0)
+        )
         if source is not None:
             if buffer is not None and buffer is not source.buffer:
                 raise ValueError("pass either source or buffer, or a source built on that buffer")
@@ -177,6 +180,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             max_rows_per_second=max_rows_per_second,
             on_traits=self._set_traits,
             status=self._current_status,
+            criteria=lambda: self._criteria,
         )
         if not frontend_built():
             log.warning("segment_debugger front end not built; the widget shows a notice. "
@@ -285,7 +289,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     @property
     def criteria(self) -> Criteria:
         """What the view shows now: ``query`` AND ``type_filter`` AND ``invalid_only``."""
-        return Criteria.of(self.query, self.type_filter, self.invalid_only)
+        return self._criteria
 
     def to_pandas(self) -> pd.DataFrame:
         """Return every buffered event as a new DataFrame (a snapshot; see EventBuffer)."""
@@ -347,6 +351,13 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             return {"state": "stopped", "reason": "no source: the buffer is fed directly",
                     "url": None, "since": None}
         return dict(self._source.status.as_dict())
+
+    @traitlets.observe("query", "type_filter", "invalid_only")
+    def _on_criteria(self, _change: dict[str, Any]) -> None:
+        """Filter in Python before thinning: the front end gets a snapshot of what matches."""
+        self._criteria = Criteria.of(self.query, self.type_filter, self.invalid_only)
+        if not self._closed:
+            self._pump.criteria_changed()
 
     @traitlets.observe("selected_seq")
     def _on_selected_seq(self, change: dict[str, Any]) -> None:

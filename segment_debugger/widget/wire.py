@@ -95,6 +95,7 @@ class SnapshotMsg(TypedDict):
     rows: list[Row]
     last_seq: int
     request_id: str | None
+    matched: int | None  # buffered events matching the view's criteria; None: no criteria
 
 
 class DeltaMsg(TypedDict):
@@ -106,6 +107,7 @@ class DeltaMsg(TypedDict):
     last_seq: int
     skipped: int
     buffered: int  # events in the Python buffer when the rows were read (same lock)
+    matched: int | None  # buffered events matching the view's criteria; None: no criteria
 
 
 class RawMsg(TypedDict):

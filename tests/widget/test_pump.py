@@ -425,3 +425,92 @@ def test_traits_refresh_only_when_changed(pumps: list[Pump]) -> None:
     status["state"] = "reconnecting"
     assert set(pump.refresh_traits()) == {"status"}
     assert [set(c) for _, c in rec.traits] == [{"stats", "status"}, {"stats"}, {"status"}]
+
+
+# -- filter before thinning, and latency --------------------------------------------------------
+
+
+def test_matching_events_are_never_thinned_below_the_budget(pumps: list[Pump]) -> None:
+    """20,000 events a second, 1 in 100 matches: every match is sent, nothing else."""
+    from segment_debugger.core.query import Criteria
+
+    clock = FakeClock()
+    buffer, rec = EventBuffer(max_messages=100_000), Recorder()
+    criteria = Criteria.of('event:"Rare"')
+    pump = new_pump(pumps, buffer, rec, clock=clock, criteria=lambda: criteria)
+    pump.snapshot()
+    for _second in range(3):
+        for _tick in range(10):
+            buffer.extend([make_event(i, event="Rare" if i % 100 == 0 else "Common")
+                           for i in range(buffer.last_seq, buffer.last_seq + 2000)])
+            clock.advance(0.1)
+            pump.tick()
+    deltas = [m for m in rec.msgs() if m["type"] == "delta"]
+    sent = [row["seq"] for m in deltas for row in m["rows"]]
+    rare = [e.seq for e in criteria.filter(buffer.snapshot())]
+    assert sent == rare and len(rare) == 600
+    assert all(m["skipped"] == 0 for m in deltas)
+    assert deltas[-1]["matched"] == 600 and deltas[-1]["buffered"] == 60_000
+
+
+def test_matches_above_the_budget_are_thinned_and_counted(pumps: list[Pump]) -> None:
+    from segment_debugger.core.query import Criteria
+
+    clock = FakeClock()
+    buffer, rec = EventBuffer(max_messages=1000), Recorder()
+    criteria = Criteria.of("type:track")
+    pump = new_pump(pumps, buffer, rec, clock=clock, criteria=lambda: criteria,
+                    max_rows_per_second=100)
+    pump.snapshot()
+    buffer.extend([make_event(i) for i in range(500)])
+    clock.advance(0.1)
+    delta = pump.tick()
+    assert delta is not None and delta["type"] == "delta"
+    assert len(delta["rows"]) == 10 and delta["skipped"] == 490
+    assert delta["matched"] == 500
+    buffer.extend([make_event(i) for i in range(500, 1200)])  # evicts 200 matched events
+    clock.advance(0.1)
+    delta = pump.tick()
+    assert delta is not None and delta["matched"] == 1000
+
+
+def test_new_criteria_send_a_snapshot_of_what_matches(pumps: list[Pump]) -> None:
+    from segment_debugger.core.query import Criteria
+
+    buffer, rec = EventBuffer(), Recorder()
+    current = [Criteria.of("")]
+    pump = new_pump(pumps, buffer, rec, criteria=lambda: current[0])
+    buffer.extend([make_event(i, type="identify" if i % 3 == 0 else "track")
+                   for i in range(30)])
+    assert pump.criteria_changed() is None  # no front end yet: nothing to refresh
+    pump.snapshot()
+    current[0] = Criteria.of("", types=["identify"])
+    snap = pump.criteria_changed()
+    assert snap is not None and snap["type"] == "snapshot" and snap["matched"] == 10
+    assert [row["seq"] for row in snap["rows"]] == [e.seq for e in buffer if e.type == "identify"]
+    current[0] = Criteria.of("")
+    snap = pump.criteria_changed()
+    assert snap is not None and len(snap["rows"]) == 30 and snap["matched"] is None
+
+
+def test_the_first_event_after_a_quiet_spell_goes_out_at_once(pumps: list[Pump]) -> None:
+    """No waiting for the next tick: with a 500 ms interval, each lone event takes < 150 ms."""
+    buffer, rec = EventBuffer(), Recorder()
+    pump = new_pump(pumps, buffer, rec, throttle_ms=500)
+    pump.start()
+    pump.snapshot()
+    delays = []
+    for i in range(6):
+        time.sleep(0.55)  # the quiet spell itself (the scenario), longer than the interval
+        appended = time.monotonic()
+        buffer.append(make_event(i))
+        seq = buffer.last_seq
+        wait_until(lambda seq=seq: any(  # type: ignore[misc]
+            row["seq"] == seq for m in rec.msgs() for row in m["rows"]
+        ), timeout=2)
+        with rec.lock:
+            sent_at = next(t for t, m in rec.messages if any(r["seq"] == seq for r in m["rows"]))
+        delays.append(sent_at - appended)
+    assert max(delays) < 0.15, delays
+    deltas = [m for m in rec.msgs() if m["type"] == "delta"]
+    assert len(deltas) == 6  # one per event, nothing sent while idle
