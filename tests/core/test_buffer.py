@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_frame import typical_event
+from support.events import typical_event
 
 from segment_debugger.core.buffer import MAX_GAPS_KEPT, EventBuffer, Gap
 from segment_debugger.core.event import Event

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pytest
+from support.events import make_event, typical_event
 
 from segment_debugger.core.event import Event
 from segment_debugger.core.frame import (
@@ -19,79 +19,6 @@ from segment_debugger.core.frame import (
     MAX_FLATTEN_DEPTH,
     events_to_frame,
 )
-
-_SEGMENT_FIELDS = (
-    "type",
-    "event",
-    "name",
-    "userId",
-    "anonymousId",
-    "messageId",
-    "groupId",
-    "previousId",
-    "timestamp",
-    "sentAt",
-    "receivedAt",
-    "properties",
-    "traits",
-    "context",
-)
-
-
-def make_event(
-    seq: int = -1,
-    channel: str = "events",
-    received_at: float = 1_700_000_000.0,
-    valid: bool = True,
-    violations: list[str] | None = None,
-    **data: Any,
-) -> Event:
-    """Build an Event the way the parser would for a JSON object payload ``data``."""
-    try:
-        raw = orjson.dumps(data)
-    except TypeError:  # orjson refuses very deep nesting; the stdlib does not
-        raw = json.dumps(data).encode()
-    event = Event(
-        raw=raw,
-        channel=channel,
-        received_at=received_at,
-        seq=seq,
-        size=len(raw),
-        data=data,
-        valid=valid,
-        violations=list(violations or []),
-    )
-    for name in _SEGMENT_FIELDS:
-        setattr(event, name, data.get(name))
-    return event
-
-
-def typical_event(i: int) -> Event:
-    """A realistic ~500-byte track event, as analytics.js would send it."""
-    return make_event(
-        seq=i + 1,
-        received_at=1_700_000_000.0 + i / 1000,
-        type="track",
-        event="Order Completed" if i % 3 else "Product Viewed",
-        userId=f"user-{i % 97}",
-        anonymousId=f"anon-{i:08d}-4f1c-9a2b-3c4d5e6f7a8b",
-        messageId=f"msg-{i:012d}",
-        timestamp="2024-05-01T12:34:56.789Z",
-        sentAt="2024-05-01T12:34:57.001Z",
-        properties={
-            "orderId": f"order-{i}",
-            "revenue": round(10 + i * 0.25, 2),
-            "currency": "USD",
-            "products": [{"sku": "sku-1", "price": 9.99}, {"sku": "sku-2", "price": 0.26}],
-            "coupon": None if i % 2 else "SPRING",
-        },
-        context={
-            "library": {"name": "analytics.js", "version": "4.1.0"},
-            "page": {"path": "/checkout"},
-            "ip": "203.0.113.7",
-            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
-        },
-    )
 
 
 def test_base_columns_and_dtypes() -> None:
