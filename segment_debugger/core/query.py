@@ -124,8 +124,8 @@ class Term:
     """One parsed term.
 
     ``kind`` is ``"text"`` (substring of the raw payload), ``"field"`` (dotted path in the
-    parsed object), ``"valid"``, ``"violation"`` or ``"stream_id"`` (pseudo-fields). ``value`` is lowercased with
-    runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a comparison operator.
+    parsed object), ``"valid"``, ``"violation"`` or ``"stream_id"`` (pseudo-fields).
+    ``value`` is lowercased with runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a comparison operator.
     """
 
     kind: str
