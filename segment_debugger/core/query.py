@@ -125,7 +125,8 @@ class Term:
 
     ``kind`` is ``"text"`` (substring of the raw payload), ``"field"`` (dotted path in the
     parsed object), ``"valid"``, ``"violation"`` or ``"stream_id"`` (pseudo-fields).
-    ``value`` is lowercased with runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a comparison operator.
+    ``value`` is lowercased with runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a
+    comparison operator.
     """
 
     kind: str
