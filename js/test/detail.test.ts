@@ -36,6 +36,17 @@ describe("DetailPane", () => {
     expect(q(pane.element, "sd-detail-received").textContent).toBe("2024-01-02T13:14:15.016Z");
   });
 
+  it("shows the stream id after the channel, only for events read from a stream", () => {
+    pane = new DetailPane({ onRequestRaw: () => {} });
+    pane.show(makeRow(1, { type: "track" }, { channel: "segment:events", stream_id: "1714564800000-0" }));
+    const keys = [...pane.element.querySelectorAll(".sd-meta-key")].map((n) => n.textContent);
+    expect(keys.slice(keys.indexOf("channel"), keys.indexOf("channel") + 2)).toEqual(["channel", "stream id"]);
+    expect(q(pane.element, "sd-detail-stream_id").textContent).toBe("1714564800000-0");
+    pane.show(makeRow(2, { type: "track" })); // pub/sub: stream_id null
+    expect(pane.element.querySelector('[data-testid="sd-detail-stream_id"]')).toBeNull();
+    expect([...pane.element.querySelectorAll(".sd-meta-key")].map((n) => n.textContent)).not.toContain("stream id");
+  });
+
   it("shows a truncated payload as a preview with a button that asks for the rest", () => {
     const asked: number[] = [];
     pane = new DetailPane({ onRequestRaw: (seq) => asked.push(seq) });

@@ -114,6 +114,23 @@ describe("filter: matching", () => {
     expect(m("violation:event")).toBe(false);
   });
 
+  it("pseudo-field stream_id: the entry id, not a payload key", () => {
+    const fromStream: FilterInput = { ...input({ type: "track", stream_id: "payload" }), stream_id: "1714564800000-12" };
+    const fromPubSub = input({ type: "track", stream_id: "payload" }); // no stream id: null / absent
+    expect(m("stream_id:1714564800000-12", fromStream)).toBe(true);
+    expect(m("stream_id:*-12", fromStream)).toBe(true);
+    expect(m("stream_id:1714564800000", fromStream)).toBe(false); // equality, not contains
+    expect(m("stream_id:payload", fromStream)).toBe(false);
+    expect(m("stream_id:payload", fromPubSub)).toBe(false);
+    expect(m("stream_id:*", fromStream)).toBe(true);
+    expect(m("stream_id:*", fromPubSub)).toBe(false);
+    expect(m("stream_id:*", { ...fromPubSub, stream_id: null })).toBe(false);
+    expect(m("-stream_id:*", fromPubSub)).toBe(true);
+    expect(m("stream_id:>1", fromStream)).toBe(false);
+    expect(m("-stream_id:>1", fromStream)).toBe(true);
+    expect(compileQuery("stream_id:*").needsData).toBe(false);
+  });
+
   it("terms AND together and - negates", () => {
     expect(m("type:track -event:refund*")).toBe(true);
     expect(m("type:track -type:track")).toBe(false);

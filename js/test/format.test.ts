@@ -42,6 +42,12 @@ describe("format", () => {
     expect(noTs.title).toContain("timestamp garbage");
   });
 
+  it("puts the stream id in the time's tooltip when the event has one", () => {
+    const t = time(makeRow(1, { type: "track" }, { stream_id: "1714564800000-3" }));
+    expect(t.title.split("\n").at(-1)).toBe("stream id 1714564800000-3");
+    expect(time(makeRow(2, { type: "track" })).title).not.toContain("stream id");
+  });
+
   it("orders list times by arrival even when event timestamps do not", () => {
     const base = new Date(2024, 0, 2, 10, 0, 0, 0).getTime();
     const late = new Date(2024, 0, 1, 23, 0, 0, 0).toISOString(); // sent the day before

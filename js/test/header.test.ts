@@ -112,6 +112,19 @@ describe("header: counts as of the rows", () => {
     });
   });
 
+  it("a delta's `buffered` as of the newest rows is used as is", () => {
+    // stats at the same seq (read at another moment) and a smaller max_messages do not change it
+    const stats: Stats = { received: 170, last_seq: 170, buffered: 160, max_messages: 100 };
+    expect(headerCounts(stats, { lastSeq: 170, pythonBuffered: { seq: 170, count: 120 } })).toEqual({
+      received: 170,
+      buffered: 120,
+    });
+    // stats newer than the rows do not either: the header is as of the rows shown
+    expect(
+      headerCounts({ received: 400, last_seq: 400, buffered: 400 }, { lastSeq: 170, pythonBuffered: { seq: 170, count: 7 } }),
+    ).toEqual({ received: 170, buffered: 7 });
+  });
+
   it("an exact figure from the rows (snapshot, delta `buffered`) wins over older stats", () => {
     const stats: Stats = { received: 100, last_seq: 100, buffered: 100 };
     // Python was cleared at seq 150: the snapshot (empty) said 0 buffered, 20 events since

@@ -11,12 +11,13 @@ const snap = (rs: Row[], last = rs.at(-1)?.seq ?? 0): SnapshotMsg => ({
   last_seq: last,
   request_id: null,
 });
-const delta = (rs: Row[], after: number, last = rs.at(-1)?.seq ?? after, skipped = 0): DeltaMsg => ({
+const delta = (rs: Row[], after: number, last = rs.at(-1)?.seq ?? after, skipped = 0, buffered = last): DeltaMsg => ({
   type: "delta",
   rows: rs,
   after_seq: after,
   last_seq: last,
   skipped,
+  buffered,
 });
 const seqs = (store: RowStore): number[] => store.toArray().map((r) => r.seq);
 
@@ -124,6 +125,26 @@ describe("RowStore", () => {
     expect(seqs(store)).toEqual([4, 5, 6]);
     expect(store.dropBefore(4)).toBe(0);
     expect(store.evicted).toBe(3);
+  });
+
+  it("knows Python's buffer length as of the newest message: a snapshot's rows, a delta's buffered", () => {
+    const store = new RowStore(100);
+    expect(store.pythonBuffered).toBeNull();
+    store.applySnapshot(snap(rows(5, 7), 9));
+    expect(store.pythonBuffered).toEqual({ seq: 9, count: 3 });
+    store.applyDelta(delta(rows(10, 12), 9, 12, 0, 4)); // Python evicted two meanwhile
+    expect(store.pythonBuffered).toEqual({ seq: 12, count: 4 });
+    store.applyDelta(delta(rows(14, 14), 12, 14, 1, 6)); // thinned: 13 skipped, still buffered
+    expect(store.pythonBuffered).toEqual({ seq: 14, count: 6 });
+    // a delta without it (an older kernel) keeps the last exact figure
+    const old: Record<string, unknown> = { ...delta(rows(15, 15), 14) };
+    delete old.buffered;
+    store.applyDelta(old as unknown as DeltaMsg);
+    expect(store.lastSeq).toBe(15);
+    expect(store.pythonBuffered).toEqual({ seq: 14, count: 6 });
+    // a gap is not applied, nor is its figure
+    store.applyDelta(delta(rows(20, 20), 19, 20, 0, 50));
+    expect(store.pythonBuffered).toEqual({ seq: 14, count: 6 });
   });
 
   it("empties on clear", () => {

@@ -17,7 +17,7 @@ function setup(n: number, capacity = 100): { store: RowStore; view: RowView } {
 const shown = (v: RowView): number[] => Array.from({ length: v.length }, (_, i) => v.at(i)!.seq);
 const add = (store: RowStore, view: RowView, from: number, to: number): number => {
   const rows = Array.from({ length: to - from + 1 }, (_, i) => row(from + i));
-  const { added } = store.applyDelta({ type: "delta", rows, after_seq: from - 1, last_seq: to, skipped: 0 });
+  const { added } = store.applyDelta({ type: "delta", rows, after_seq: from - 1, last_seq: to, skipped: 0, buffered: to });
   return view.append(added);
 };
 

@@ -231,6 +231,24 @@ describe("widget: filter", () => {
     expect((byTestId(host, "sd-filter") as HTMLInputElement).value).toBe("properties.n:>2");
   });
 
+  it("filters on the rows' stream ids (stream_id:), not on the payload", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    const fromStream = (seq: number): Row => ({ ...trackRow(seq), stream_id: `1714564800000-${seq}` });
+    snapshot(model, [trackRow(1), fromStream(2), fromStream(3), trackRow(4)]);
+    model.pythonSets("query", "stream_id:*");
+    delta(model, [fromStream(5), trackRow(6)], 4);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([5, 3, 2]);
+    model.pythonSets("query", "stream_id:*-3");
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([3]);
+    model.pythonSets("query", "-stream_id:*");
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([6, 4, 1]);
+    expect(byTestId(host, "sd-filter").title).toContain("stream_id:");
+  });
+
   it("type and invalid toggles filter and set their traits", async () => {
     const model = new FakeModel();
     const host = mount(model);

@@ -5,7 +5,7 @@
  */
 import { isObject } from "./json";
 
-/** What a filter looks at for one event (the same four things Python's query sees). */
+/** What a filter looks at for one event (the same things Python's query sees). */
 export interface FilterInput {
   /** the payload text */
   raw: string;
@@ -13,17 +13,24 @@ export interface FilterInput {
   data: Record<string, unknown> | null;
   valid: boolean;
   violations: string[];
+  /** the Redis Stream entry id; null or absent: none (pub/sub) */
+  stream_id?: string | null;
 }
 
 type Op = "" | ">" | ">=" | "<" | "<=";
 
+/** Field names that mean the event's own record, not a payload key (query.py _PSEUDO_FIELDS). */
+const PSEUDO_FIELDS = ["valid", "violation", "stream_id"] as const;
+type PseudoField = (typeof PSEUDO_FIELDS)[number];
+const isPseudoField = (field: string): field is PseudoField => (PSEUDO_FIELDS as readonly string[]).includes(field);
+
 /**
  * One parsed term. `kind` is "text" (substring of the raw payload), "field" (dotted path in
- * the parsed object), "valid" or "violation" (pseudo-fields). `value` is lowercased with runs
- * of `*` collapsed; `op` is "" (equality) or a comparison.
+ * the parsed object), "valid", "violation" or "stream_id" (pseudo-fields). `value` is
+ * lowercased with runs of `*` collapsed; `op` is "" (equality) or a comparison.
  */
 interface Term {
-  kind: "text" | "field" | "valid" | "violation";
+  kind: "text" | "field" | PseudoField;
   value: string;
   negate: boolean;
   path: string[];
@@ -123,7 +130,7 @@ function readFieldTerm(s: string, field: string, k: number, negate: boolean): [T
     else op = ""; // an operator with nothing after it is the value itself
   }
   value = value.toLowerCase().replace(/\*+/g, "*");
-  const kind = field === "valid" || field === "violation" ? field : "field";
+  const kind = isPseudoField(field) ? field : "field";
   const path = kind === "field" ? field.split(".") : [];
   return [{ kind, value, negate, path, op: op as Op }, end];
 }
@@ -268,6 +275,12 @@ function compileTerm(term: Term): Check {
   }
   let valueMatches = valueMatcher(term.value, term.op);
   if (term.kind === "valid") return (input) => valueMatches(input.valid);
+  if (term.kind === "stream_id") {
+    // The entry id, matched like a field value; ids are not numbers: comparisons never match.
+    if (term.op) return () => false;
+    if (term.value === "*") return (input) => input.stream_id != null;
+    return (input) => input.stream_id != null && valueMatches(input.stream_id);
+  }
   if (term.kind === "violation") {
     if (term.op) return () => false;
     const test = contains(term.value);

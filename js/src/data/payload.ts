@@ -22,5 +22,6 @@ export function filterInput(row: Row, withData: boolean): FilterInput {
     data: withData ? payloadOf(row) : null,
     valid: row.valid,
     violations: row.violations,
+    stream_id: row.stream_id,
   };
 }

@@ -2,7 +2,7 @@
  * The front end's copy of the buffer: rows ordered by seq, at most `capacity`,
  * fed by snapshot and delta messages.
  */
-import type { DeltaMsg, Row, RowCounts, SnapshotMsg } from "../sync/protocol";
+import type { DeltaMsg, Row, SnapshotMsg } from "../sync/protocol";
 
 /**
  * Index of the row with this seq in `rows[start..]` (ordered by seq), or -1: the one binary
@@ -70,9 +70,8 @@ export class RowStore {
   }
 
   /**
-   * Python's buffer length when it had received `seq` events, as told by the newest message
-   * that told it: a snapshot (all of its rows), or a delta's optional `buffered`. Null
-   * before any.
+   * Python's buffer length when it had received `seq` events, exact, as told by the newest
+   * message applied: a snapshot (all of its rows) or a delta (its `buffered`). Null before any.
    */
   get pythonBuffered(): { seq: number; count: number } | null {
     return this._pythonBuffered;
@@ -112,8 +111,7 @@ export class RowStore {
     this.start = 0;
     this.skipped = 0;
     this._lastSeq = msg.last_seq;
-    const told = (msg as SnapshotMsg & RowCounts).buffered;
-    this._pythonBuffered = { seq: msg.last_seq, count: typeof told === "number" ? told : rows.length };
+    this._pythonBuffered = { seq: msg.last_seq, count: rows.length };
     if (this.pausedAtSeq !== null) {
       const since = this.pausedAtSeq;
       this._backlog = rows.reduce((n, r) => n + (r.seq > since ? 1 : 0), 0);
@@ -138,8 +136,8 @@ export class RowStore {
     added.sort((a, b) => a.seq - b.seq);
     for (const row of added) this.rows.push(row);
     this._lastSeq = msg.last_seq;
-    const told = (msg as DeltaMsg & RowCounts).buffered;
-    if (typeof told === "number") this._pythonBuffered = { seq: msg.last_seq, count: told };
+    // Declared by wire.py; a message without it (an older kernel) leaves the last exact figure.
+    if (typeof msg.buffered === "number") this._pythonBuffered = { seq: msg.last_seq, count: msg.buffered };
     this.skipped += msg.skipped;
     if (this.pausedAtSeq !== null) this._backlog += added.length;
     this.trim();

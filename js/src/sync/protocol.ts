@@ -22,6 +22,8 @@ export interface Row {
   t: number;
   channel: string;
   pattern: string | null;
+  /** the Redis Stream entry id ("1714564800000-0") for events read from a stream, else null */
+  stream_id: string | null;
   type: string | null;
   event: string | null;
   name: string | null;
@@ -47,13 +49,18 @@ export interface SnapshotMsg {
   request_id: string | null;
 }
 
-/** Python -> front end: rows in (after_seq, last_seq]; `skipped` were thinned away. */
+/**
+ * Python -> front end: rows in (after_seq, last_seq]; `skipped` were thinned away (the
+ * newest are sent). `buffered` is how many events Python's buffer held when the rows were
+ * read (under the buffer's lock, with them): exact as of `last_seq`.
+ */
 export interface DeltaMsg {
   type: "delta";
   rows: Row[];
   after_seq: number;
   last_seq: number;
   skipped: number;
+  buffered: number;
 }
 
 /** Python -> front end: the full payload of one event (null when evicted meanwhile). */
@@ -140,15 +147,6 @@ export interface Stats {
   skipped?: number;
 }
 
-/**
- * Optional fields a delta or snapshot may carry beyond the declared ones (not yet in
- * wire.py): `buffered`, Python's buffer length when `last_seq` was read, so the header's
- * "buffered" is as of the rows shown rather than derived from the (slower) stats trait.
- */
-export interface RowCounts {
-  buffered?: number;
-}
-
 /** The `selected` trait (Python -> front end): the selected event as a dict, with its seq. */
 export interface Selected {
   seq: number;
@@ -171,6 +169,7 @@ export const ROW_FIELDS = keysOf<Row>()([
   "t",
   "channel",
   "pattern",
+  "stream_id",
   "type",
   "event",
   "name",
@@ -190,7 +189,7 @@ type AnyMsg = InboundMsg | OutboundMsg;
 /** Every message type and its fields (tied to the message interfaces by tsc). */
 export const MESSAGE_FIELDS = {
   snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id"]),
-  delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped"]),
+  delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered"]),
   raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
   error: keysOf<ErrorMsg>()(["type", "message", "request_id"]),
   snapshot_request: keysOf<SnapshotRequest>()(["type", "request_id"]),

@@ -176,13 +176,15 @@ export class DetailPane {
         ["timestamp", row.timestamp ?? "—"],
         ["received", receivedIso(row) || "—"],
         ["channel", row.channel],
+        // with the channel it was read from; pub/sub events have none
+        ...(row.stream_id != null ? [["stream id", row.stream_id] as [string, string]] : []),
         ["size", bytes(row.size)],
       ];
       for (const [k, v] of items) {
         this.meta.appendChild(
           el("span", { className: "sd-meta-item" }, [
             el("span", { className: "sd-meta-key", text: k }),
-            el("span", { className: "sd-meta-value", testid: `sd-detail-${k}` }, visibleNodes(v)),
+            el("span", { className: "sd-meta-value", testid: `sd-detail-${k.replace(/ /g, "_")}` }, visibleNodes(v)),
           ]),
         );
       }

@@ -73,15 +73,15 @@ export function receivedIso(row: Row): string {
 
 /**
  * The time column: when the event was received, as local time of day, so times run in
- * the list's (arrival) order. `title` (the tooltip) holds the full received time and the
- * event's own `timestamp`, which senders set and which need not be in order.
+ * the list's (arrival) order. `title` (the tooltip) holds the full received time, the
+ * event's own `timestamp` (which senders set and which need not be in order) and, for events
+ * read from a Redis Stream, the entry id (the time the stream stored it, and its place there).
  */
 export function time(row: Row): { text: string; title: string } {
   const text = Number.isFinite(row.t) ? timeOfDay(new Date(row.t)) : "";
-  return {
-    text,
-    title: `received ${receivedIso(row) || "?"}\ntimestamp ${row.timestamp ?? "(none)"}`,
-  };
+  let title = `received ${receivedIso(row) || "?"}\ntimestamp ${row.timestamp ?? "(none)"}`;
+  if (row.stream_id != null) title += `\nstream id ${row.stream_id}`;
+  return { text, title };
 }
 
 /** Thousands separators: 1234567 -> "1,234,567". */

@@ -24,19 +24,23 @@ export interface RowFigures {
  * The header's "received" and "buffered", as of the newest rows applied, so that one screen
  * shows one total: the list's "N of M" counts rows of the same store, and M <= received.
  * Python numbers events from seq 1 and never reuses a seq, so events received = last_seq.
- * Buffered is taken from the newest exact figure at or before that seq (a snapshot, a
- * delta's optional `buffered`, or the stats trait), plus the events received since, capped
- * at max_messages; when only the stats trait is newer than the rows, its figure (never more
- * than received). Before the first snapshot: the stats trait as is.
+ * Buffered is the rows' own figure when it is as of that seq (a snapshot's row count, a
+ * delta's `buffered`, read with its rows: exact, used as is). Otherwise (a delta from a kernel
+ * without `buffered`) the newest exact figure at or before that seq (the rows' or the stats
+ * trait's), plus the events received since, capped at max_messages; when only the stats
+ * trait is newer than the rows, its figure (never more than received). Before the first
+ * snapshot: the stats trait as is.
  */
 export function headerCounts(stats: Stats, rows: RowFigures): { received: number; buffered: number } {
   const lastSeq = rows.lastSeq;
   if (lastSeq === null) return { received: stats.received ?? 0, buffered: stats.buffered ?? 0 };
+  const exact = rows.pythonBuffered;
+  if (exact && exact.seq === lastSeq) return { received: lastSeq, buffered: Math.max(0, Math.min(exact.count, lastSeq)) };
   const refs: Array<{ seq: number; count: number }> = [];
+  if (exact) refs.push(exact);
   if (typeof stats.last_seq === "number" && typeof stats.buffered === "number") {
     refs.push({ seq: stats.last_seq, count: stats.buffered });
   }
-  if (rows.pythonBuffered) refs.push(rows.pythonBuffered);
   const cap = typeof stats.max_messages === "number" ? stats.max_messages : Infinity;
   let buffered: number;
   const before = refs.filter((r) => r.seq <= lastSeq).sort((a, b) => b.seq - a.seq)[0];

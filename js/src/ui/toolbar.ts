@@ -13,6 +13,16 @@ interface ToolbarHandlers {
   onInvalidOnlyChange(invalidOnly: boolean): void;
 }
 
+/** The filter box's tooltip: the filter language (README "Filter language") in brief. */
+export const FILTER_HELP = [
+  "Terms separated by spaces, all must match; -term excludes.",
+  "text or \"quoted text\": anywhere in the payload (case-insensitive)",
+  "field:value, a.b.c:value: a payload field (* wildcard; field:* = has the field)",
+  "field:>10, >=, <, <=: numeric comparison",
+  "valid:false: events with violations; violation:text: a violation containing text",
+  "stream_id:ID: the Redis Stream entry id (* wildcard; stream_id:* = read from a stream)",
+].join("\n");
+
 /** Toolbar controls; state comes in through setters, user actions go out through handlers. */
 export class Toolbar {
   readonly element: HTMLElement;
@@ -41,6 +51,7 @@ export class Toolbar {
     this.filter = el("input", {
       className: "sd-filter",
       testid: "sd-filter",
+      title: FILTER_HELP,
       attrs: {
         type: "search",
         placeholder: 'Filter: type:track -valid:false "text"',
