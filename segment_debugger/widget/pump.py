@@ -319,6 +319,7 @@ class Pump:
     def _send_snapshot(self, request_id: str | None) -> SnapshotMsg:
         before = self.buffer.stats  # seqs up to its last_seq are in the snapshot or gone
         events = self.buffer.snapshot()
+        buffered = len(events)
         last = events[-1].seq if events else int(before["last_seq"])
         criteria = self._current_criteria()
         matched: int | None = None
@@ -335,6 +336,7 @@ class Pump:
             rows=[event_to_row(e) for e in events],
             last_seq=last,
             request_id=request_id,
+            buffered=buffered,
             matched=matched,
         )
         self._send(dict(msg))

@@ -28,14 +28,20 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
 Everything else is a custom message with a ``type``.
 
 Python -> front end
-    ``snapshot``  every buffered row, oldest first. Sent when the front end asks, and after
-                  ``clear()``. Replaces the front end's store.
+    ``snapshot``  the buffered rows that match the view's criteria (query, type toggles,
+                  invalid-only), oldest first, at most ``max_rows``. Sent when the front end
+                  asks, after ``clear()``, and when the criteria change. Replaces the front
+                  end's store. ``buffered``: events in the buffer; ``matched``: how many of
+                  them match (None when there are no criteria: all match).
     ``delta``     rows newer than the previous message's ``last_seq``. ``after_seq`` is the
                   ``last_seq`` of the previous snapshot/delta: if the store's last seq differs,
                   the front end lost a message and asks for a snapshot. ``skipped`` counts rows
                   in (after_seq, last_seq] deliberately not sent because input outran the
                   display budget (thinning); they are still in the Python buffer.
-                  ``buffered`` is how many events the buffer held when the rows were read.
+                  ``buffered`` is how many events the buffer held when the rows were read;
+                  with criteria, rows are only the matching events (filtered in Python
+                  before thinning: ``skipped`` counts thinned matches only) and ``matched``
+                  counts the buffered events that match.
                   Seqs count every event received, so ``last_seq`` is also the received total.
     ``raw``       the full payload text of one event, answering ``raw_request``.
     ``error``     a request could not be served; says why.
@@ -95,6 +101,7 @@ class SnapshotMsg(TypedDict):
     rows: list[Row]
     last_seq: int
     request_id: str | None
+    buffered: int  # events in the Python buffer when the snapshot was taken
     matched: int | None  # buffered events matching the view's criteria; None: no criteria
 
 
