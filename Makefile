@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: demo test install install-demo js system-deps lint
+.PHONY: demo test install install-demo js system-deps lint bench bench-quick
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -34,3 +34,10 @@ test: system-deps install lint
 
 demo: install-demo
 	$(VENV)/bin/segment-debugger demo
+
+# Performance goals, each against a baseline measured in the same run (not tests; minutes).
+bench: system-deps install
+	$(PY) benchmarks/run_all.py
+
+bench-quick: system-deps install
+	$(PY) benchmarks/run_all.py --quick

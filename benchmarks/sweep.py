@@ -1,0 +1,222 @@
+"""No-gap rate sweep: the highest steady input rate a SegmentDebugger takes with no gap.
+
+    python benchmarks/sweep.py [--rates 25000,50000,75000,100000] [--duration 10] [--frontend]
+
+Starts its own redis-server with Redis's default pub/sub output-buffer limit (32 MB hard,
+8 MB for 60 s), so a consumer that falls behind is cut exactly as in production. For each
+rate, a publisher process paces pre-encoded fake Segment events onto the channel for
+``--duration`` seconds (pipelined PUBLISH on a raw socket, 100 slices a second), while a
+headless ``SegmentDebugger`` (default 10,000-event buffer) reads them; with ``--frontend`` its
+pump also sends deltas, as if a browser had asked for a snapshot. Per rate: sent, received,
+gaps and the estimated loss. The baseline, measured in the same run, is a bare redis-py +
+hiredis ``get_message`` + ``orjson.loads`` reader at the same rates.
+
+Prints a markdown table; the figure, printed last, is the highest rate with no gap (goal:
+100,000 events/s for 60 s). A benchmark, not a test: always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import load_average, machine  # noqa: E402
+from support.redis_server import RedisServer  # noqa: E402
+
+from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
+
+CHANNEL = "sweep"
+SLICES_PER_S = 100
+
+
+def paced_publisher(port: int, payloads: list[bytes], rate: float, duration: float,
+                    ready: Any, sent: Any) -> None:
+    """Publish ``rate`` events/s for ``duration`` s, cycling through ``payloads``."""
+    head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(CHANNEL), CHANNEL.encode())
+    encoded = [head + b"$%d\r\n%s\r\n" % (len(p), p) for p in payloads]
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(True)
+    ready.wait()
+    t0 = time.perf_counter()
+    count = 0
+    i = 0
+    total = int(rate * duration)
+    while count < total:
+        due = min(total, int((time.perf_counter() - t0) * rate) + 1)
+        if due > count:
+            chunk = []
+            for _ in range(due - count):
+                chunk.append(encoded[i])
+                i = (i + 1) % len(encoded)
+            sock.sendall(b"".join(chunk))
+            count = due
+        # drain replies so the server never blocks on our socket
+        sock.setblocking(False)
+        try:
+            while sock.recv(1 << 20):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        sock.setblocking(True)
+        time.sleep(1 / SLICES_PER_S)
+    sent.value = count
+    sock.close()
+
+
+@dataclass
+class Row:
+    consumer: str
+    rate: int
+    sent: int
+    received: int
+    gaps: int
+    lost_estimate: int
+
+
+def run_debugger(port: int, payloads: list[bytes], rate: int, duration: float,
+                 frontend: bool) -> Row:
+    from segment_debugger import SegmentDebugger
+
+    url = f"redis://127.0.0.1:{port}/0"
+    dbg = SegmentDebugger(url, channels=[CHANNEL])
+    try:
+        deadline = time.monotonic() + 10
+        while dbg.source is not None and dbg.source.status.state != "live":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the debugger did not go live")
+            time.sleep(0.01)
+        if frontend:
+            dbg.pump.snapshot()  # from now on the pump sends deltas, as to a browser
+        sent = publish(port, payloads, rate, duration)
+        settle(lambda: dbg.buffer.last_seq, sent)
+        stats = dbg.buffer.stats
+        name = "SegmentDebugger" + (" + deltas" if frontend else " (headless)")
+        return Row(name, rate, sent, stats["received"], stats["gaps"], stats["lost_estimate"])
+    finally:
+        dbg.close()
+
+
+def run_bare(port: int, payloads: list[bytes], rate: int, duration: float) -> Row:
+    client = redis.Redis(host="127.0.0.1", port=port)
+    pubsub = client.pubsub()
+    pubsub.subscribe(CHANNEL)
+    while (m := pubsub.get_message(timeout=1.0)) is None or m["type"] != "subscribe":
+        pass
+    ctx = mp.get_context("fork")
+    ready = ctx.Barrier(2)
+    sent = ctx.Value("q", 0)
+    proc = ctx.Process(target=paced_publisher, args=(port, payloads, rate, duration, ready,
+                                                      sent), daemon=True)
+    proc.start()
+    ready.wait()
+    received = 0
+    reconnects = 0
+    loads = orjson.loads
+    last = time.monotonic()
+    while proc.is_alive() or time.monotonic() - last < 1.0:
+        try:
+            message = pubsub.get_message(timeout=0.2)
+        except redis.ConnectionError:
+            reconnects += 1
+            pubsub = client.pubsub()
+            pubsub.subscribe(CHANNEL)
+            continue
+        if message is None:
+            continue
+        if message["type"] == "message":
+            loads(message["data"])
+            received += 1
+            last = time.monotonic()
+    proc.join()
+    pubsub.close()
+    client.close()
+    total = int(sent.value)
+    return Row("bare get_message + orjson", rate, total, received,
+               reconnects + (1 if received < total and not reconnects else 0), total - received)
+
+
+def publish(port: int, payloads: list[bytes], rate: int, duration: float) -> int:
+    ctx = mp.get_context("fork")
+    ready = ctx.Barrier(2)
+    sent = ctx.Value("q", 0)
+    proc = ctx.Process(target=paced_publisher, args=(port, payloads, rate, duration, ready,
+                                                      sent), daemon=True)
+    proc.start()
+    ready.wait()
+    proc.join()
+    return int(sent.value)
+
+
+def settle(value: Any, target: int, quiet_s: float = 1.0, limit_s: float = 30.0) -> None:
+    """Wait until ``value()`` reaches ``target`` or stops changing for ``quiet_s``."""
+    start = time.monotonic()
+    last, changed = value(), time.monotonic()
+    while value() < target and time.monotonic() - start < limit_s:
+        now = value()
+        if now != last:
+            last, changed = now, time.monotonic()
+        elif time.monotonic() - changed > quiet_s:
+            return
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="25000,50000,75000,100000")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--frontend", action="store_true", help="the pump sends deltas too")
+    args = parser.parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",")]
+    load_start = load_average()
+    stream = FakeEventStream(seed=1)
+    payloads = [stream.payload() for _ in range(20_000)]
+    mean = sum(map(len, payloads)) / len(payloads)
+    rows: list[Row] = []
+    with RedisServer() as server:
+        for rate in rates:
+            for consumer in ("bare", "debugger"):
+                if consumer == "bare":
+                    row = run_bare(server.port, payloads, rate, args.duration)
+                else:
+                    row = run_debugger(server.port, payloads, rate, args.duration,
+                                       args.frontend)
+                rows.append(row)
+                print(f"  {row.consumer} at {rate:,}/s: {row.received:,}/{row.sent:,}, "
+                      f"{row.gaps} gaps", file=sys.stderr)
+    print(f"\n### No-gap sweep: {args.duration:g} s per rate, events of {mean:.0f} bytes, "
+          "Redis's default pub/sub output-buffer limit\n")
+    print("| consumer | rate (events/s) | sent | received | gaps | lost (estimate) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r.consumer} | {r.rate:,} | {r.sent:,} | {r.received:,} | {r.gaps} | "
+              f"{r.lost_estimate:,} |")
+    print("\nMachine:\n" + "\n".join(machine()) + f"\n- load average (1 min): {load_start:.1f} "
+          f"at the start, {load_average():.1f} at the end")
+    ok = [r.rate for r in rows if r.consumer.startswith("SegmentDebugger") and r.gaps == 0
+          and r.received == r.sent]
+    base = [r.rate for r in rows if r.consumer.startswith("bare") and r.received == r.sent]
+    print(f"\nHighest rate with no gap: SegmentDebugger {max(ok, default=0):,}/s, bare loop "
+          f"{max(base, default=0):,}/s (goal: 100,000/s for 60 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:  # a benchmark reports, it does not fail the caller
+        print(f"benchmark failed: {exc!r}", file=sys.stderr)
+    sys.exit(0)
