@@ -20,6 +20,8 @@ _EXPORTS = {
     "StreamSource": "sources.streams",
     "SegmentDebugger": "widget.widget",
     "demo": "playground.demo",
+    "running": "widget.registry",
+    "close_all": "widget.registry",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

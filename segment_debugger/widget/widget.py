@@ -26,6 +26,7 @@ from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.query import Criteria
 from segment_debugger.sources import open_source
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL
+from segment_debugger.widget import registry
 from segment_debugger.widget.pump import Pump
 from segment_debugger.widget.wire import ErrorMsg, RawMsg, selected_dict
 
@@ -198,6 +199,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         }
         self.on_msg(self._on_custom_msg)
         self._closed = False
+        registry.register(self, lambda old: old.close(reason=registry.REPLACED_REASON))
         if self.selected_seq is not None:
             self._derive_selected(self.selected_seq)
         if autostart:
@@ -213,19 +215,25 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             self._source.start()
         self._pump.start()
 
-    def close(self) -> None:
+    def close(self, *, reason: str | None = None) -> None:
         """Stop the flusher and the source (joining their threads), then close the widget.
 
         Idempotent. A source passed in by the caller is left running: its owner stops it.
+        ``reason``, when given, is shown in the status line of every view before it closes.
         Callbacks registered with :meth:`on_close` run last.
         """
         if getattr(self, "_closed", True):
             super().close()
             return
         self._closed = True
+        registry.unregister(self)
         self._pump.stop()
         if self._source is not None and self._owns_source:
             self._source.stop()
+        if reason is not None:
+            status = dict(self._current_status(), state="stopped", reason=reason)
+            self._set_traits({"status": status})
+            log.info("segment_debugger: %s", reason)
         with self._funnel:
             super().close()
         callbacks, self._close_callbacks = self._close_callbacks, []
@@ -246,6 +254,11 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             callback()
             return
         self._close_callbacks.append(callback)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (the debugger cannot be started again)."""
+        return bool(getattr(self, "_closed", True))
 
     def __enter__(self) -> SegmentDebugger:
         return self
