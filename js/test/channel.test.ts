@@ -90,7 +90,7 @@ describe("Channel", () => {
     const r = recorder<RawMsg>();
     channel.request({ type: "raw_request", seq: 1 }, r.handlers);
     const id = (sent[0] as { request_id: string }).request_id;
-    channel.settle({ type: "snapshot", rows: [], last_seq: 0, request_id: id });
+    channel.settle({ type: "snapshot", rows: [], last_seq: 0, request_id: id, buffered: 0, matched: null });
     expect(r.replies).toEqual([]);
     expect(r.errors[0].message).toBe("expected a raw reply, got snapshot");
   });

@@ -5,19 +5,29 @@ import { trackRow } from "./fake_model";
 
 const rows = (a: number, b: number): Row[] =>
   Array.from({ length: b - a + 1 }, (_, i) => trackRow(a + i));
-const snap = (rs: Row[], last = rs.at(-1)?.seq ?? 0): SnapshotMsg => ({
+const snap = (rs: Row[], last = rs.at(-1)?.seq ?? 0, buffered = rs.length, matched: number | null = null): SnapshotMsg => ({
   type: "snapshot",
   rows: rs,
   last_seq: last,
   request_id: null,
+  buffered,
+  matched,
 });
-const delta = (rs: Row[], after: number, last = rs.at(-1)?.seq ?? after, skipped = 0, buffered = last): DeltaMsg => ({
+const delta = (
+  rs: Row[],
+  after: number,
+  last = rs.at(-1)?.seq ?? after,
+  skipped = 0,
+  buffered = last,
+  matched: number | null = null,
+): DeltaMsg => ({
   type: "delta",
   rows: rs,
   after_seq: after,
   last_seq: last,
   skipped,
   buffered,
+  matched,
 });
 const seqs = (store: RowStore): number[] => store.toArray().map((r) => r.seq);
 
@@ -152,5 +162,37 @@ describe("RowStore", () => {
     store.applySnapshot(snap(rows(1, 3)));
     store.clear();
     expect(store.size).toBe(0);
+  });
+});
+
+describe("RowStore: filter before thinning", () => {
+  it("takes buffered and matched from snapshots and deltas (null matched: no criteria)", () => {
+    const store = new RowStore(100);
+    store.applySnapshot(snap(rows(3, 5), 400, 400, 37));
+    expect(store.pythonBuffered).toEqual({ seq: 400, count: 400 });
+    expect(store.matched).toBe(37);
+    store.applyDelta(delta(rows(401, 401), 400, 410, 0, 410, 38));
+    expect(store.pythonBuffered).toEqual({ seq: 410, count: 410 });
+    expect(store.matched).toBe(38);
+    store.applySnapshot(snap(rows(1, 410), 410, 410, null));
+    expect(store.matched).toBeNull();
+  });
+
+  it("reads a snapshot from a kernel without buffered/matched as every row, no criteria", () => {
+    const store = new RowStore(100);
+    store.applySnapshot({ type: "snapshot", rows: rows(1, 4), last_seq: 9, request_id: null } as unknown as SnapshotMsg);
+    expect(store.pythonBuffered).toEqual({ seq: 9, count: 4 });
+    expect(store.matched).toBeNull();
+  });
+
+  it("pauses after the newest message's last_seq, not the newest row's seq", () => {
+    const store = new RowStore(100);
+    // a rare match: the newest matching row is seq 3, but 50 events were received
+    store.applySnapshot(snap(rows(3, 3), 50, 50, 1));
+    store.pause();
+    expect(store.pausedAt).toBe(50);
+    // new criteria: Python's snapshot holds rows received before the pause and after it
+    store.applySnapshot(snap([...rows(10, 12), ...rows(51, 52)], 52, 52, 5));
+    expect(store.backlog).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SNAPSHOT_RETRY_MS } from "../src/sync/channel";
+import { ROW_HEIGHT } from "../src/ui/list";
 import { RAW_PREVIEW_CHARS, type Row } from "../src/sync/protocol";
 import { FakeModel, makeRow, mountWidget, nextFrame, trackRow } from "./fake_model";
 
@@ -19,12 +20,21 @@ afterEach(() => {
   document.body.replaceChildren();
 });
 
-function snapshot(model: FakeModel, rows: Row[], lastSeq = rows.at(-1)?.seq ?? 0): void {
-  model.emitCustom({ type: "snapshot", rows, last_seq: lastSeq, request_id: null });
+/** What Python says beside the rows (a field left out is left out of the message). */
+interface Extra {
+  last_seq?: number;
+  buffered?: number;
+  matched?: number | null;
+  skipped?: number;
 }
 
-function delta(model: FakeModel, rows: Row[], afterSeq: number): void {
-  model.emitCustom({ type: "delta", rows, after_seq: afterSeq, last_seq: rows.at(-1)?.seq ?? afterSeq, skipped: 0 });
+/** An unasked snapshot (request_id null), as after clear() or a criteria change. */
+function snapshot(model: FakeModel, rows: Row[], lastSeq = rows.at(-1)?.seq ?? 0, extra: Extra = {}): void {
+  model.emitCustom({ type: "snapshot", rows, last_seq: lastSeq, request_id: null, ...extra });
+}
+
+function delta(model: FakeModel, rows: Row[], afterSeq: number, extra: Extra = {}): void {
+  model.emitCustom({ type: "delta", rows, after_seq: afterSeq, last_seq: rows.at(-1)?.seq ?? afterSeq, skipped: 0, ...extra });
 }
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
@@ -117,7 +127,7 @@ describe("widget: rows", () => {
     const model = new FakeModel({ max_rows: 50 });
     const host = mount(model);
     snapshot(model, tracks(1, 40));
-    delta(model, tracks(41, 80), 40);
+    delta(model, tracks(41, 80), 40, { buffered: 50 }); // Python's buffer holds max_rows too
     await nextFrame();
     expect(byTestId(host, "sd-count").textContent).toBe("50 of 50");
   });
@@ -272,6 +282,175 @@ describe("widget: filter", () => {
   });
 });
 
+describe("widget: filter before thinning (issue 10)", () => {
+  const mixed = (n: number): Row[] =>
+    range(1, n).map((seq) =>
+      seq % 4 === 0
+        ? makeRow(seq, { type: "identify", userId: `u-${seq}` })
+        : makeRow(seq, { type: "track", event: `E${seq}`, userId: `u-${seq}` }),
+    );
+  const identifies = (n: number): Row[] => mixed(n).filter((r) => r.type === "identify");
+
+  it("an unasked snapshot (criteria changed) replaces the store; widening waits for it", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, mixed(40), 40, { buffered: 40, matched: null });
+    click(byTestId(host, "sd-type-toggle-identify"));
+    expect(model.traits.type_filter).toEqual(["identify"]);
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([40, 36, 32, 28, 24, 20, 16, 12, 8, 4]); // at once, locally
+    expect(byTestId(host, "sd-count").textContent).toBe("10 of 40");
+    // Python's snapshot of what matches; then deltas carry matching rows only
+    snapshot(model, identifies(40), 40, { buffered: 40, matched: 10 });
+    delta(model, [makeRow(44, { type: "identify", userId: "u-44" })], 40, { last_seq: 45, buffered: 45, matched: 11 });
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4]);
+    expect(byTestId(host, "sd-count").textContent).toBe("11 of 45");
+    expect(byTestId(host, "sd-stats").textContent).toMatch(/^45 received · .* · 45 buffered/);
+    // widening: the store holds identify rows only until Python's snapshot brings the rest
+    click(byTestId(host, "sd-type-toggle-identify"));
+    await nextFrame();
+    expect(rowSeqs(host)).toHaveLength(11);
+    snapshot(model, mixed(45), 45, { buffered: 45, matched: null });
+    await nextFrame();
+    expect(byTestId(host, "sd-count").textContent).toBe("45 of 45");
+    expect(model.sentOfType("snapshot_request")).toHaveLength(1); // nothing asked for
+  });
+
+  it("counts 'N of M matching (B buffered)' when Python matched more than the list shows", async () => {
+    const model = new FakeModel({ max_rows: 200, query: "type:track" });
+    const host = mount(model);
+    const rows = range(1, 200).map((i) => trackRow(i * 100));
+    snapshot(model, rows, 40_000, { buffered: 40_000, matched: 1240 });
+    await nextFrame();
+    const counted = byTestId(host, "sd-count");
+    expect(counted.textContent).toBe("200 of 1,240 matching (40,000 buffered)");
+    const box = byTestId(host, "sd-count-box");
+    expect(box.textContent).toBe("200 of 1,240 matching (40,000 buffered)"); // no " shown"
+    expect(box.title).toContain("1,240 match the filter (dbg.filtered())");
+    expect(box.title).toContain("The list holds the newest 200 matches (max_rows).");
+    expect(byTestId(host, "sd-stats").dataset.buffered).toBe("40000"); // the header's figure
+    // a thinned delta: 50 matches, 10 sent
+    delta(model, range(1, 10).map((i) => trackRow(40_000 + i)), 40_000, {
+      last_seq: 40_500, skipped: 40, buffered: 40_000, matched: 1290,
+    });
+    await nextFrame();
+    expect(counted.textContent).toBe("200 of 1,290 matching (40,000 buffered)");
+    expect(box.title).toContain("40 matching rows were thinned from the display");
+  });
+
+  it("says the thinning note is about matching events when a filter is set", async () => {
+    const model = new FakeModel({ query: "type:track" });
+    const host = mount(model);
+    snapshot(model, tracks(1, 10), 100, { buffered: 100, matched: 10 });
+    model.pythonSets("stats", { received: 100, rate_per_s: 20_000, displayed_rate_per_s: 100, skipped: 0 });
+    delta(model, tracks(101, 110), 100, { last_seq: 2000, skipped: 90, buffered: 2000, matched: 110 });
+    model.pythonSets("stats", { received: 2000, rate_per_s: 20_000, displayed_rate_per_s: 100, skipped: 90 });
+    const note = byTestId(host, "sd-thinning");
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toMatch(/^showing [\d,]+ of [\d,]+ matching events\/s$/);
+    const [, shown, offered] = /showing ([\d,]+) of ([\d,]+)/.exec(note.textContent!)!.map((x) => Number(x.replace(/,/g, "")));
+    expect(offered).toBe(shown * 10); // 10 shown of 100 matching, per the same span
+  });
+
+  it("paused: a criteria snapshot updates the backlog and the frozen rows only up to the pause", async () => {
+    const model = new FakeModel({ type_filter: ["identify"] });
+    const host = mount(model);
+    snapshot(model, identifies(20), 20, { buffered: 20, matched: 5 });
+    await nextFrame();
+    click(byTestId(host, "sd-live-toggle"));
+    delta(model, [makeRow(24, { type: "identify" })], 20, { last_seq: 25, buffered: 25, matched: 6 });
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([20, 16, 12, 8, 4]);
+    expect(byTestId(host, "sd-new-count").textContent).toBe("1 new");
+    // the user widens the filter while paused; Python answers with every row
+    click(byTestId(host, "sd-type-toggle-identify"));
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([20, 16, 12, 8, 4]); // the store had identifies only
+    snapshot(model, mixed(25), 25, { buffered: 25, matched: null });
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual(range(1, 20).reverse()); // what matched at the pause, no newer
+    expect(byTestId(host, "sd-new-count").textContent).toBe("5 new"); // 21..25
+    expect(byTestId(host, "sd-live-toggle").getAttribute("aria-pressed")).toBe("true");
+    click(byTestId(host, "sd-live-toggle"));
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual(range(1, 25).reverse());
+  });
+
+  it("paused: a resync snapshot with unchanged criteria leaves the frozen rows alone", async () => {
+    const model = new FakeModel();
+    const host = mount(model);
+    snapshot(model, tracks(1, 5).filter((r) => r.seq !== 3), 5, { buffered: 5 }); // 3 was thinned
+    click(byTestId(host, "sd-live-toggle"));
+    snapshot(model, tracks(1, 8), 8, { buffered: 8 });
+    await nextFrame();
+    expect(rowSeqs(host)).toEqual([5, 4, 2, 1]);
+    expect(byTestId(host, "sd-new-count").textContent).toBe("3 new");
+  });
+
+  it("a snapshot arriving while the user types leaves the filter box and its filter alone", async () => {
+    vi.useFakeTimers();
+    try {
+      const model = new FakeModel();
+      const host = mount(model);
+      snapshot(model, mixed(40), 40, { buffered: 40 });
+      const input = byTestId(host, "sd-filter") as HTMLInputElement;
+      input.focus();
+      const type = (text: string): void => {
+        input.value = text;
+        input.dispatchEvent(new Event("input"));
+      };
+      type("type:");
+      vi.advanceTimersByTime(200);
+      expect(model.traits.query).toBe("type:"); // saved after a pause in typing
+      type("type:ident");
+      // Python's snapshot for "type:" arrives while the user goes on typing
+      snapshot(model, mixed(40), 40, { buffered: 40, matched: 40 });
+      expect(input.value).toBe("type:ident");
+      type("type:identify");
+      vi.advanceTimersByTime(16);
+      expect(input.value).toBe("type:identify");
+      expect(rowSeqs(host)).toEqual([40, 36, 32, 28, 24, 20, 16, 12, 8, 4]); // the newest text, locally
+      vi.advanceTimersByTime(200);
+      expect(model.traits.query).toBe("type:identify");
+      snapshot(model, identifies(40), 40, { buffered: 40, matched: 10 });
+      vi.advanceTimersByTime(16);
+      expect(input.value).toBe("type:identify");
+      expect(rowSeqs(host)).toEqual([40, 36, 32, 28, 24, 20, 16, 12, 8, 4]);
+      expect(byTestId(host, "sd-count").textContent).toBe("10 of 40");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a snapshot keeps the row the user scrolled to in place; at the top it stays live", async () => {
+    const model = new FakeModel({ query: "type:track" });
+    const host = mount(model);
+    const trackSeqs = mixed(400).filter((r) => r.type === "track");
+    snapshot(model, trackSeqs.filter((r) => r.seq % 2 === 1), 400, { buffered: 400, matched: 300 }); // thinned
+    await nextFrame();
+    const list = host.querySelector<HTMLElement>("[role=listbox]")!;
+    list.scrollTop = 20 * ROW_HEIGHT + 5;
+    list.dispatchEvent(new Event("scroll"));
+    const topSeq = (): number => {
+      const index = Math.floor(list.scrollTop / ROW_HEIGHT);
+      return Number(host.querySelector<HTMLElement>(`[data-testid="sd-row"][style*="translateY(${index * ROW_HEIGHT}px)"]`)?.dataset.seq);
+    };
+    const before = topSeq();
+    // every match, now: rows appear above and between the ones shown
+    snapshot(model, trackSeqs, 400, { buffered: 400, matched: 300 });
+    await nextFrame();
+    expect(topSeq()).toBe(before);
+    expect(list.scrollTop % ROW_HEIGHT).toBe(5);
+    list.scrollTop = 0;
+    list.dispatchEvent(new Event("scroll"));
+    snapshot(model, trackSeqs.filter((r) => r.seq > 10), 400, { buffered: 400, matched: 290 });
+    await nextFrame();
+    expect(list.scrollTop).toBe(0);
+    expect(rowSeqs(host)[0]).toBe(399);
+  });
+});
+
 describe("widget: selection and detail", () => {
   it("selects a clicked row and tells Python its seq, through selected_seq only", async () => {
     const model = new FakeModel();
@@ -350,7 +529,7 @@ describe("widget: selection and detail", () => {
 });
 
 describe("widget: match count", () => {
-  it("counts the rows this view holds and says where Python's buffer stands", async () => {
+  it("counts the rows shown of Python's buffered events, the header's figure", async () => {
     const model = new FakeModel();
     const host = mount(model);
     snapshot(model, tracks(1, 5));
@@ -367,7 +546,8 @@ describe("widget: match count", () => {
     model.emitCustom({ type: "delta", rows: [], after_seq: 5, last_seq: 5000, skipped: 4995 });
     model.pythonSets("stats", { buffered: 5000, last_seq: 5000, skipped: 4995 });
     await nextFrame();
-    expect(counted.textContent).toBe("5 of 5");
+    expect(counted.textContent).toBe("5 of 5,000");
+    expect(byTestId(host, "sd-stats").dataset.buffered).toBe("5000");
     expect(box.title).toContain("The Python buffer holds 5,000 events");
     expect(box.title).toContain("4,995 rows were thinned from the display");
   });

@@ -7,16 +7,21 @@ no duplicate messageId is ever buffered twice), prints ``ready``, then publishes
 rotation on the same monotonic schedule as the CLI, and prints ``published N`` at the end.
 
     python tests/browser/flood.py --url URL --channel C --rate 20000 --seconds 20
+
+``--rare N`` makes every Nth payload a valid track event named ``--rare-event`` ("Rare
+Event"), each with its own messageId: a rare match to filter on while the flood runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import signal
 import sys
 import threading
 import time
 
+import orjson
 import redis
 
 from segment_debugger.playground.fake import FakeEventStream
@@ -32,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, required=True)
     ap.add_argument("--unique", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rare", type=int, default=0, help="every Nth payload is the rare event")
+    ap.add_argument("--rare-event", default="Rare Event")
     args = ap.parse_args(argv)
 
     stop = threading.Event()
@@ -39,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     stream = FakeEventStream(args.seed, 0.0)
     payloads = [stream.payload() for _ in range(args.unique)]
+    if args.rare > 0:
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        for i in range(args.rare - 1, len(payloads), args.rare):
+            payloads[i] = orjson.dumps({
+                "type": "track", "event": args.rare_event, "userId": f"rare-user-{i}",
+                "messageId": f"rare-{args.seed}-{i}", "timestamp": now.replace("+00:00", "Z"),
+                "properties": {"n": i},
+            })
     client = redis.Redis.from_url(args.url)
     print("ready", flush=True)
 

@@ -72,10 +72,15 @@ class Flood:
 
     SCRIPT = Path(__file__).resolve().parent / "flood.py"
 
-    def __init__(self, url: str, channel: str, rate: float, seconds: float) -> None:
+    def __init__(
+        self, url: str, channel: str, rate: float, seconds: float, rare: int = 0
+    ) -> None:
+        argv = [sys.executable, str(self.SCRIPT), "--url", url, "--channel", channel,
+                "--rate", str(rate), "--seconds", str(seconds)]
+        if rare:
+            argv += ["--rare", str(rare)]  # every rare-th event is a "Rare Event" track
         self.proc = subprocess.Popen(
-            [sys.executable, str(self.SCRIPT), "--url", url, "--channel", channel,
-             "--rate", str(rate), "--seconds", str(seconds)],
+            argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,
         )

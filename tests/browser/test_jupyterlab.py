@@ -401,6 +401,88 @@ def test_flood_20000_per_second_keeps_page_responsive(session: LabSession) -> No
     assert IOPUB_WARNING not in session.server.log()
 
 
+RARE_EVERY = 500
+RARE_QUERY = 'event:"Rare Event"'
+
+
+def _rare_rows_agree(session: LabSession) -> tuple[bool, str]:
+    """Compare the list's visible rows with the newest of ``dbg.filtered()``, once.
+
+    The DOM is read first, then the kernel: events that arrived in between are newer than the
+    list's top row (left out), and matches Python evicted meanwhile are older than its
+    ``first_seq`` (left out of the list's side). Every other match up to the top row must be
+    shown, in order: none thinned, none missing.
+    """
+    w = session.widget
+    shown = w.visible_rows()
+    expected, first = session.kernel.eval(
+        "[dbg.filtered()['seq'].tolist(), dbg.buffer.stats['first_seq']]")
+    if not shown:
+        return False, f"no rows shown; {len(expected)} matches buffered"
+    if any("Rare Event" not in r["text"] for r in shown):
+        return False, f"a row that does not match is shown: {shown}"
+    top = shown[0]["seq"]
+    visible = [r["seq"] for r in shown if first is not None and r["seq"] >= first]
+    newest = [s for s in reversed(expected) if s <= top]
+    if len(visible) < 3:
+        return False, f"only {len(visible)} shown rows still buffered (top {top}, first {first})"
+    if visible != newest[: len(visible)]:
+        return False, f"shown {visible} != newest matches {newest[: len(visible)]}"
+    return True, f"{len(visible)} rows agree"
+
+
+@pytest.mark.slow
+def test_rare_matches_at_20000_per_second_equal_dbg_filtered(session: LabSession) -> None:
+    """Issue 10: filter before thinning. 1 event in 500 matches, 20,000 events/s arrive.
+
+    Python applies the view's criteria before the display budget, so every match reaches the
+    list (none thinned) and the list's rows are ``dbg.filtered()``'s newest, while the flood
+    runs and after it.
+    """
+    w, k = session.widget, session.kernel
+    with Flood(session.redis.url, session.channel, rate=FLOOD_RATE, seconds=15,
+               rare=RARE_EVERY) as f:
+        wait_until(lambda: k.eval("dbg.buffer.stats['rate_per_s']") > 5000, 15,
+                   "the flood to reach the kernel")
+        w.testid("sd-filter").fill(RARE_QUERY)
+        wait_until(lambda: k.eval("dbg.query") == RARE_QUERY, 10, "the query synced")
+        time.sleep(0.5)  # a delta read before the criteria changed may still have thinned
+        skipped0 = k.eval("dbg.pump.skipped")
+        agreed, last = 0, ""
+        deadline = time.monotonic() + 30
+        while agreed < 5 and time.monotonic() < deadline:
+            assert f.running(), f"the flood ended before the list agreed 5 times: {last}"
+            ok, last = _rare_rows_agree(session)
+            agreed += ok
+            time.sleep(0.3)
+        assert agreed >= 5, f"the list never agreed with dbg.filtered() under the flood: {last}"
+        assert k.eval("dbg.pump.skipped") == skipped0, "a matching event was thinned"
+        rate = k.eval("dbg.buffer.stats['rate_per_s']")
+        print("rare:", {"agreed": agreed, "last": last, "rate_per_s": rate,
+                        "skipped": k.eval("dbg.pump.skipped") - skipped0,
+                        "count": w.testid("sd-count").inner_text()})
+        assert rate > 10_000, f"the flood slowed down ({rate}/s): the test proves too little"
+        f.stop()
+    wait_until(lambda: k.eval("dbg.buffer.stats['rate_per_s']") < 1000, 30,
+               "the kernel to drain the flood")
+    # After the flood: the whole list, its count and the header against Python's figures.
+    def settled() -> bool:
+        expected = k.eval("dbg.filtered()['seq'].tolist()")
+        buffered = k.eval("len(dbg.buffer)")
+        count = w.testid("sd-count").inner_text()
+        return (bool(expected) and w.top_seq() == expected[-1]
+                and count == f"{len(expected)} of {buffered:,}"
+                and w.testid("sd-stats").get_attribute("data-buffered") == str(buffered))
+    wait_until(settled, 20, lambda: (
+        f"count {w.testid('sd-count').inner_text()!r}, top {w.top_seq()}, "
+        f"filtered {len(k.eval('dbg.filtered()'))}, buffered {k.eval('len(dbg.buffer)')}"))
+    expected = k.eval("dbg.filtered()['seq'].tolist()")
+    seqs = w.visible_seqs()
+    assert seqs == list(reversed(expected))[: len(seqs)]
+    assert not w.testid("sd-thinning").is_visible() or "matching" in w.testid(
+        "sd-thinning").inner_text()
+
+
 @pytest.mark.slow
 def test_reload_restores_the_list(session: LabSession) -> None:
     session.publish(60, rate=0, seed=9)

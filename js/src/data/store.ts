@@ -1,6 +1,7 @@
 /**
- * The front end's copy of the buffer: rows ordered by seq, at most `capacity`,
- * fed by snapshot and delta messages.
+ * The front end's copy of the buffer, or of the part of it that matches the view's criteria
+ * (Python filters before it thins): rows ordered by seq, at most `capacity`, fed by snapshot
+ * and delta messages.
  */
 import type { DeltaMsg, Row, SnapshotMsg } from "../sync/protocol";
 
@@ -46,6 +47,8 @@ export class RowStore {
   private _backlog = 0;
   /** Python's buffer length as of a seq, when a message told it exactly */
   private _pythonBuffered: { seq: number; count: number } | null = null;
+  /** buffered events matching Python's criteria, as of the newest message (null: no criteria) */
+  private _matched: number | null = null;
 
   constructor(capacity: number) {
     this._capacity = RowStore.checkCapacity(capacity);
@@ -75,6 +78,19 @@ export class RowStore {
    */
   get pythonBuffered(): { seq: number; count: number } | null {
     return this._pythonBuffered;
+  }
+
+  /**
+   * How many of Python's buffered events match the view's criteria, as of `lastSeq` (the
+   * newest message's `matched`); null when Python has no criteria (every event matches).
+   */
+  get matched(): number | null {
+    return this._matched;
+  }
+
+  /** The seq the pause started after (null when not paused): newer rows are the backlog. */
+  get pausedAt(): number | null {
+    return this.pausedAtSeq;
   }
 
   /** Rows received since `pause()` (0 when not paused). */
@@ -111,7 +127,10 @@ export class RowStore {
     this.start = 0;
     this.skipped = 0;
     this._lastSeq = msg.last_seq;
-    this._pythonBuffered = { seq: msg.last_seq, count: rows.length };
+    // A kernel without `buffered` sent every buffered row (it had no criteria).
+    const buffered = typeof msg.buffered === "number" ? msg.buffered : rows.length;
+    this._pythonBuffered = { seq: msg.last_seq, count: buffered };
+    this._matched = typeof msg.matched === "number" ? msg.matched : null;
     if (this.pausedAtSeq !== null) {
       const since = this.pausedAtSeq;
       this._backlog = rows.reduce((n, r) => n + (r.seq > since ? 1 : 0), 0);
@@ -138,6 +157,7 @@ export class RowStore {
     this._lastSeq = msg.last_seq;
     // Declared by wire.py; a message without it (an older kernel) leaves the last exact figure.
     if (typeof msg.buffered === "number") this._pythonBuffered = { seq: msg.last_seq, count: msg.buffered };
+    this._matched = typeof msg.matched === "number" ? msg.matched : null;
     this.skipped += msg.skipped;
     if (this.pausedAtSeq !== null) this._backlog += added.length;
     this.trim();
@@ -167,10 +187,14 @@ export class RowStore {
     if (this.pausedAtSeq !== null) this.pausedAtSeq = this._lastSeq ?? -1;
   }
 
-  /** Starts counting rows that arrive from now on. */
+  /**
+   * Starts counting rows that arrive from now on: rows with a seq after the newest message's
+   * `last_seq` (not the newest row's seq: with a filter, or thinning, the rows between them
+   * were received before the pause, and a later snapshot holding them must not count them).
+   */
   pause(): void {
     if (this.pausedAtSeq === null) {
-      this.pausedAtSeq = this.newestSeq() ?? this._lastSeq ?? -1;
+      this.pausedAtSeq = this._lastSeq ?? this.newestSeq() ?? -1;
       this._backlog = 0;
     }
   }

@@ -2,6 +2,10 @@
  * The rows the list shows: the store's rows (or, while paused, the rows frozen
  * at pause time) that pass the query, the type toggles and the invalid toggle.
  * Kept oldest first internally; `at(0)` is the newest.
+ *
+ * Python filters by the same criteria before it thins, so the store holds what the
+ * criteria Python last had match; filtering here again gives instant feedback while the
+ * user types (narrowing is exact; widening is completed by Python's snapshot).
  */
 import { compileQuery, type Filter } from "./filter";
 import { filterInput } from "./payload";
@@ -13,6 +17,11 @@ export interface Criteria {
   query: string;
   typeFilter: readonly string[];
   invalidOnly: boolean;
+}
+
+/** A key equal for equal criteria (types in any order). */
+function criteriaKey(c: Criteria): string {
+  return JSON.stringify([c.query, [...c.typeFilter].sort(), c.invalidOnly]);
 }
 
 /** Builds the row predicate for the given criteria. */
@@ -32,13 +41,18 @@ export class RowView {
   private matched: Row[] = [];
   private start = 0;
   private frozen: Row[] | null = null;
+  /** while frozen: the store's last_seq at the freeze, and the criteria then */
+  private frozenAt = -1;
+  private frozenKey = "";
   private predicate: (row: Row) => boolean;
+  private key: string;
 
   constructor(
     private readonly store: RowStore,
     criteria: Criteria,
   ) {
     this.predicate = rowPredicate(criteria);
+    this.key = criteriaKey(criteria);
     this.rebuild();
   }
 
@@ -67,15 +81,64 @@ export class RowView {
     return i >= 0 ? this.matched.length - 1 - i : -1;
   }
 
+  /**
+   * Position (newest first) of the newest row shown with a seq at or before `seq`, or -1
+   * when every row shown is newer: where a list anchored on `seq` stays.
+   */
+  indexAtOrBefore(seq: number): number {
+    let lo = this.start;
+    let hi = this.matched.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.matched[mid].seq <= seq) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found >= 0 ? this.matched.length - 1 - found : -1;
+  }
+
   /** New criteria: filters everything again (the frozen rows while paused). */
   setCriteria(criteria: Criteria): void {
     this.predicate = rowPredicate(criteria);
+    this.key = criteriaKey(criteria);
     this.rebuild();
   }
 
   /** Freezes the view on the rows it holds now. */
   freeze(): void {
-    if (!this.frozen) this.frozen = this.store.toArray();
+    if (!this.frozen) {
+      this.frozen = this.store.toArray();
+      this.frozenAt = this.store.lastSeq ?? this.frozen.at(-1)?.seq ?? -1;
+      this.frozenKey = this.key;
+    }
+  }
+
+  /**
+   * A snapshot replaced the store. Live: filters it again. Frozen: the rows stay frozen,
+   * unless the criteria changed since the freeze: then the snapshot (what Python's new
+   * criteria match) is merged in, up to the freeze's last_seq only. So widening the filter
+   * while paused shows the older matches, never anything newer than the pause (that is the
+   * backlog, "N new"), and a resync snapshot with the same criteria changes nothing.
+   */
+  applySnapshot(): void {
+    if (!this.frozen) {
+      this.rebuild();
+      return;
+    }
+    if (this.key === this.frozenKey) return;
+    const merged = new Map<number, Row>();
+    for (const row of this.frozen) merged.set(row.seq, row);
+    for (let i = 0; i < this.store.size; i++) {
+      const row = this.store.at(i)!;
+      if (row.seq > this.frozenAt) break;
+      if (!merged.has(row.seq)) merged.set(row.seq, row);
+    }
+    if (merged.size === this.frozen.length) return;
+    const rows = [...merged.values()].sort((a, b) => a.seq - b.seq);
+    this.frozen = rows.slice(Math.max(0, rows.length - this.store.capacity));
+    this.rebuild();
   }
 
   /** Back to the live store. */

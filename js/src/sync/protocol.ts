@@ -41,18 +41,29 @@ export interface Row {
   truncated: boolean;
 }
 
-/** Python -> front end: every buffered row, oldest first; replaces the store. */
+/**
+ * Python -> front end: the buffered rows that match the view's criteria (the query,
+ * type_filter and invalid_only traits; every row when there are none), oldest first, at
+ * most `max_rows` (the newest); replaces the store. Sent when asked (`request_id`), after a
+ * clear, and unasked (`request_id` null) when the criteria traits change. `buffered`: events
+ * in Python's buffer; `matched`: how many of them match (null: no criteria, all match).
+ */
 export interface SnapshotMsg {
   type: "snapshot";
   rows: Row[];
   last_seq: number;
   request_id: string | null;
+  buffered: number;
+  matched: number | null;
 }
 
 /**
- * Python -> front end: rows in (after_seq, last_seq]; `skipped` were thinned away (the
- * newest are sent). `buffered` is how many events Python's buffer held when the rows were
- * read (under the buffer's lock, with them): exact as of `last_seq`.
+ * Python -> front end: the matching rows in (after_seq, last_seq] (Python filters before it
+ * thins: events the criteria reject are neither rows nor `skipped`); `skipped` matching rows
+ * were thinned away (the newest are sent). `after_seq`/`last_seq` chain over every seq.
+ * `buffered` is how many events Python's buffer held when the rows were read (under the
+ * buffer's lock, with them): exact as of `last_seq`; `matched` how many of them match the
+ * criteria (null: no criteria).
  */
 export interface DeltaMsg {
   type: "delta";
@@ -61,6 +72,7 @@ export interface DeltaMsg {
   last_seq: number;
   skipped: number;
   buffered: number;
+  matched: number | null;
 }
 
 /** Python -> front end: the full payload of one event (null when evicted meanwhile). */
@@ -188,8 +200,8 @@ type AnyMsg = InboundMsg | OutboundMsg;
 
 /** Every message type and its fields (tied to the message interfaces by tsc). */
 export const MESSAGE_FIELDS = {
-  snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id"]),
-  delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered"]),
+  snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id", "buffered", "matched"]),
+  delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered", "matched"]),
   raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
   error: keysOf<ErrorMsg>()(["type", "message", "request_id"]),
   snapshot_request: keysOf<SnapshotRequest>()(["type", "request_id"]),

@@ -3,6 +3,7 @@
  * snapshots and deltas, the request channel with its snapshot retry, and the paused flag
  * (the store counts the backlog). Views subscribe to it and keep only their own UI state.
  */
+import { DeltaRates } from "../data/rate";
 import { RowStore } from "../data/store";
 import { Channel, SnapshotRequests, type ReplyHandlers } from "./channel";
 import { listen, save, type DebuggerModel } from "./model";
@@ -27,6 +28,8 @@ type Listener = (event: SessionEvent) => void;
 
 export class Session {
   readonly store: RowStore;
+  /** rows per second the deltas bring (shown, and shown + thinned: the matching rate) */
+  readonly rates = new DeltaRates();
   private readonly channel: Channel;
   private readonly snapshots: SnapshotRequests;
   private readonly listeners = new Set<Listener>();
@@ -116,14 +119,21 @@ export class Session {
     const settled = this.channel.settle(msg);
     switch (msg.type) {
       case "snapshot":
+        // Asked for, after a clear, or unasked when the criteria traits changed: Python's
+        // rows now match the new criteria (views keep their own filter box and scroll).
         this.store.applySnapshot(msg);
+        this.rates.reset(performance.now());
         this.snapshots.answered();
         this.emit({ kind: "snapshot" });
         return;
       case "delta": {
+        const before = this.store.lastSeq;
         const result = this.store.applyDelta(msg);
         if (result.gap) this.snapshots.ask();
-        else this.emit({ kind: "delta", added: result.added });
+        else {
+          if (before !== null && msg.last_seq > before) this.rates.add(performance.now(), msg.rows.length, msg.skipped);
+          this.emit({ kind: "delta", added: result.added });
+        }
         return;
       }
       case "raw":

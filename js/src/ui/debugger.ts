@@ -10,7 +10,7 @@ import type { Session, SessionEvent } from "../sync/session";
 import { DetailPane } from "./detail";
 import { el, on } from "./dom";
 import { Header } from "./header";
-import { VirtualList } from "./list";
+import { ROW_HEIGHT, VirtualList } from "./list";
 import { Toolbar } from "./toolbar";
 
 /** Delay before the filter box text is saved to the `query` trait. */
@@ -29,6 +29,8 @@ export class DebuggerView {
   private selectedSeq: number | null = null;
   private frame: number | null = null;
   private prepended = 0;
+  /** scrolled away from the top when a snapshot replaced the rows: the row to keep in place */
+  private anchor: { seq: number; offset: number } | null = null;
   private queryTimer: ReturnType<typeof setTimeout> | null = null;
   private cancelRaw: (() => void) | null = null;
 
@@ -101,7 +103,11 @@ export class DebuggerView {
   private onSession(ev: SessionEvent): void {
     switch (ev.kind) {
       case "snapshot":
-        if (!this.view.isFrozen) this.view.rebuild();
+        // Also unasked, when the criteria traits changed (maybe while the user types): the
+        // filter box and the local criteria are left alone, the rows are filtered again, and
+        // a list scrolled away from the top keeps the row it showed at the top in place.
+        this.anchor ??= this.topAnchor();
+        this.view.applySnapshot();
         this.prepended = 0;
         this.refreshSelection();
         break;
@@ -139,26 +145,52 @@ export class DebuggerView {
     });
   }
 
+  /**
+   * The row at the top of the list's viewport and how far it is scrolled past, as painted
+   * (rows prepended since the last paint are not on screen yet); null at the top (live).
+   */
+  private topAnchor(): { seq: number; offset: number } | null {
+    const scrollTop = this.list.element.scrollTop;
+    if (scrollTop <= 0) return null;
+    const index = Math.floor(scrollTop / ROW_HEIGHT);
+    const row = this.view.at(index + this.prepended);
+    return row ? { seq: row.seq, offset: scrollTop - index * ROW_HEIGHT } : null;
+  }
+
   private paint(): void {
     const prepended = this.prepended;
     this.prepended = 0;
+    const anchor = this.anchor;
+    this.anchor = null;
     this.list.update(this.view, prepended);
+    if (anchor) {
+      // The anchored row, or the newest older one shown, stays where it was.
+      const index = this.view.indexAtOrBefore(anchor.seq);
+      this.list.scrollTo(index >= 0 ? index * ROW_HEIGHT + anchor.offset : Math.max(0, this.view.length - 1) * ROW_HEIGHT);
+    }
     this.list.setSelected(this.selectedSeq);
-    this.toolbar.setPaused(this.session.paused, this.session.store.backlog);
-    // One screen, one total: the header's counts and the list's come from the same rows.
-    this.toolbar.setMatchCount(this.view.length, this.view.total);
     const store = this.session.store;
+    this.toolbar.setPaused(this.session.paused, store.backlog);
+    // One screen, one total: the list's "N of M" is the header's buffered, in the same paint.
     const { buffered } = this.header.setRows({ lastSeq: store.lastSeq, pythonBuffered: store.pythonBuffered });
     const stats = this.model.get("stats");
-    this.toolbar.setPythonCounts(
-      typeof stats?.buffered === "number" || store.lastSeq !== null ? buffered : null,
-      typeof stats?.skipped === "number" ? stats.skipped : 0,
-    );
+    this.toolbar.setCounts({
+      shown: this.view.length,
+      held: this.view.total,
+      buffered: typeof stats?.buffered === "number" || store.lastSeq !== null ? buffered : null,
+      matched: store.matched,
+      skipped: store.skipped,
+      capacity: store.capacity,
+      paused: this.session.paused,
+      backlog: store.backlog,
+    });
   }
 
   private onStats(): void {
     const stats = this.model.get("stats");
-    this.header.setStats(stats);
+    // With criteria (Python's `matched`), the thinning note counts matching rows per second.
+    const matching = this.session.store.matched !== null ? this.session.rates.perSecond(performance.now()) : null;
+    this.header.setStats(stats, matching);
     this.schedule(); // the header's counters are painted with the list's count
   }
 

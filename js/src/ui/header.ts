@@ -49,6 +49,33 @@ export function headerCounts(stats: Stats, rows: RowFigures): { received: number
   return { received: lastSeq, buffered: Math.max(0, Math.min(buffered, lastSeq)) };
 }
 
+/** With a filter: matching rows per second, shown and offered (shown + thinned). */
+export interface MatchingRates {
+  shown: number;
+  offered: number;
+}
+
+/**
+ * The thinning note. Without a filter: "showing 2,000 of 20,000 events/s" (rows sent of
+ * events received, from the stats trait). With one, Python thins only the matching events,
+ * so the note is about them: "showing 2,000 of 5,000 matching events/s" (from the deltas).
+ */
+export function thinningNote(stats: Stats, matching: MatchingRates | null): { text: string; title: string } {
+  if (matching) {
+    const offered = Math.max(matching.offered, matching.shown);
+    return {
+      text: `showing ${count(matching.shown)} of ${count(offered)} matching events/s`,
+      title:
+        "More events match the filter than the display budget allows; the newest are shown. " +
+        "Python's buffer keeps every event (dbg.filtered()).",
+    };
+  }
+  return {
+    text: `showing ${count(stats.displayed_rate_per_s ?? 0)} of ${count(stats.rate_per_s ?? 0)} events/s`,
+    title: "Input outruns the display; Python's buffer keeps every event.",
+  };
+}
+
 const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`;
 
 function asGap(gap: unknown): Gap | null {
@@ -155,13 +182,13 @@ export class Header {
   }
 
   /**
-   * Shows the stats trait: gap warning, types, thinning at once; the counters at the next
+   * Shows the stats trait: gap warning, types, thinning at once (with a filter, `matching`
+   * gives the rates of matching rows, DeltaRates); the counters at the next
    * `setRows` (the paint that also updates the list's count), so both read the same rows.
    */
-  setStats(stats: Stats | null | undefined): void {
+  setStats(stats: Stats | null | undefined, matching?: MatchingRates | null): void {
     const s = stats ?? {};
     this.stats = s;
-    const rate = s.rate_per_s ?? 0;
     const byType = s.by_type ?? {};
     setText(
       this.byType,
@@ -180,9 +207,9 @@ export class Header {
     this.lastSkipped = skipped;
     this.thinning.hidden = !this.thinningSeen;
     if (this.thinningSeen) {
-      const shown = s.displayed_rate_per_s ?? 0;
-      setText(this.thinning, `showing ${count(shown)} of ${count(rate)} events/s`);
-      this.thinning.title = "Input outruns the display; Python's buffer keeps every event.";
+      const note = thinningNote(s, matching ?? null);
+      setText(this.thinning, note.text);
+      this.thinning.title = note.title;
     }
   }
 

@@ -141,6 +141,17 @@ export class VirtualList {
     }
   }
 
+  /** Scrolls to `offset` pixels from the top (the newest row), then paints. */
+  scrollTo(offset: number): void {
+    const next = Math.max(0, Math.round(offset));
+    if (this.element.scrollTop !== next) {
+      this.spacer.style.height = `${this.virtualizer.getTotalSize()}px`;
+      this.element.scrollTop = next;
+      this.pushOffset?.(this.element.scrollTop, false);
+    }
+    this.paint();
+  }
+
   /** Scrolls so that the row at `index` is visible. */
   scrollToIndex(index: number): void {
     if (index < 0 || index >= this.source.length) return;

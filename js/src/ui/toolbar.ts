@@ -23,6 +23,60 @@ export const FILTER_HELP = [
   "stream_id:ID: the Redis Stream entry id (* wildcard; stream_id:* = read from a stream)",
 ].join("\n");
 
+/** What the list's count says (one paint: the same figures as the header's). */
+export interface ListCounts {
+  /** rows the list shows (the view's rows through the local filter) */
+  shown: number;
+  /** rows the view filtered over: the store's, or the frozen ones while paused */
+  held: number;
+  /** events in Python's buffer, as the header says (null before anything is known) */
+  buffered: number | null;
+  /** buffered events matching Python's criteria (null: no criteria, every event matches) */
+  matched: number | null;
+  /** matching rows thinned from the display since the last snapshot (Python kept them) */
+  skipped: number;
+  /** the store's capacity (the max_rows trait) */
+  capacity: number;
+  paused: boolean;
+  /** while paused: rows received since the pause */
+  backlog: number;
+}
+
+/**
+ * The count's text and tooltip. "37 of 400" (+ " shown"): rows shown of the events in
+ * Python's buffer, the header's "buffered". When Python counts more matches than the list
+ * shows (matches thinned, more than max_rows, or paused): "200 of 1,240 matching (40,000
+ * buffered)", and the tooltip says why.
+ */
+export function countText(c: ListCounts): { text: string; shown: boolean; title: string } {
+  const buffered = c.buffered ?? c.held;
+  const short = c.matched !== null && c.matched > c.shown;
+  const text = short
+    ? `${count(c.shown)} of ${count(c.matched!)} matching (${count(buffered)} buffered)`
+    : `${count(c.shown)} of ${count(buffered)}`;
+  const lines = [
+    c.paused
+      ? `${count(c.shown)} rows shown, frozen at the pause (${count(c.backlog)} new since).`
+      : `${count(c.shown)} rows shown, of the ${count(c.held)} rows this view holds.`,
+  ];
+  if (c.buffered !== null) {
+    lines.push(
+      c.matched === null
+        ? `The Python buffer holds ${count(c.buffered)} events; dbg.filtered() filters all of them.`
+        : `The Python buffer holds ${count(c.buffered)} events; ${count(c.matched)} match the filter (dbg.filtered()).`,
+    );
+  }
+  if (c.matched !== null) {
+    lines.push("Python filters before it thins: every match is sent while matches arrive slower than the display budget.");
+    if (c.matched > c.capacity) lines.push(`The list holds the newest ${count(c.capacity)} matches (max_rows).`);
+  }
+  if (c.skipped > 0) {
+    const what = c.matched === null ? "rows" : "matching rows";
+    lines.push(`${count(c.skipped)} ${what} were thinned from the display (input outran it); Python kept them.`);
+  }
+  return { text, shown: !short, title: lines.join("\n") };
+}
+
 /** Toolbar controls; state comes in through setters, user actions go out through handlers. */
 export class Toolbar {
   readonly element: HTMLElement;
@@ -31,9 +85,7 @@ export class Toolbar {
   private readonly newCount: HTMLButtonElement;
   private readonly matchCount: HTMLElement;
   private readonly countBox: HTMLElement;
-  private held = 0;
-  private buffered: number | null = null;
-  private skipped = 0;
+  private readonly suffix: HTMLElement;
   private readonly typeButtons = new Map<string, HTMLButtonElement>();
   private readonly invalid: HTMLButtonElement;
   private readonly cleanups: Array<() => void> = [];
@@ -61,11 +113,9 @@ export class Toolbar {
       },
     });
     this.matchCount = el("span", { className: "sd-count", testid: "sd-count" });
-    // "1,234 of 5,000 shown": sd-count holds the numbers, the word outside it.
-    this.countBox = el("span", { className: "sd-count-box" }, [
-      this.matchCount,
-      el("span", { className: "sd-count", text: " shown" }),
-    ]);
+    // "37 of 400 shown": sd-count holds the numbers, the word outside it.
+    this.suffix = el("span", { className: "sd-count", text: " shown" });
+    this.countBox = el("span", { className: "sd-count-box", testid: "sd-count-box" }, [this.matchCount, this.suffix]);
     const toggles = el("span", { className: "sd-toggles" });
     for (const type of EVENT_TYPES) {
       const b = button({
@@ -141,33 +191,12 @@ export class Toolbar {
     this.invalid.setAttribute("aria-pressed", String(invalidOnly));
   }
 
-  /**
-   * "1,234 of 5,000": rows matching the filter, of the rows this browser view holds
-   * (not Python's buffer: see the tooltip).
-   */
-  setMatchCount(shown: number, total: number): void {
-    setText(this.matchCount, `${count(shown)} of ${count(total)}`);
-    this.held = total;
-    this.updateCountTitle();
-  }
-
-  /** Python's side, for the count's tooltip: events buffered, rows thinned from the display. */
-  setPythonCounts(buffered: number | null, skipped: number): void {
-    if (buffered === this.buffered && skipped === this.skipped) return;
-    this.buffered = buffered;
-    this.skipped = skipped;
-    this.updateCountTitle();
-  }
-
-  private updateCountTitle(): void {
-    const lines = [`Rows matching the filter, of the ${count(this.held)} rows this view holds.`];
-    if (this.buffered !== null) {
-      lines.push(`The Python buffer holds ${count(this.buffered)} events; dbg.filtered() filters all of them.`);
-    }
-    if (this.skipped > 0) {
-      lines.push(`${count(this.skipped)} rows were thinned from the display (input outran it); Python kept them.`);
-    }
-    this.countBox.title = lines.join("\n");
+  /** Shows the list's count (countText) and its tooltip. */
+  setCounts(counts: ListCounts): void {
+    const { text, shown, title } = countText(counts);
+    setText(this.matchCount, text);
+    setText(this.suffix, shown ? " shown" : "");
+    if (this.countBox.title !== title) this.countBox.title = title;
   }
 
   destroy(): void {
