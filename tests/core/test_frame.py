@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from support.events import make_event, typical_event
@@ -296,3 +297,200 @@ def test_stream_id_is_a_column_and_max_columns_passes_through_the_buffer() -> No
     assert "properties._rest" in narrow.columns
     assert len([c for c in narrow.columns if c.startswith("properties.")]) == 2
     assert "properties._rest" in buf.query("type:track", max_columns=1).columns
+
+
+# -- the Arrow path gives exactly the Python path's frame (issue 10) ----------------------------
+#
+# The reference below is the frame as events_to_frame built it before pyarrow read the payloads:
+# base columns from the events' attributes, each group flattened in Python, pandas inferring
+# each dotted column's dtype from its Python values. It is small and independent of frame.py's
+# code on purpose (a bug shared by both paths of frame.py would still show), and it has no
+# bounds: corpora that reach max_columns are compared with frame.py's own Python path instead.
+
+
+def reference_frame(events: list[Event]) -> pd.DataFrame:
+    from segment_debugger.core import frame as f
+
+    n = len(events)
+    columns: dict[str, Any] = {
+        "seq": np.array([e.seq for e in events], dtype=np.int64),
+        "received_at": f._epoch_seconds_to_utc([e.received_at for e in events]),
+    }
+    for name in f._TEXT_COLUMNS:
+        values = [getattr(e, name) for e in events]
+        columns[name] = pd.array([v if isinstance(v, str) else None for v in values],
+                                 dtype=f.TEXT_DTYPE)
+    for name in ("timestamp", "sentAt", "receivedAt"):
+        values = [getattr(e, name) for e in events]
+        columns[name] = pd.to_datetime(
+            pd.Index([v if isinstance(v, str) else None for v in values], dtype=object),
+            utc=True, errors="coerce", format="ISO8601").as_unit("us")
+    columns["size"] = np.array([e.size for e in events], dtype=np.int64)
+    columns["valid"] = np.array([bool(e.valid) for e in events], dtype=bool)
+    for name, values in (("violations", [list(e.violations) for e in events]),
+                         ("raw", [e.raw for e in events])):
+        array = np.empty(n, dtype=object)
+        array[:] = values
+        columns[name] = array
+    for group, index in (("properties", 0), ("traits", 1), ("context", 2)):
+        flat: dict[str, dict[int, Any]] = {}
+
+        def walk(prefix: str, obj: dict[str, Any], depth: int, row: int,
+                 flat: dict[str, dict[int, Any]] = flat) -> None:
+            for key, value in obj.items():
+                name = f"{prefix}.{key}"
+                if isinstance(value, dict) and depth < MAX_FLATTEN_DEPTH:
+                    walk(name, value, depth + 1, row)
+                else:
+                    flat.setdefault(name, {})[row] = value
+
+        for row, event in enumerate(events):
+            obj = event.groups()[index]
+            if isinstance(obj, dict):
+                walk(group, obj, 1, row)
+            elif obj is not None:
+                flat.setdefault(group, {})[row] = obj
+        for name in sorted(flat):
+            columns[name] = [flat[name].get(row) for row in range(n)]
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+def python_path_frame(events: list[Event], **kwargs: Any) -> pd.DataFrame:
+    from segment_debugger.core import frame as f
+
+    saved = f._ARROW_MIN_ROWS
+    f._ARROW_MIN_ROWS = 1 << 62
+    try:
+        return events_to_frame(events, **kwargs)
+    finally:
+        f._ARROW_MIN_ROWS = saved
+
+
+def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    for name in got.columns:
+        assert got[name].dtype == want[name].dtype, name
+        assert str(got[name].dtype) == str(want[name].dtype), name
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    for name in got.columns:  # 1 vs 1.0, key order inside objects: what == does not see
+        if got[name].dtype == object:
+            assert [repr(v) for v in got[name]] == [repr(v) for v in want[name]], name
+    assert got.attrs == want.attrs
+
+
+def fake_events(n: int, seed: int = 1) -> list[Event]:
+    from segment_debugger.core.segment import parse_event
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=seed)
+    return [parse_event(stream.payload(), "events", 1_700_000_000.0 + i, None)
+            for i in range(n)]
+
+
+def _deep(levels: int, leaf: Any = 1) -> Any:
+    for _ in range(levels):
+        leaf = {"n": leaf}
+    return leaf
+
+
+def _p(properties: Any, **more: Any) -> bytes:
+    payload = {"type": "track", "event": "E", "userId": "u", "properties": properties, **more}
+    return json.dumps(payload, ensure_ascii=False).encode()  # orjson refuses deep nesting
+
+
+#: Payloads that each break something the Arrow reader would otherwise get wrong or refuse.
+HOSTILE: list[bytes] = [
+    b'{"type":"track","event":"E","userId":"u",\n"properties":\r\n{"a":\n1}}',  # raw newlines
+    b"[1, 2, 3]", b'"just text"', b"42", b"null", b"", b"{not json", b"\xff\xfe\x00",
+    b'{"type":"track","event":"E","userId":"u","properties":{"a":1,"a":"dup"}}',  # duplicate key
+    b'{"type":"track","event":"E","userId":"u","properties":{"s":"\\ud800"}}',  # lone surrogate
+    b'{"type":"track","event":"E","userId":"u","properties":{"f":1e400}}',
+    _p({"price": "9.99"}), _p({"price": 9.99}), _p({"price": 10}),  # number, then string
+    _p({"n": 2**63}), _p({"n": 2**64 - 1}), _p({"m": 2**63}), _p({"n": -(2**63)}),
+    _p({"when": "2024-05-01T12:34:56Z", "day": "2024-05-01"}),  # Arrow reads timestamps
+    _p({"list": [1, 2.5, {"b": 1}]}), _p({"list": [{"b": 1}, {"c": 2}]}), _p({"list": []}),
+    _p({"obj": None}), _p({"obj": {"x": 1}}), _p({"obj": {}}), _p({"other": {}}),
+    _p({"a.b": 1, "a": {"b": 2}}),  # keys colliding once joined with dots
+    _p({"a": {"b": 3}}),
+    _p({"flag": True}), _p({"flag": None}), _p({"flag2": False}), _p({"nothing": None}),
+    _p({"deep": _deep(300)}), _p({"deep": _deep(200)}),
+    _p({"d15": _deep(14)}), _p({"d16": _deep(15)}),
+    _p({"d17": _deep(16)}), _p({"d16o": _deep(15, {})}),
+    _p({"x": 1e5, "y": -0.0, "z": 0.1, "w": 123456789012345678, "v": 1.7976931348623157e308}),
+    _p({"text": "\u0000 é 😀 <b>", "": "empty key", " ": "space"}),
+    _p("a string"), _p([1, 2]), _p(5),
+    _p({"big": "x" * 5000}), _p({f"k{i}": i for i in range(300)}),
+    orjson.dumps({"type": "identify", "userId": "u", "traits": {"email": "a@b", "age": 3},
+                  "context": {"ip": "1.2.3.4", "page": None}}),
+    orjson.dumps({"type": "identify", "userId": "u", "traits": "not an object"}),
+    orjson.dumps({"type": "group", "userId": "u", "groupId": "g", "traits": {"age": "3"}}),
+    orjson.dumps({"type": "page", "userId": "u", "name": 42, "properties": {"a": 1}}),
+    orjson.dumps({"type": "track", "userId": "u", "event": "E", "timestamp": "nope",
+                  "sentAt": 17, "context": {"library": {"name": "x"}, "page": {"path": "/"}}}),
+]
+
+
+#: Payloads that reach the bounds (compared with the Python path, not the reference).
+BOUNDED: list[bytes] = [_p({"_rest": "mine"}), _p({f"k{i}": i for i in range(2000)})]
+
+UNBOUNDED = 1_000_000  # max_columns for the comparisons with the reference
+
+
+def hostile_events(extra_fake: int = 200, seed: int = 3) -> list[Event]:
+    import random
+
+    from segment_debugger.core.segment import parse_event
+
+    events = fake_events(extra_fake, seed=seed)
+    events += [parse_event(raw, "events", 1_700_000_000.5, None) for raw in HOSTILE]
+    random.Random(seed).shuffle(events)
+    for seq, event in enumerate(events, 1):
+        event.seq = seq
+    return events
+
+
+def test_fake_stream_frames_are_identical_to_the_reference() -> None:
+    events = fake_events(3000)
+    assert_same_frame(events_to_frame(events), reference_frame(events))
+    assert_same_frame(python_path_frame(events), reference_frame(events))
+
+
+@pytest.mark.parametrize("chunk_rows", [65_536, 37, 5])
+def test_hostile_frames_are_identical_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    from segment_debugger.core import frame as f
+
+    monkeypatch.setattr(f, "_ARROW_CHUNK_ROWS", chunk_rows)  # many reads: types differ between
+    events = hostile_events()
+    assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), reference_frame(events))
+    # each hostile payload alone among typical ones, so it cannot hide behind another
+    monkeypatch.setattr(f, "_ARROW_MIN_ROWS", 1)
+    typical = fake_events(40, seed=5)
+    for raw in HOSTILE:
+        from segment_debugger.core.segment import parse_event
+
+        events = [*typical[:20], parse_event(raw, "events", 1.0), *typical[20:]]
+        assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED),
+                          reference_frame(events))
+
+
+def test_events_changed_by_hand_are_read_from_their_attributes() -> None:
+    events = fake_events(100)
+    events[3].properties = {"set": "by hand", "n": 1}  # a dict instead of "parse raw again"
+    events[4].traits = None  # the payload has no traits: unchanged
+    events[5].properties = None  # the payload has properties: must disappear from the frame
+    events[6].context = ["not", "an", "object"]  # type: ignore[assignment]
+    events.append(make_event(seq=101, type="track", event="E", userId="u",
+                             properties={"made": "by make_event"}))
+    assert_same_frame(events_to_frame(events), reference_frame(events))
+
+
+def test_bounds_give_the_python_paths_frame() -> None:
+    from segment_debugger.core.segment import parse_event
+
+    events = [*hostile_events(), huge_event(30_000, seq=10_000)]
+    events += [parse_event(raw, "events", 1.0) for raw in BOUNDED]
+    for limit in (0, 3, 40, MAX_COLUMNS):
+        assert_same_frame(events_to_frame(events, max_columns=limit),
+                          python_path_frame(events, max_columns=limit))
