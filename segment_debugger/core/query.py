@@ -1,9 +1,24 @@
 """The filter language (README "Filter language"): parse a query once, match many events.
 
-``parse_query`` is total: every string is a query. A query only ever looks at four things per
-event, the same four the TypeScript twin (``js/src/filter.ts``) gets: the raw text
+``parse_query`` is total: every string is a query. A query's answer is defined on four things
+per event, the same four the TypeScript twin (``js/src/data/filter.ts``) gets: the raw text
 (``event.raw_text()``), the parsed object ``event.data``, ``event.valid``
 and ``event.violations``. ``spec/filter_vectors.json`` pins the behaviour of both.
+
+Speed (``benchmarks/filter.py``): parsing the payload again costs more than everything else a
+query does, so :class:`Query` compiles its terms into a plan that parses only when it must.
+Cheap terms run first and the first failing term ends the match: pseudo-fields, then field
+terms on the Segment summary fields the parser already read (``type``, ``event``, ``userId``,
+... :data:`SUMMARY_FIELDS`), then a look in the raw bytes for the keys of the other field terms,
+then free text, and only then the parsed payload, once, for the terms still undecided.
+A summary field stands in for the payload value only where it gives the same answer: on an
+event made by :func:`~segment_debugger.core.segment.parse_event` (its ``data`` read from
+``raw``), when the field holds text that cannot be the text form of a number, boolean, array
+or object (those are summarised as text too, and flagged); a missing or null field is told
+apart by whether ``null`` occurs in the payload at all. Anything else falls back to the parsed
+payload. One consequence: for such events the summary fields are trusted as the parser left
+them, so assigning ``event.type`` after parsing is seen by ``type:`` terms (assign
+``event.data`` to change what every field term sees).
 """
 
 from __future__ import annotations
@@ -16,7 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from segment_debugger.core.event import Event
+import orjson
+
+from segment_debugger.core.event import FROM_RAW, TEXT_FIELDS, TIME_FIELDS, Event
 
 _WHITESPACE = frozenset(" \t\n\r\f\v")
 _FIELD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_$")
@@ -31,6 +48,11 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 _MISSING: Any = object()
 #: Field names that mean the event's own record, not a payload key.
 _PSEUDO_FIELDS = frozenset({"valid", "violation", "stream_id"})
+#: Payload keys whose value the parser keeps on the Event as text (the attribute of that name).
+SUMMARY_FIELDS: tuple[str, ...] = ("type", *TEXT_FIELDS, *TIME_FIELDS)
+_SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
+_loads = orjson.loads
+_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
 def read_number(text: str) -> float | None:
@@ -139,17 +161,30 @@ class Term:
 class Query:
     """A parsed query: terms ANDed together; an empty query matches everything."""
 
-    __slots__ = ("_checks", "_needs_data", "_needs_text", "terms", "text")
+    __slots__ = ("_data_checks", "_quick", "_texts", "terms", "text")
 
     def __init__(self, text: str, terms: tuple[Term, ...]) -> None:
         self.text = text
         """The query as typed."""
         self.terms = terms
         """The terms, in order."""
-        self._checks = tuple(_compile(term) for term in terms)
-        self._needs_text = any(term.kind == "text" for term in terms)
-        # event.data parses the raw payload again: once per event, shared by the field terms
-        self._needs_data = any(term.kind == "field" for term in terms)
+        plans = sorted((_compile(term) for term in terms), key=lambda plan: plan.rank)
+        # (quick(event) -> bool, or None when only the parsed payload can tell; negate;
+        #  check(data) for that case)
+        self._quick = tuple(
+            (plan.quick, plan.negate, plan.check) for plan in plans if plan.quick is not None
+        )
+        # (needle, needle as UTF-8, needle has no ASCII letter, negate)
+        self._texts = tuple(
+            (plan.needle, plan.needle.encode("utf-8", "surrogatepass"),
+             not _ASCII_LETTER.search(plan.needle), plan.negate)
+            for plan in plans if plan.rank == _TEXT
+        )
+        # (check(data), negate): field terms with no quick test, always read the payload
+        self._data_checks = tuple(
+            (plan.check, plan.negate)
+            for plan in plans if plan.quick is None and plan.rank != _TEXT
+        )
 
     @property
     def is_empty(self) -> bool:
@@ -158,25 +193,50 @@ class Query:
 
     def matches(self, event: Event) -> bool:
         """Tell whether ``event`` satisfies every term."""
-        lowered = _lowered_raw(event) if self._needs_text else ""
-        data = event.data if self._needs_data else None
-        for check, negate in self._checks:
-            if check(event, lowered, data) is negate:
-                break
-        else:
+        pending: list[tuple[_DataCheck, bool]] | None = None
+        for quick, negate, check in self._quick:
+            verdict = quick(event)
+            if verdict is None:
+                if pending is None:
+                    pending = [(check, negate)]
+                else:
+                    pending.append((check, negate))
+            elif verdict is negate:
+                return False
+        if self._texts:
+            raw = event.raw
+            lowered: Any = None
+            if raw.isascii():  # lowercase as bytes: same result, much faster
+                for _needle, needle_bytes, caseless, negate in self._texts:
+                    if caseless:  # bytes.lower() changes ASCII letters only
+                        found = needle_bytes in raw
+                    else:
+                        if lowered is None:
+                            lowered = raw.lower()
+                        found = needle_bytes in lowered
+                    if found is negate:
+                        return False
+            else:
+                lowered = raw.decode("utf-8", "replace").lower()
+                for needle, _needle_bytes, _caseless, negate in self._texts:
+                    if (needle in lowered) is negate:
+                        return False
+        if pending is None and not self._data_checks:
             return True
-        return False
+        data = event._data  # what event.data gives, without the property call
+        if data is FROM_RAW:
+            data = _loads(event.raw)
+        for check, negate in self._data_checks:
+            if check(data) is negate:
+                return False
+        if pending is not None:
+            for check, negate in pending:
+                if check(data) is negate:
+                    return False
+        return True
 
     def __repr__(self) -> str:
         return f"parse_query({self.text!r})"
-
-
-def _lowered_raw(event: Event) -> str | bytes:
-    """Lowercase the raw payload: as bytes when it is pure ASCII (same result, much faster)."""
-    raw = event.raw
-    if raw.isascii():
-        return raw.lower()
-    return raw.decode("utf-8", "replace").lower()
 
 
 def parse_query(text: str) -> Query:
@@ -336,60 +396,183 @@ def _bare_end(s: str, i: int) -> int:
 
 # -- evaluation ----------------------------------------------------------------------------------
 
-_Check = Callable[[Event, Any, Any], bool]
+_Quick = Callable[[Event], "bool | None"]
+_DataCheck = Callable[[Any], bool]
+
+# Plan ranks: cheapest first. Terms run in this order and the first failing one ends the match.
+_RECORD, _SUMMARY, _KEYS, _TEXT, _DATA = range(5)
 
 
-def _compile(term: Term) -> tuple[_Check, bool]:
-    """Turn a term into ``(check(event, lowered_raw, data) -> bool, negate)``."""
+def _never(_data: Any) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How one term is evaluated.
+
+    ``quick(event)`` answers from the record alone (``None``: only the parsed payload can
+    tell, then ``check(data)`` does); a term without ``quick`` is free text (``needle``) or
+    always needs the payload (``check``).
+    """
+
+    rank: int
+    negate: bool
+    quick: _Quick | None = None
+    check: _DataCheck = _never
+    needle: str = ""
+
+
+def _compile(term: Term) -> _Plan:
+    """Turn a term into a plan (see :class:`_Plan`)."""
+    negate = term.negate
     if term.kind == "text":
-        needle = term.value
-        needle_bytes = needle.encode("utf-8", "surrogatepass")
-
-        def contains_text(_event: Event, lowered: str | bytes, _data: object) -> bool:
-            if type(lowered) is bytes:
-                return needle_bytes in lowered
-            return needle in lowered
-
-        return contains_text, term.negate
+        return _Plan(_TEXT, negate, needle=term.value)
     value_matches = _value_matcher(term.value, term.op)
     if term.kind == "valid":
-        return (lambda event, _lowered, _data: value_matches(event.valid)), term.negate
+        if_valid, if_invalid = value_matches(True), value_matches(False)
+        return _Plan(_RECORD, negate, lambda event: if_valid if event.valid else if_invalid)
     if term.kind == "stream_id":
         if term.op:
-            return (lambda _event, _lowered, _data: False), term.negate
+            return _Plan(_RECORD, negate, lambda _event: False)
         if term.value == "*":
-            return (lambda event, _lowered, _data: event.stream_id is not None), term.negate
-        return (
-            lambda event, _lowered, _data: event.stream_id is not None
-            and value_matches(event.stream_id)
-        ), term.negate
+            return _Plan(_RECORD, negate, lambda event: event.stream_id is not None)
+        return _Plan(
+            _RECORD,
+            negate,
+            lambda event: event.stream_id is not None and value_matches(event.stream_id),
+        )
     if term.kind == "violation":
         if term.op:
-            return (lambda _event, _lowered, _data: False), term.negate
+            return _Plan(_RECORD, negate, lambda _event: False)
         contains = _contains(term.value)
-        return (
-            lambda event, _lowered, _data: any(
-                contains(v.lower()) for v in event.violations_view()
-            )
-        ), term.negate
+        return _Plan(
+            _RECORD,
+            negate,
+            lambda event: any(contains(v.lower()) for v in event.violations_view()),
+        )
     path = term.path
     if term.value == "*" and not term.op:
         value_matches = _present
     if len(path) == 1:
-        key = path[0]
+        check = _key_check(path[0], value_matches)
+        if path[0] in _SUMMARY_FIELDS:
+            text_matches = _present if value_matches is _present else _text_matcher(term)
+            return _Plan(_SUMMARY, negate, _summary_quick(path[0], text_matches, value_matches),
+                         check)
+    else:
+        check = _path_check(path, value_matches)
+    keys = [key for key in path if _PLAIN_KEY.fullmatch(key) and not key.isdigit()]
+    if keys:  # always, for parsed text (a path starts with a name); a hand-made Term may not
+        return _Plan(_KEYS, negate, _key_quick(keys[-1]), check)
+    return _Plan(_DATA, negate, check=check)
 
-        def check_key(_event: Event, _lowered: object, data: Any) -> bool:
-            if type(data) is not dict:
+
+def _key_check(key: str, value_matches: Callable[[Any], bool]) -> _DataCheck:
+    def check_key(data: Any) -> bool:
+        if type(data) is not dict:
+            return False
+        found = data.get(key, _MISSING)
+        return found is not _MISSING and value_matches(found)
+
+    return check_key
+
+
+def _path_check(path: tuple[str, ...], value_matches: Callable[[Any], bool]) -> _DataCheck:
+    def check_path(data: Any) -> bool:
+        current = data
+        for key in path:  # the common case, objects all the way: no lists built
+            if type(current) is not dict:
+                break
+            current = current.get(key, _MISSING)
+            if current is _MISSING:
                 return False
-            found = data.get(key, _MISSING)
-            return found is not _MISSING and value_matches(found)
-
-        return check_key, term.negate
-
-    def check_path(_event: Event, _lowered: object, data: Any) -> bool:
+        else:
+            return value_matches(current)
         return any(value_matches(found) for found in _lookup(data, path))
 
-    return check_path, term.negate
+    return check_path
+
+
+def _summary_quick(
+    name: str, text_matches: Callable[[str], bool], value_matches: Callable[[Any], bool]
+) -> _Quick:
+    """Answer a term on a summary field from the Event's attribute, where that is exact.
+
+    For an event whose ``data`` is read from ``raw``, the parser set the attribute to the
+    payload's value when that is a string, to None when it is missing or null, and to a text
+    form (JSON, or ``repr`` when too deep for JSON) otherwise. Such a text form starts with a
+    digit or ``-`` and holds only number characters, or is ``true``/``false``, or starts with
+    ``[``/``{``: for text like that the payload must be read; any other text is the string
+    itself. None is null only if ``null`` occurs in the payload.
+    """
+    get = operator.attrgetter(name)
+    null_matches = value_matches(None)
+
+    def quick(event: Event) -> bool | None:
+        if event._data is not FROM_RAW:
+            return None  # built by hand: its fields need not be the payload's
+        text = get(event)
+        if text.__class__ is not str:
+            if text is None and not (null_matches and b"null" in event.raw):
+                return False  # missing, or null and null does not match
+            return None  # maybe null; or not text at all (assigned by hand)
+        first = text[:1]
+        if first in _MAYBE_NOT_TEXT and (
+            _NUMBER_LIKE.fullmatch(text) is not None
+            if first in _NUMBER_START
+            else first == "[" or first == "{" or text == "true" or text == "false"
+        ):
+            return None
+        return text_matches(text)
+
+    return quick
+
+
+def _text_matcher(term: Term) -> Callable[[str], bool]:
+    """``_value_matcher(term.value, term.op)`` for a JSON string, with fewer calls."""
+    if term.op:
+        compare, bound = _COMPARATORS[term.op], read_number(term.value)
+        if bound is None:
+            return lambda _text: False
+
+        def compare_text(text: str) -> bool:
+            x = read_number(text)
+            return x is not None and compare(x, bound)
+
+        return compare_text
+    glob = _glob(term.value)
+    return lambda text: glob(text.lower())
+
+
+_NUMBER_START = frozenset("-0123456789")
+_MAYBE_NOT_TEXT = _NUMBER_START | frozenset("[{tf")
+#: Every number a JSON parser writes back matches this (and more: it only needs to be loose).
+_NUMBER_LIKE = re.compile(r"[-0-9][-+.eE0-9]*")
+
+
+#: Keys JSON writes as they are, between quotes (what the field grammar allows, dots aside).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]*")
+
+
+def _key_quick(key: str) -> _Quick:
+    """Rule a field term out when its key occurs nowhere in the payload; else None.
+
+    ``key`` is a :data:`_PLAIN_KEY`, so in JSON it is written ``"key"`` unless spelt with
+    escapes, which need a backslash: with neither in ``raw`` the key is absent (a path through
+    it finds nothing) and the term cannot match. Array indexes are not keys: not looked for.
+    """
+    quoted = b'"' + key.encode("ascii") + b'"'
+
+    def quick(event: Event) -> bool | None:
+        if event._data is not FROM_RAW:
+            return None
+        raw = event.raw
+        if quoted in raw or b"\\" in raw:
+            return None
+        return False
+
+    return quick
 
 
 def _present(_found: Any) -> bool:

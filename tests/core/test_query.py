@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -214,14 +215,138 @@ def test_filter_events_keeps_order_and_accepts_strings() -> None:
     assert filter_events(iter(events), "-type:page") == [events[1], events[3]]
 
 
-def test_query_depends_only_on_raw_data_valid_violations() -> None:
+def test_query_depends_on_raw_data_valid_violations() -> None:
     event = event_of({"type": "track", "event": "E", "userId": "u"})
-    event.userId = "someone-else"  # summary fields are not consulted
-    event.type = "page"
-    assert parse_query("type:track userId:u").matches(event)
+    event.data = {"type": "page", "userId": "v", "properties": {"n": 1}}  # assigned: used as is
+    assert parse_query("type:page userId:v properties.n:1").matches(event)
+    assert not parse_query("type:track").matches(event)
+    assert parse_query("track").matches(event)  # free text reads raw
     event.violations = ["made up problem"]
     event.valid = False
     assert parse_query("valid:false violation:made").matches(event)
+
+
+def test_summary_fields_of_a_parsed_event_stand_for_the_payload() -> None:
+    # Documented in query.py: for an event whose data is read from raw, a term on a summary
+    # field reads the attribute the parser set (when it is plain text), not the payload again.
+    event = event_of({"type": "track", "event": "E", "userId": "u", "properties": {"n": 1}})
+    event.userId = "someone-else"
+    event.type = "page"
+    assert parse_query("type:page userId:someone-else properties.n:1").matches(event)
+    event.userId = 42  # type: ignore[assignment]  # not text: the payload decides
+    assert parse_query("userId:u").matches(event)
+
+
+def _hand_built(event: Event) -> Event:
+    """The same event with its parsed object assigned: every term then reads ``data``."""
+    twin = parse_event(event.raw, event.channel, event.received_at)
+    twin.data = event.data
+    twin.valid, twin.violations, twin.stream_id = event.valid, event.violations, event.stream_id
+    return twin
+
+
+def _loads_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    import segment_debugger.core.query as query_module
+
+    calls = [0]
+    real = query_module._loads
+
+    def counted(raw: bytes) -> Any:
+        calls[0] += 1
+        return real(raw)
+
+    monkeypatch.setattr(query_module, "_loads", counted)
+    return calls
+
+
+def test_payload_is_parsed_only_for_terms_the_record_cannot_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=5, invalid_fraction=0.1)
+    events = [parse_event(stream.payload(), "events", 0.0) for _ in range(2000)]
+    completed = sum(e.event == "Order Completed" for e in events)
+    # a key spelt with escapes needs a backslash: payloads with one are parsed to be sure
+    with_revenue = sum(
+        e.data is not None and (b'"revenue"' in e.raw or b"\\" in e.raw) for e in events
+    )
+    with_backslash = sum(e.data is not None and b"\\" in e.raw for e in events)
+    objects = sum(e.data is not None for e in events)
+    assert 0 < completed < with_revenue < objects
+    calls = _loads_counted(monkeypatch)
+    expected_loads = {
+        "type:track": 0,
+        "-type:page userId:user-1*": 0,
+        "valid:false violation:*": 0,
+        "checkout": 0,
+        "anonymousId:*": 0,  # no payload holds null: missing is told from null without parsing
+        'event:"Order Completed" properties.revenue:>10': completed,
+        "properties.revenue:>10": with_revenue,
+        "properties.no_such_key:1": with_backslash,
+        "context.library.name:analytics.js": objects,
+    }
+    for text, loads in expected_loads.items():
+        calls[0] = 0
+        query = parse_query(text)
+        fast = filter_events(events, query)
+        assert calls[0] == loads, text
+        assert fast == [e for e in events if query.matches(_hand_built(e))], text
+
+
+_SUMMARY_VALUES = (
+    st.sampled_from(
+        ["track", "TRACK", "page", "7", "007", "-1", "1e3", "12.50", "true", "false", "null",
+         "[m]", "{x}", "", "t", "f", "user-42", "2024-05-01T12:00:00Z", "é", "K"]
+    )
+    | st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.lists(st.sampled_from(["track", "7", 7, None, True]), max_size=2)
+    | st.fixed_dictionaries({"id": st.sampled_from(["g", 1])})
+)
+_SUMMARY_KEYS = ("type", "event", "userId", "anonymousId", "name", "timestamp")
+_QUERY_VALUES = ("track", "7", "7.0", "007", "-1", "1000", "12.5", "true", "false", "null", "*",
+                 "t*", "n*", "[m]", "user-*", "2024*", "k")
+
+
+@functools.cache
+def _fast_path_queries() -> list[Query]:
+    return [
+        parse_query(f"{sign}{field}:{op}{quote(value)}")
+        for field in (*_SUMMARY_KEYS, "properties.revenue", "properties.missing")
+        for value in _QUERY_VALUES
+        for op in ("", ">", ">=", "<")
+        for sign in ("", "-")
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(_SUMMARY_KEYS), _SUMMARY_VALUES, max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
+def test_fast_paths_agree_with_the_parsed_payload(
+    payload: dict[str, Any], ascii_only: bool, escaped_keys: bool
+) -> None:
+    payload = {**payload, "properties": {"revenue": payload.get("userId")}}
+    raw = json.dumps(payload, ensure_ascii=ascii_only)
+    if escaped_keys:  # the same keys, written with escapes
+        raw = raw.replace('"type"', '"\\u0074ype"').replace('"revenue"', '"re\\u0076enue"')
+    event = event_of(None, raw=raw.encode())
+    assert event.data == payload
+    reference = _hand_built(event)
+    for query in _fast_path_queries():
+        assert query.matches(event) == query.matches(reference), (query.text, raw)
+
+
+def test_hand_made_terms_that_are_no_plain_keys_read_the_payload() -> None:
+    event = event_of({"a b": {"é": 1}, "type": "track"})
+    query = Query("hand-made", (Term("field", "1", path=("a b", "é")),))
+    assert query.matches(event)
+    assert not Query("hand-made", (Term("field", "2", path=("a b", "é")),)).matches(event)
 
 
 def test_non_text_query_input_does_not_raise() -> None:
