@@ -1,0 +1,125 @@
+"""Parse benchmark: ``parse_event`` vs ``orjson.loads`` alone, in microseconds per event.
+
+    python benchmarks/parse.py [--events N] [--repeat R]
+
+N pre-generated fake Segment payloads (``FakeEventStream(seed=1)``, compact JSON of ~730 bytes,
+what Segment libraries and the playground publish), and the same events written the way
+``json.dumps`` writes them by default (``", "`` and ``": "`` separators, non-ASCII escaped):
+payloads that ``orjson.dumps`` does not write back byte for byte, so the duplicate-key check
+takes its slower path. For each style, each function runs over all N payloads R times, the
+order rotating; the figure is the fastest pass (min of R, ``time.perf_counter``; the machine is
+shared and noisy, and the minimum is the least disturbed pass), divided by N.
+
+Also shown, to see where the time goes: ``orjson.dumps`` of the parsed object (what the
+duplicate-key check costs on top of the parse) and building the flat Event record alone.
+A benchmark, not a test: prints a markdown table, the figure last, and always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from segment_debugger.core.event import FROM_RAW, Event  # noqa: E402
+from segment_debugger.core.segment import parse_event  # noqa: E402
+from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
+
+
+def payload_styles(n: int) -> dict[str, list[bytes]]:
+    stream = FakeEventStream(seed=1)
+    compact = [stream.payload() for _ in range(n)]
+    spaced = [json.dumps(orjson.loads(p)).encode() for p in compact]
+    return {"compact (orjson/fake stream)": compact, "json.dumps-style (spaces)": spaced}
+
+
+def loop_loads(payloads: list[bytes]) -> None:
+    loads = orjson.loads
+    for raw in payloads:
+        loads(raw)
+
+
+def loop_parse(payloads: list[bytes]) -> None:
+    parse = parse_event
+    for raw in payloads:
+        parse(raw, "bench", 0.0)
+
+
+def loop_loads_dumps(payloads: list[bytes]) -> None:
+    loads, dumps = orjson.loads, orjson.dumps
+    for raw in payloads:
+        dumps(loads(raw))
+
+
+def loop_record(payloads: list[bytes]) -> None:
+    make = Event
+    for raw in payloads:
+        make(raw, "bench", 0.0, None, -1, len(raw), FROM_RAW)
+
+
+FUNCTIONS: dict[str, Callable[[list[bytes]], None]] = {
+    "orjson.loads": loop_loads,
+    "orjson.loads + orjson.dumps": loop_loads_dumps,
+    "Event(...) record alone": loop_record,
+    "parse_event": loop_parse,
+}
+
+
+def timed(func: Callable[[list[bytes]], None], payloads: list[bytes]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    func(payloads)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args(argv)
+    n = args.events
+    results: dict[str, dict[str, float]] = {}
+    sizes: dict[str, float] = {}
+    for style, payloads in payload_styles(n).items():
+        sizes[style] = sum(map(len, payloads)) / n
+        best: dict[str, float] = dict.fromkeys(FUNCTIONS, float("inf"))
+        names = list(FUNCTIONS)
+        for rep in range(args.repeat):
+            for name in names[rep % len(names):] + names[:rep % len(names)]:
+                best[name] = min(best[name], timed(FUNCTIONS[name], payloads))
+        results[style] = {name: s / n * 1e6 for name, s in best.items()}
+
+    print(f"\n### parse_event vs orjson.loads: {n:,} fake events, min of {args.repeat} passes\n")
+    styles = list(results)
+    print("| µs/event | " + " | ".join(f"{s}, {sizes[s]:.0f} B" for s in styles) + " |")
+    print("|---|" + "---:|" * len(styles))
+    for name in FUNCTIONS:
+        print(f"| {name} | " + " | ".join(f"{results[s][name]:.2f}" for s in styles) + " |")
+    print("| parse_event / orjson.loads | " + " | ".join(
+        f"{results[s]['parse_event'] / results[s]['orjson.loads']:.2f}x" for s in styles) + " |")
+    print()
+    figure: list[Any] = []
+    for s in styles:
+        r = results[s]
+        figure.append(f"{s}: parse_event {r['parse_event']:.2f} µs/event, "
+                      f"{r['parse_event'] / r['orjson.loads']:.2f}x orjson.loads")
+    print("\n".join(figure))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:  # a benchmark reports, it does not fail the caller
+        print(f"benchmark failed: {exc!r}", file=sys.stderr)
+    sys.exit(0)
