@@ -27,9 +27,14 @@ from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import os
 
-    from segment_debugger.core.query import Query
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from segment_debugger.core.query import Criteria, Query
+    from segment_debugger.io.capture import Capture
 
 #: How many recent gaps :attr:`EventBuffer.gaps` keeps (all are counted in ``stats``).
 MAX_GAPS_KEPT = 1000
@@ -62,10 +67,36 @@ class Gap:
     estimate_basis: str = ""
     """What ``lost_estimate`` rests on: ``"publisher timestamps"``, ``"receive times"``,
     ``"exact"``, or ``""`` while unknown."""
+    channels: tuple[str, ...] | None = None
+    """The channels (or patterns, or streams) the gap concerns, when the source knows the
+    others kept flowing (one shard of a cluster down); None means every channel. The estimate
+    then rests on those channels' events only, on both sides of the gap."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the gap as a plain dict (JSON-friendly)."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingGap:
+    """A gap awaiting its estimate: for a scoped gap, its channels' events before it."""
+
+    gap: Gap
+    before: list[Event] | None
+    """None for a gap of every channel (the events before it are taken when it ends)."""
+
+    @property
+    def scope(self) -> frozenset[str]:
+        return frozenset(self.gap.channels or ())
+
+    def overlaps(self, other: _PendingGap) -> bool:
+        if self.gap.channels is None or other.gap.channels is None:
+            return True
+        return not self.scope.isdisjoint(other.scope)
+
+
+def _in_scope(event: Event, scope: frozenset[str]) -> bool:
+    return event.channel in scope or (event.pattern is not None and event.pattern in scope)
 
 
 class EventBuffer:
@@ -102,7 +133,8 @@ class EventBuffer:
         self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
         self._gap_count = 0
         self._lost_estimate = 0
-        self._pending_gap: Gap | None = None  # recorded, awaiting the first event after it
+        # Recorded gaps awaiting the first event after them (on their channels, if scoped).
+        self._pending: list[_PendingGap] = []
         self._started = clock()
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
@@ -133,10 +165,10 @@ class EventBuffer:
         Returns the same event, now with ``seq`` set.
         """
         with self._lock:
-            before = self._take_pending_locked()
+            resolved = self._take_pending_locked((event,)) if self._pending else ()
             self._append_locked((event,))
-        if before is not None:
-            self._estimate_gap(*before, event)
+        for pending in resolved:
+            self._estimate_gap(*pending)
         return event
 
     def extend(self, events: Iterable[Event]) -> None:
@@ -144,10 +176,10 @@ class EventBuffer:
         batch = events if isinstance(events, (list, tuple)) else list(events)
         if batch:
             with self._lock:
-                before = self._take_pending_locked()
+                resolved = self._take_pending_locked(batch) if self._pending else ()
                 self._append_locked(batch)
-            if before is not None:
-                self._estimate_gap(*before, batch[0])
+            for pending in resolved:
+                self._estimate_gap(*pending)
 
     def _append_locked(self, batch: Sequence[Event]) -> None:
         """Append each event in turn, evicting as needed (the hot path: one loop over locals)."""
@@ -213,14 +245,28 @@ class EventBuffer:
             self._bytes = 0
 
     def record_gap(
-        self, started_at: float, ended_at: float, reason: str, *, lost: int | None = None
+        self,
+        started_at: float,
+        ended_at: float,
+        reason: str,
+        *,
+        lost: int | None = None,
+        channels: Iterable[str] | None = None,
+        estimate: bool = True,
     ) -> Gap:
         """Record a stretch of message loss (epoch seconds) and return it.
 
         ``lost`` is the exact number of events lost when the source can tell. Without it the
         loss is estimated from the events on both sides once the next one arrives (the gap in
-        :attr:`gaps` is then replaced by one with ``lost_estimate`` and the estimated span).
+        :attr:`gaps` is then replaced by one with ``lost_estimate`` and the estimated span),
+        unless ``estimate`` is False (the source knows those events say nothing about this
+        loss: ``lost_estimate`` then stays None, unknown).
+
+        ``channels`` scopes the gap to some channels (or patterns, or streams) while the
+        others kept flowing: the estimate then uses only events of those channels, the ones
+        buffered before the gap and the first one after it, however late that one comes.
         """
+        scope = None if channels is None else tuple(dict.fromkeys(channels))
         with self._lock:
             gap = Gap(
                 started_at=started_at,
@@ -230,24 +276,54 @@ class EventBuffer:
                 after_seq=self._last_seq,
                 lost_estimate=lost,
                 estimate_basis="exact" if lost is not None else "",
+                channels=scope,
             )
             self._gaps.append(gap)
             self._gap_count += 1
-            if lost is None:
-                self._pending_gap = gap
-            else:
+            if lost is not None:
                 self._lost_estimate += lost
+            elif estimate:
+                before = None if scope is None else self._sample_locked(frozenset(scope))
+                pending = _PendingGap(gap, before)
+                # An earlier gap still waiting on the same channels would be estimated from
+                # the same events as this one: only the newest is (the loss counted once).
+                self._pending = [p for p in self._pending if not p.overlaps(pending)]
+                self._pending.append(pending)
         return gap
 
-    def _take_pending_locked(self) -> tuple[Gap, list[Event]] | None:
-        """Return the gap awaiting its estimate and the events before it (at most a sample)."""
-        gap = self._pending_gap
-        if gap is None:
-            return None
-        self._pending_gap = None
+    def _sample_locked(self, scope: frozenset[str] | None) -> list[Event]:
+        """Return the last RATE_SAMPLE events buffered (of ``scope`` only), oldest first."""
         events = self._events
-        start = max(0, len(events) - RATE_SAMPLE)
-        return gap, list(itertools.islice(events, start, None))
+        if scope is None:
+            start = max(0, len(events) - RATE_SAMPLE)
+            return list(itertools.islice(events, start, None))
+        sample: list[Event] = []
+        for event in reversed(events):
+            if _in_scope(event, scope):
+                sample.append(event)
+                if len(sample) == RATE_SAMPLE:
+                    break
+        sample.reverse()
+        return sample
+
+    def _take_pending_locked(
+        self, batch: Sequence[Event]
+    ) -> list[tuple[Gap, list[Event], Event]]:
+        """Take the pending gaps this batch ends: each with the events before it and after."""
+        resolved = []
+        still: list[_PendingGap] = []
+        for pending in self._pending:
+            if pending.before is None:  # every channel: the batch's first event ends it
+                resolved.append((pending.gap, self._sample_locked(None), batch[0]))
+                continue
+            scope = pending.scope
+            after = next((event for event in batch if _in_scope(event, scope)), None)
+            if after is None:
+                still.append(pending)
+            else:
+                resolved.append((pending.gap, pending.before, after))
+        self._pending = still
+        return resolved
 
     def _estimate_gap(self, gap: Gap, before: list[Event], after: Event) -> None:
         """Estimate ``gap`` from the events around it (outside the lock), then store it."""
@@ -407,6 +483,40 @@ class EventBuffer:
         from segment_debugger.core.frame import events_to_frame
 
         return events_to_frame(self.snapshot(), max_columns=max_columns)
+
+    # ---- Arrow, polars, files, captures (the io package; imported when called) -------------
+
+    def to_arrow(self, *, max_columns: int | None = None) -> pa.Table:
+        """Return the buffered events as a new ``pyarrow.Table``: ``to_pandas()``'s columns.
+
+        Built from a snapshot without going through pandas; types and the JSON-text fallback
+        are described in :mod:`segment_debugger.io.arrow`.
+        """
+        from segment_debugger.io.arrow import events_to_arrow
+
+        return events_to_arrow(self.snapshot(), max_columns=max_columns)
+
+    def to_polars(self, *, max_columns: int | None = None) -> pl.DataFrame:
+        """Return the buffered events as a new polars DataFrame (needs the ``[polars]`` extra)."""
+        from segment_debugger.io.arrow import events_to_polars
+
+        return events_to_polars(self.snapshot(), max_columns=max_columns)
+
+    def export(self, path: str | os.PathLike[str], query: str | Query = "") -> int:
+        """Write the buffered events matching ``query`` to ``path``; return how many.
+
+        The extension names the format (``.ndjson``, ``.jsonl``, ``.ndjson.gz``, ``.parquet``,
+        ``.csv``); the file appears whole or not at all. See :mod:`segment_debugger.io.export`.
+        """
+        from segment_debugger.io.export import export_events
+
+        return export_events(self.filter(query), path)
+
+    def capture(self, query: str | Query | Criteria = "") -> Capture:
+        """Return a :class:`~segment_debugger.io.capture.Capture` (``with buf.capture(q) as c``)."""
+        from segment_debugger.io.capture import Capture
+
+        return Capture(self, query)
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -151,3 +151,16 @@ def guarded_pool(url: str, interrupter: Interrupter, **options: Any) -> GuardedP
     if pool.connection_class is SSLConnection:
         pool.connection_class = _GuardedSSLConnection
     return pool
+
+
+def socket_fileno(connection: Any) -> int | None:
+    """Return the file descriptor of ``connection``'s socket, for polling, or None.
+
+    None when not connected, or when redis-py renamed ``Connection._sock`` (no public
+    accessor): callers then fall back to asking each connection in turn.
+    """
+    sock = getattr(connection, "_sock", None)
+    try:
+        return None if sock is None else int(sock.fileno())
+    except (OSError, ValueError):
+        return None

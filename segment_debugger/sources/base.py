@@ -15,14 +15,15 @@ import random
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import redis
 
 from segment_debugger.core.buffer import EventBuffer
-from segment_debugger.sources._redispy import TLSError
-from segment_debugger.sources.url import RedisURL, parse_redis_url
+from segment_debugger.sources._redispy import GuardedPool, Interrupter, TLSError, guarded_pool
+from segment_debugger.sources.url import RedisURL, RedisURLError, parse_redis_url
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class Source(Protocol):
         ...
 
 
+_S = TypeVar("_S", bound="ThreadedSource")
+
+
 class ThreadedSource:
     """Base of the Redis sources: one reader thread, reconnects, status, gaps, redaction.
 
@@ -92,6 +96,11 @@ class ThreadedSource:
     :meth:`_went_live` once reading works, :meth:`_open_gap` when messages may be being lost,
     and :meth:`_mark_ok` whenever they know they are keeping up. ``start()`` and ``stop()`` are
     idempotent and the source is a context manager.
+
+    ``url`` is one URL, or a :class:`~segment_debugger.sources.url.RedisURL` already checked
+    (a cluster's seed list: :func:`~segment_debugger.sources.url.parse_seed_urls`), shown and
+    scrubbed as a whole. Connections come from :meth:`_make_pool`, whose TLS handshakes
+    ``stop()`` interrupts.
     """
 
     #: The reader thread's name (shown by debuggers and ``threading.enumerate()``).
@@ -101,7 +110,11 @@ class ThreadedSource:
     resumes_without_loss = False
 
     def __init__(
-        self, url: str, buffer: EventBuffer | None, *, connect_timeout: float = CONNECT_TIMEOUT_S
+        self,
+        url: str | RedisURL,
+        buffer: EventBuffer | None,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
         if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, (int, float)) or (
             not 0 < connect_timeout <= 300
@@ -111,7 +124,8 @@ class ThreadedSource:
             )
         self.connect_timeout = float(connect_timeout)
         """Seconds one connect may take (TCP connect, and the TLS handshake)."""
-        self._url: RedisURL = parse_redis_url(url)
+        self._url: RedisURL = url if isinstance(url, RedisURL) else parse_redis_url(url)
+        self._interrupter = Interrupter()
         self._buffer = buffer if buffer is not None else EventBuffer()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -122,6 +136,7 @@ class ThreadedSource:
         self._ever_live = False
         self._gap_start: float | None = None
         self._gap_reason = ""
+        self._gap_channels: tuple[str, ...] | None = None
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -145,10 +160,11 @@ class ThreadedSource:
         """True while the reader thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> ThreadedSource:
+    def start(self: _S) -> _S:
         """Start the reader thread (no-op when it is already running); return ``self``."""
         if self.running:
             return self
+        self._interrupter.reset()
         self._stop = threading.Event()
         self._set_status("connecting", "starting")
         self._thread = threading.Thread(
@@ -184,7 +200,7 @@ class ThreadedSource:
             return
         self._thread = None
 
-    def __enter__(self) -> ThreadedSource:
+    def __enter__(self: _S) -> _S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -199,8 +215,30 @@ class ThreadedSource:
     def _close_session(self) -> None:
         """Release what :meth:`_session` opened (called after every session, from the thread)."""
 
+    def _make_pool(self, url: str, **options: Any) -> GuardedPool:
+        """Return a connection pool for ``url`` (one node) with redis-py ``options``.
+
+        Connects within ``connect_timeout``; ``stop()`` interrupts its TLS handshakes. One
+        connection object is built (no I/O) so that options redis-py rejects fail now, as a
+        :class:`~segment_debugger.sources.url.RedisURLError` with the URL's secrets scrubbed.
+        """
+        options.setdefault("socket_connect_timeout", self.connect_timeout)
+        try:
+            pool = guarded_pool(url, self._interrupter, **options)
+            pool.connection_class(**pool.connection_kwargs)
+        except (ValueError, TypeError) as exc:
+            raise RedisURLError(
+                f"Redis URL {self._url.redacted!r} was rejected by redis-py: "
+                f"{self._url.scrub(str(exc))}"
+            ) from None
+        return pool
+
     def _interrupt(self) -> None:
-        """Wake a reader blocked in I/O (called by ``stop()`` from another thread)."""
+        """Wake a reader blocked in I/O (called by ``stop()`` from another thread).
+
+        The base closes the socket of a TLS handshake in progress; subclasses may do more.
+        """
+        self._interrupter.interrupt()
 
     def _finish(self) -> None:
         """Release everything when the thread ends (after the last session)."""
@@ -213,13 +251,24 @@ class ThreadedSource:
         """Return words to append to a lost connection's reason (who may have closed it)."""
         return ""
 
-    def _open_gap(self, reason: str) -> None:
-        """Note that messages may be being lost from the last moment we know we were fine."""
-        if self.resumes_without_loss:
+    def _open_gap(self, reason: str, channels: Iterable[str] | None = None) -> None:
+        """Note that messages may be being lost from the last moment we know we were fine.
+
+        ``channels`` limits the loss to some channels (or patterns) while the others keep
+        flowing (one node of a cluster lost): the loss estimate then looks at those only. A
+        gap already open keeps its start and reason and widens to the union (None: all).
+        """
+        if self.resumes_without_loss or not self._ever_live:
             return
-        if self._ever_live and self._gap_start is None:
+        scope = None if channels is None else tuple(channels)
+        if self._gap_start is None:
             self._gap_start = self._last_ok or time.time()
             self._gap_reason = self._url.scrub(reason)
+            self._gap_channels = scope
+        elif self._gap_channels is not None:
+            self._gap_channels = (
+                None if scope is None else tuple(dict.fromkeys(self._gap_channels + scope))
+            )
 
     def _went_live(self, reason: str) -> None:
         """Mark the source live (again): record any open gap, say so in the status."""
@@ -228,8 +277,10 @@ class ThreadedSource:
         self._attempt = 0
         self._ever_live = True
         if self._gap_start is not None:
-            gap = self._buffer.record_gap(self._gap_start, now, self._gap_reason)
-            self._gap_start = None
+            gap = self._buffer.record_gap(
+                self._gap_start, now, self._gap_reason, channels=self._gap_channels
+            )
+            self._gap_start = self._gap_channels = None
             logger.warning(
                 "%s(%s): gap of %.3f s recorded: %s",
                 type(self).__name__,

@@ -1,20 +1,13 @@
-"""Redis Cluster: where each subscription lives, and keeping it there through failovers.
+"""Redis Cluster: which node serves what, for the sources that read a cluster.
 
-Classic pub/sub (SUBSCRIBE, PSUBSCRIBE) is broadcast over the cluster bus to every node, so a
-source subscribes its channels and patterns on one node, any node, and moves them to another
-when that one fails. Sharded pub/sub (SSUBSCRIBE, Redis >= 7) is not broadcast: a shard
-channel belongs to the slot of its name (CRC16, hash tags included, as for keys) and is served
-by the primary owning that slot, so each one is subscribed there, one connection per primary.
-
-:class:`ClusterSession` runs one session of a :class:`~segment_debugger.sources.pubsub.RedisSource`
-in cluster mode, in the source's reader thread: it maps slots to primaries (``CLUSTER SLOTS``),
-opens one connection per node it needs, polls them together, and repairs what breaks without
-touching the rest: a node that fails (connection lost), a ``MOVED`` reply, or the server
-unsubscribing a shard channel (its slot moved: failover, resharding) opens a gap and puts the
-affected subscriptions back in a pending list; they are re-subscribed on the current owner
-(topology asked again, retried with the source's backoff while a replica is being promoted),
-and the gap is recorded once every subscription is confirmed again. Only when no node at all
-answers does the session fail, and the source starts a new one from the seed nodes.
+A key, and a shard channel, belongs to the hash slot of its name (CRC16, ``{hash tags}``
+included) and is served by the primary owning that slot. This module asks the cluster for its
+slot map (:class:`Topology`, ``CLUSTER SLOTS``), decides whether a source talks to a cluster at
+all (:func:`check_cluster_option`, :func:`probe`, :func:`on_cluster`), keeps one connection
+pool per node made like the seeds' (:class:`NodePools`), and polls many connections at once
+(:func:`readable`). The sessions that use it: pub/sub in
+:mod:`~segment_debugger.sources.pubsub_cluster`, streams in
+:mod:`~segment_debugger.sources.stream_cluster`.
 """
 
 from __future__ import annotations
@@ -22,22 +15,27 @@ from __future__ import annotations
 import bisect
 import logging
 import select
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 from redis.crc import key_slot
 
 from segment_debugger.sources._redispy import GuardedPool
-from segment_debugger.sources.base import State
 
-if TYPE_CHECKING:
-    from segment_debugger.sources.pubsub import RedisSource, _Link
-
-__all__ = ["ClusterSession", "NotAClusterError", "Topology", "channel_slot", "probe"]
+__all__ = [
+    "Address",
+    "NodePools",
+    "NotAClusterError",
+    "Topology",
+    "channel_slot",
+    "check_cluster_option",
+    "on_cluster",
+    "probe",
+    "readable",
+    "show",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +45,16 @@ Address = tuple[str, int]
 #: How long one wait for data on the nodes lasts; bounds how late ``stop()`` is noticed.
 POLL_TIMEOUT_S = 0.1
 
-#: Error replies that mean "subscribe these elsewhere, or one by one": the slot is not (or no
-#: longer) served here, or redis-py resubscribed several slots' channels in one SSUBSCRIBE
-#: after reconnecting by itself (CROSSSLOT). The link is then rebuilt from scratch.
-_REDIRECTS = (
+#: Error replies that mean "do this elsewhere, or one slot at a time": the slot is not (or no
+#: longer) served here, or a command named keys or channels of several slots (CROSSSLOT).
+REDIRECTS = (
     redis.exceptions.AskError,  # and MovedError
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.ClusterCrossSlotError,
 )
-_LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
+#: A node is out of reach.
+LOST = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 class NotAClusterError(redis.RedisError):
@@ -66,6 +64,45 @@ class NotAClusterError(redis.RedisError):
 def channel_slot(name: str) -> int:
     """Return the cluster hash slot of a shard channel (CRC16 of the name or its ``{hash tag}``)."""
     return int(key_slot(name.encode()))
+
+
+def check_cluster_option(cluster: object, seeds: Sequence[str]) -> bool:
+    """Check a source's ``cluster`` argument against its seed URLs; return whether to probe.
+
+    ``None`` means detect (``INFO cluster`` on every connect, except over ``unix://``, which a
+    cluster never announces); ``True``/``False`` force the mode. Raise ValueError, saying what
+    to pass, for several seeds with ``cluster=False`` or cluster mode over ``unix://``.
+    """
+    if cluster not in (None, True, False):
+        raise ValueError(f"cluster must be None (detect), True or False, got {cluster!r}")
+    tcp = all(not seed.lower().startswith("unix:") for seed in seeds)
+    if len(seeds) > 1 and cluster is False:
+        raise ValueError(
+            f"{len(seeds)} seed nodes were given with cluster=False: give one URL for a "
+            "single server, or leave cluster=None for a cluster"
+        )
+    if cluster and not tcp:
+        raise ValueError(
+            "cluster mode needs redis:// or rediss:// URLs (cluster nodes are reached over "
+            "TCP at the addresses they announce), not unix://"
+        )
+    return cluster is None and tcp
+
+
+def on_cluster(pools: Sequence[GuardedPool], cluster: bool | None, detect: bool) -> bool:
+    """Decide a session's mode: probe the seeds when ``detect``, else take ``cluster``.
+
+    Raise :class:`NotAClusterError` when several seeds were given and they are no cluster.
+    """
+    if probe(pools) if detect else bool(cluster):
+        return True
+    if len(pools) > 1:
+        raise NotAClusterError(
+            f"{len(pools)} seed nodes were given but the server is not a cluster node "
+            "(INFO cluster: cluster_enabled:0); give one URL for a single server, or the URLs "
+            "of cluster nodes"
+        )
+    return False
 
 
 def probe(pools: Sequence[GuardedPool]) -> bool:
@@ -87,7 +124,7 @@ def probe(pools: Sequence[GuardedPool]) -> bool:
                 except redis.ResponseError:
                     return False
                 return True
-        except _LOST as exc:
+        except LOST as exc:
             error = exc
         finally:
             client.connection_pool.disconnect()
@@ -172,261 +209,72 @@ def _pool_address(pool: redis.ConnectionPool) -> Address:
     return str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379))
 
 
-def _show(address: Address) -> str:
+def show(address: Address) -> str:
+    """Return ``host:port``."""
     return f"{address[0]}:{address[1]}"
 
 
-class ClusterSession:
-    """One cluster-mode session of a RedisSource: links to nodes, polled together, repaired.
+class NodePools:
+    """One connection pool per cluster node, each made like the first seed's (TLS, options).
 
-    Runs entirely in the source's reader thread; ``close()`` releases every connection.
+    The seeds' pools are kept for the whole session; others are made on demand and dropped
+    with :meth:`forget` when their node is lost. ``topology`` is the last slot map fetched.
     """
 
-    def __init__(self, source: RedisSource, seeds: Sequence[GuardedPool]) -> None:
-        self._source = source
+    def __init__(self, seeds: Sequence[GuardedPool]) -> None:
         self._template = seeds[0]
         self._pools: dict[Address, GuardedPool] = {}
         for seed in seeds:
             self._pools.setdefault(_pool_address(seed), _derived(seed, db=0))
-        self._seeds = list(self._pools)
-        self._links: dict[Address, _Link] = {}
-        self._topology: Topology | None = None
-        self._classic_pending = bool(source.channels or source.patterns)
-        self._shard_pending: list[str] = list(source.shard_channels)
-        self._retry_at = 0.0
-        self._waiting_for = ""
+        self.seeds: list[Address] = list(self._pools)
+        """The seed nodes' addresses, in the order given."""
+        self.topology: Topology | None = None
+        """The slot map last fetched by :meth:`discover`, or None before."""
 
-    # ---- the loop ----------------------------------------------------------------------------
+    def get(self, address: Address) -> GuardedPool:
+        """Return the pool of ``address``, making it if needed."""
+        pool = self._pools.get(address)
+        if pool is None:
+            pool = self._pools[address] = self._make(address)
+        return pool
 
-    def run(self, stop: threading.Event) -> None:
-        """Subscribe everything where it belongs, then read until ``stop`` is set."""
-        source = self._source
-        batch: list[Any] = []
-        while not stop.is_set():
-            if self._pending() and time.monotonic() >= self._retry_at:
-                self._repair()
-                continue
-            for link in self._ready(stop):
-                try:
-                    link.read(batch)
-                except _LOST as exc:
-                    self._lost(link, f"{type(exc).__name__}: {exc}")
-                except _REDIRECTS as exc:
-                    self._lost(link, f"it answered {type(exc).__name__}: {exc}")
-                else:
-                    if link.moved:
-                        self._moved(link)
-            if batch:
-                source._store(batch)
-                batch.clear()
-            self._check_health()
-            if (
-                source.status.state != "live"
-                and not self._pending()
-                and all(link.confirmed for link in self._links.values())
-            ):
-                source._went_live(self._describe())
-            source._mark_ok()
+    def forget(self, address: Address) -> None:
+        """Close and drop the pool of a lost node (seeds are kept: they may come back)."""
+        if address not in self.seeds:
+            pool = self._pools.pop(address, None)
+            if pool is not None:
+                pool.disconnect()
 
-    def close(self) -> None:
-        """Close every link and pool (idempotent)."""
-        for link in self._links.values():
-            link.close()
-        self._links.clear()
-        for pool in self._pools.values():
-            pool.disconnect()
+    def discover(self, first: Iterable[Address] = ()) -> Topology:
+        """Fetch the slot map from ``first``, else the seeds, else any node known; keep it.
 
-    def _pending(self) -> bool:
-        return self._classic_pending or bool(self._shard_pending)
-
-    def _ready(self, stop: threading.Event) -> list[_Link]:
-        """Return the links with something to read, after waiting up to POLL_TIMEOUT_S for one."""
-        links = list(self._links.values())
-        if not links:
-            timeout = max(0.0, min(POLL_TIMEOUT_S, self._retry_at - time.monotonic()))
-            stop.wait(timeout)
-            return []
-        ready = [link for link in links if link.more]
-        polled: dict[int, _Link] = {}
-        for link in links:
-            fd = link.fileno()
-            if fd is None:
-                ready.append(link)  # not connected: reading reconnects or raises
-            elif not link.more:
-                polled[fd] = link
-        timeout = 0.0 if ready else POLL_TIMEOUT_S
-        if self._pending():
-            timeout = max(0.0, min(timeout, self._retry_at - time.monotonic()))
-        if polled:
-            ready.extend(polled[fd] for fd in _readable(list(polled), timeout))
-        return ready
-
-    def _check_health(self) -> None:
-        for link in list(self._links.values()):
-            try:
-                link.check_health()
-            except _LOST as exc:
-                self._lost(link, f"health check failed: {type(exc).__name__}: {exc}")
-
-    # ---- losing and finding subscriptions ----------------------------------------------------
-
-    def _lost(self, link: _Link, reason: str) -> None:
-        """Take a broken link's subscriptions back, open a gap, and repair at once."""
-        address = self._drop(link)
-        held = self._take_back(link)
-        what = _listing(held)
-        self._source._open_gap(
-            f"cluster node {link.address} lost ({reason}); {what} re-subscribed on the node "
-            "that took over"
-        )
-        self._source._set_status(
-            "reconnecting", f"cluster: node {link.address} lost ({reason}); moving {what}"
-        )
-        pool = self._pools.pop(address, None) if address not in self._seeds else None
-        if pool is not None:
-            pool.disconnect()
-        self._retry_at = min(self._retry_at, time.monotonic())
-
-    def _moved(self, link: _Link) -> None:
-        """Re-subscribe shard channels the server dropped: their slot moved (failover...)."""
-        moved, link.moved = link.moved, []
-        self._shard_pending.extend(moved)
-        self._source._open_gap(
-            f"cluster: the slot of shard channel(s) {', '.join(moved)} moved away from "
-            f"{link.address} (failover or resharding)"
-        )
-        self._source._set_status(
-            "reconnecting", f"cluster: shard channel(s) {', '.join(moved)} moving to a new owner"
-        )
-        if link.empty:
-            self._drop(link)
-        self._retry_at = min(self._retry_at, time.monotonic())
-
-    def _drop(self, link: _Link) -> Address:
-        address = next((a for a, held in self._links.items() if held is link), ("", 0))
-        self._links.pop(address, None)
-        link.close()
-        return address
-
-    def _take_back(self, link: _Link) -> list[str]:
-        held = list(link.shard_channels) + link.moved
-        link.moved = []
-        self._shard_pending.extend(held)
-        if link.channels or link.patterns:
-            self._classic_pending = True
-            held = list(link.channels) + list(link.patterns) + held
-        return held
-
-    def _repair(self) -> None:
-        """Subscribe what is pending on the nodes that serve it now; retry later what fails."""
-        source = self._source
-        topology = self._topology = self._discover()
-        by_owner: dict[Address, list[str]] = {}
-        unserved: list[str] = []
-        for name in self._shard_pending:
-            owner = topology.owner(channel_slot(name))
-            if owner is None:
-                unserved.append(name)
-            else:
-                by_owner.setdefault(owner, []).append(name)
-        self._shard_pending = list(unserved)
-        problems = [f"no node serves the slot of {', '.join(unserved)}"] if unserved else []
-        for owner, names in by_owner.items():
-            problem = self._subscribe_on(owner, shard_channels=names)
-            if problem:
-                problems.append(problem)
-        if self._classic_pending:
-            problem = ""
-            for address in self._classic_candidates(topology):
-                problem = self._subscribe_on(address, classic=True)
-                if not problem:
-                    break
-            if problem:
-                problems.append(problem)
-        if self._pending():
-            self._retry_at = time.monotonic() + source._next_backoff()
-            self._waiting_for = "; ".join(problems)
-            state: State = "reconnecting" if source._ever_live else "connecting"
-            source._set_status(state, f"cluster, {len(topology.primaries)} shards: "
-                                      f"waiting ({self._waiting_for})")
-        else:
-            self._waiting_for = ""
-
-    def _subscribe_on(
-        self, address: Address, shard_channels: Sequence[str] = (), classic: bool = False
-    ) -> str:
-        """Subscribe on ``address`` (connecting if needed); return what went wrong, or ''."""
-        source = self._source
-        link = self._links.get(address)
-        if link is None:
-            pool = self._pools.get(address)
-            if pool is None:
-                pool = self._pools[address] = _derived(
-                    self._template, host=address[0], port=address[1], db=0
-                )
-            link = self._links[address] = source._open_link(pool, _show(address))
-        existed = not link.empty
-        try:
-            if classic:
-                self._classic_pending = False
-                link.add(source.channels, source.patterns)
-            else:
-                link.add(shard_channels=shard_channels, one_per_command=True)
-        except _LOST as exc:
-            problem = f"{_show(address)}: {type(exc).__name__}: {exc}"
-            if existed:  # it held live subscriptions: those are lost too
-                self._lost(link, problem)
-            else:
-                self._drop(link)
-                self._take_back(link)
-            return problem
-        return ""
-
-    def _classic_candidates(self, topology: Topology) -> list[Address]:
-        """Nodes for the classic subscriptions: one already linked, then any known node."""
-        return list(dict.fromkeys([*self._links, *topology.nodes, *self._seeds]))
-
-    def _discover(self) -> Topology:
-        """Ask the nodes, linked ones first, then seeds, then others, for the slot map."""
-        known = self._topology.nodes if self._topology is not None else ()
+        Raise ConnectionError naming every node tried when none answers, and
+        :class:`NotAClusterError` when one answers that it is no cluster node.
+        """
+        known = self.topology.nodes if self.topology is not None else ()
         errors = []
-        for address in dict.fromkeys([*self._links, *self._seeds, *known]):
-            pool = self._pools.get(address) or _derived(
-                self._template, host=address[0], port=address[1], db=0
-            )
+        for address in dict.fromkeys([*first, *self.seeds, *known]):
+            pool = self._pools.get(address) or self._make(address)
             try:
-                return fetch_topology(pool, address)
-            except _LOST as exc:
-                errors.append(f"{_show(address)}: {type(exc).__name__}: {exc}")
+                self.topology = fetch_topology(pool, address)
+                return self.topology
+            except LOST as exc:
+                errors.append(f"{show(address)}: {type(exc).__name__}: {exc}")
             finally:
                 if address not in self._pools:
                     pool.disconnect()
         raise redis.ConnectionError("no cluster node answered: " + "; ".join(errors))
 
-    def _describe(self) -> str:
-        topology = self._topology
-        shards = len(topology.primaries) if topology is not None else 0
-        parts = [f"cluster, {shards} shards"]
-        source = self._source
-        classic = next((k for k in self._links.values() if k.channels or k.patterns), None)
-        if classic is not None:
-            parts.append(
-                f"{', '.join(source.channels + source.patterns)} on {classic.address}"
-            )
-        if source.shard_channels:
-            primaries = sum(1 for link in self._links.values() if link.shard_channels)
-            parts.append(
-                f"{len(source.shard_channels)} shard channel(s) on {primaries} primaries"
-            )
-        return ": ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
+    def close(self) -> None:
+        """Disconnect every pool (idempotent)."""
+        for pool in self._pools.values():
+            pool.disconnect()
+
+    def _make(self, address: Address) -> GuardedPool:
+        return _derived(self._template, host=address[0], port=address[1], db=0)
 
 
-def _listing(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return shown or "nothing"
-
-
-def _readable(fds: list[int], timeout: float) -> list[int]:
+def readable(fds: list[int], timeout: float) -> list[int]:
     """Return the descriptors among ``fds`` readable within ``timeout`` s (poll where available)."""
     if hasattr(select, "poll"):
         poller = select.poll()

@@ -223,6 +223,7 @@ def test_record_gap() -> None:
         "after_seq": 3,
         "lost_estimate": None,
         "estimate_basis": "",
+        "channels": None,
     }
     with pytest.raises(AttributeError):
         gap.reason = "changed"  # type: ignore[misc]

@@ -83,3 +83,54 @@ def test_an_exact_count_is_kept_as_it_is() -> None:
     buf.append(numbered(1, 3.0, 3.0))
     assert (buf.gaps[0].lost_estimate, buf.gaps[0].estimate_basis) == (42, "exact")
     assert buf.stats["lost_estimate"] == 42
+
+
+def on(channel: str, i: int, t: float) -> Event:
+    event = numbered(i, t, t + 0.002)
+    event.channel = channel
+    return event
+
+
+def test_a_gap_scoped_to_some_channels_is_estimated_from_theirs_only() -> None:
+    buf = EventBuffer()
+    t0 = 1_700_000_000.0
+    # "live" flows at 1,000/s throughout; "dead" at 100/s until its shard is lost for 2 s.
+    buf.extend([on("live", i, t0 + i / 1000) for i in range(1000)])
+    buf.extend([on("dead", i, t0 + i / 100) for i in range(100)])
+    gap = buf.record_gap(t0 + 1.0, t0 + 3.0, "shard lost", channels=["dead"])
+    assert gap.channels == ("dead",)
+    buf.extend([on("live", i, t0 + i / 1000) for i in range(1000, 3500)])  # others flow on
+    assert buf.gaps[0].lost_estimate is None  # still waiting for the dead shard's channel
+    buf.extend([on("live", 3500, t0 + 3.5), on("dead", 300, t0 + 3.0)])
+    estimated = buf.gaps[0]
+    assert estimated.channels == ("dead",)
+    assert estimated.lost_estimate is not None and 100 <= estimated.lost_estimate <= 400  # 199
+    assert buf.stats["last_gap"]["channels"] == ("dead",)
+
+
+def test_a_scoped_gap_of_a_channel_that_never_had_events_estimates_nothing() -> None:
+    buf = EventBuffer()
+    buf.extend([on("live", i, 1.0 + i / 1000) for i in range(1000)])
+    buf.record_gap(2.0, 4.0, "shard lost", channels=["idle"])
+    buf.extend([on("live", i, 1.0 + i / 1000) for i in range(1000, 4000)])
+    buf.append(on("idle", 0, 4.5))
+    assert buf.gaps[0].lost_estimate is None and buf.stats["lost_estimate"] == 0
+
+
+def test_a_gap_marked_not_to_estimate_stays_unknown() -> None:
+    buf = EventBuffer()
+    buf.extend([on("s", i, 1.0 + i / 1000) for i in range(100)])
+    buf.record_gap(2.0, 2.0, "stream lost entries", channels=["s"], estimate=False)
+    buf.extend([on("s", i, 1.0 + i / 1000) for i in range(5000, 5010)])
+    assert buf.gaps[0].lost_estimate is None and buf.stats["lost_estimate"] == 0
+
+
+def test_gaps_waiting_on_the_same_channels_are_estimated_once() -> None:
+    buf = EventBuffer()
+    buf.extend([on("a", i, 1.0 + i / 1000) for i in range(200)])
+    buf.record_gap(1.2, 1.3, "first", channels=["a"])
+    buf.record_gap(1.3, 1.4, "second", channels=["a", "b"])
+    buf.append(on("a", 1200, 2.2))
+    first, second = buf.gaps
+    assert first.lost_estimate is None and second.lost_estimate is not None
+    assert buf.stats["lost_estimate"] == second.lost_estimate

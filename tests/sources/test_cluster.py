@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -290,3 +292,103 @@ def test_stop_while_no_seed_answers_ends_the_thread(
     t0 = time.monotonic()
     source.stop()
     assert not source.running and time.monotonic() - t0 < 1.5
+
+
+# ---- loss estimates scoped to the lost shard's channels ---------------------------------------
+
+
+class NumberedPublisher:
+    """SPUBLISH numbered, timestamped events to ``channels`` at ``rate`` per second each,
+    to whichever primary serves them now. Numbers follow the clock (event ``i`` is due at
+    ``i / rate`` s), so events due while a send was failing or stalled are skipped, as a
+    steady producer would lose them."""
+
+    def __init__(self, cluster: LocalCluster, channels: list[str], rate: float) -> None:
+        self.cluster, self.channels, self.rate = cluster, channels, rate
+        self.sent = {name: 0 for name in channels}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(name,), daemon=True)
+                         for name in channels]  # one each: a dead node stalls only its own
+
+    def __enter__(self) -> NumberedPublisher:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def _run(self, name: str) -> None:
+        import redis
+
+        port: int | None = None
+        clients: dict[int, redis.Redis] = {}
+        t0, i = time.monotonic(), 0
+        while not self._stop.is_set():
+            i = max(i + 1, int((time.monotonic() - t0) * self.rate))
+            payload = orjson.dumps({
+                "type": "track", "event": "N", "userId": "u", "messageId": f"{name}-{i}",
+                "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                "properties": {"i": i},
+            })
+            try:
+                port = port or self.cluster.owner_of(name)
+                if port is not None:
+                    if port not in clients:
+                        clients[port] = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1,
+                                                    socket_connect_timeout=0.2)
+                    clients[port].spublish(name, payload)
+                    self.sent[name] = i + 1
+            except redis.RedisError:
+                port = None
+            self._stop.wait(max(0.0, t0 + (i + 1) / self.rate - time.monotonic()))
+        for client in clients.values():
+            client.close()
+
+
+@pytest.mark.parametrize("victim_published", [False, True], ids=["idle-shard", "busy-shard"])
+def test_a_lost_shard_estimates_loss_from_its_own_channels_only(
+    redis_cluster: LocalCluster, make_source: Callable[..., RedisSource], victim_published: bool
+) -> None:
+    groups = channels_on_every_shard(redis_cluster, per_shard=1, prefix=f"est{victim_published}")
+    victim_port, (victim,) = next(iter(groups.items()))
+    survivors = [names[0] for port, names in groups.items() if port != victim_port]
+    source = live(make_source(redis_cluster.url, shard_channels=[victim, *survivors],
+                              buffer=EventBuffer(max_messages=100_000)))
+    published = [*survivors, victim] if victim_published else survivors
+    with NumberedPublisher(redis_cluster, published, rate=300), redis_cluster.restoring():
+        wait_until(lambda: len(source.buffer) > 600, 10, "a rate to measure")
+        redis_cluster.kill(victim_port)
+        wait_until(lambda: source.status.state == "reconnecting", 5, "the loss noticed")
+        redis_cluster.wait_promoted(victim_port, victim)
+        wait_until(lambda: source.status.state == "live", 10, "live again")
+        if victim_published:
+            wait_until(lambda: source.buffer.gaps and source.buffer.gaps[0].lost_estimate, 10,
+                       "the gap estimated from the victim's channel flowing again")
+        else:
+            seen = len(source.buffer)
+            wait_until(lambda: len(source.buffer) > seen + 300, 10, "the survivors flowing on")
+    (gap,) = source.buffer.gaps
+    assert gap.channels == (victim,)
+    got = by_channel(source)
+    assert all(len(got[name]) > 300 for name in survivors)  # they kept flowing
+    if not victim_published:
+        # Nothing was ever published to the lost shard: nothing to estimate, nothing lost.
+        assert gap.lost_estimate in (None, 0) and source.buffer.stats["lost_estimate"] == 0
+        print(f"\nidle shard lost: estimate {gap.lost_estimate}")
+        return
+    numbers = got[victim]
+    last = _before_hole(numbers)
+    truth = numbers[numbers.index(last) + 1] - last - 1
+    assert gap.lost_estimate is not None and gap.estimate_basis == "publisher timestamps"
+    assert truth / 2 <= gap.lost_estimate <= truth * 2, (gap.lost_estimate, truth)
+    print(f"\nbusy shard lost: estimate {gap.lost_estimate}, truth {truth} "
+          f"({gap.duration:.2f} s hole)")
+
+
+def _before_hole(numbers: list[int]) -> int:
+    """The last number received before the largest jump in the sequence (the hole)."""
+    jumps = [(b - a, a) for a, b in itertools.pairwise(numbers)]
+    return max(jumps)[1] if jumps and max(jumps)[0] > 1 else numbers[-1]

@@ -326,7 +326,7 @@ def test_stop_is_prompt_while_the_server_is_unreachable(
 
 def test_redis_py_reconnects_silently_and_the_hook_sees_it(redis_server: RedisServer) -> None:
     """The redis-py behaviour the source guards against, and the hook that catches it."""
-    from segment_debugger.sources.pubsub import _WatchedPubSub
+    from segment_debugger.sources._link import _WatchedPubSub
 
     seen: list[float] = []
     client = redis_server.client()  # redis.Redis(host, port): redis-py defaults, retries on

@@ -10,7 +10,9 @@ import pytest
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
 
 from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.sources import _link as link_module
 from segment_debugger.sources import pubsub as source_module
+from segment_debugger.sources._link import _Link
 from segment_debugger.sources.pubsub import RedisSource, SourceStatus
 from segment_debugger.sources.url import RedisURLError
 
@@ -99,7 +101,7 @@ class FakePubSub:
 
 def fake_link(src: RedisSource, wire: bytes, **wanted: tuple[str, ...]) -> Any:
     """A link of ``src`` holding ``wanted`` subscriptions, reading from ``wire``."""
-    link = src._open_link(src._pool, "server")
+    link = _Link(src._pool, "server", src._on_silent_reconnect)
     link.pubsub = FakePubSub(wire)  # type: ignore[assignment]
     for key, names in wanted.items():
         setattr(link, key, list(names))
@@ -136,7 +138,7 @@ def test_drain_takes_messages_pmessages_confirmations_and_pongs(push: bool) -> N
 
 
 def test_drain_stops_at_max_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(source_module, "MAX_BATCH", 3)
+    monkeypatch.setattr(link_module, "MAX_BATCH", 3)
     wire = b"".join(resp(b"message", b"events", b"%d" % i, push=True) for i in range(5))
     link = fake_link(RedisSource(), wire)
     batch: list[Any] = []
