@@ -8,7 +8,7 @@ into an ``EventBuffer``. Two measurements:
 - N events (default 10,000): ``to_pandas()`` against ``pd.json_normalize([orjson.loads(raw)
   for each event])`` (the obvious baseline: parse every payload, let pandas flatten it), and
   against frame.py's own Python path (what ``to_pandas()`` did before it read payloads through
-  pyarrow: forced here by raising ``frame._ARROW_MIN_ROWS``). Same events, same process,
+  pyarrow: forced here by raising ``_frame_arrow._ARROW_MIN_ROWS``). Same events, same process,
   interleaved, R repetitions: best and median wall time; ratios are baseline / ``to_pandas``
   per repetition, median.
 - M events (default 1,000,000; ``max_messages=M``, ``max_bytes`` raised): each measurement in a
@@ -43,7 +43,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segment_debugger.core import frame as frame_module  # noqa: E402
+from segment_debugger.core import _frame_arrow as frame_module  # noqa: E402
 from segment_debugger.core.buffer import EventBuffer  # noqa: E402
 from segment_debugger.core.segment import parse_event  # noqa: E402
 from segment_debugger.playground.fake import FakeEventStream  # noqa: E402

@@ -356,7 +356,7 @@ def reference_frame(events: list[Event]) -> pd.DataFrame:
 
 
 def python_path_frame(events: list[Event], **kwargs: Any) -> pd.DataFrame:
-    from segment_debugger.core import frame as f
+    from segment_debugger.core import _frame_arrow as f
 
     saved = f._ARROW_MIN_ROWS
     f._ARROW_MIN_ROWS = 1 << 62
@@ -459,7 +459,7 @@ def test_fake_stream_frames_are_identical_to_the_reference() -> None:
 def test_hostile_frames_are_identical_to_the_reference(
     monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
-    from segment_debugger.core import frame as f
+    from segment_debugger.core import _frame_arrow as f
 
     monkeypatch.setattr(f, "_ARROW_CHUNK_ROWS", chunk_rows)  # many reads: types differ between
     events = hostile_events()

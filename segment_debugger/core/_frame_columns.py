@@ -1,0 +1,79 @@
+"""The dtype rules of frames: values in, the column pandas would infer for them out.
+
+Text columns get pandas 3's default string dtype (``object`` on pandas 2), datetimes
+microsecond UTC, lists and bytes plain ``object`` arrays. Shared by both ways
+:mod:`segment_debugger.core.frame` builds columns (from the events' attributes and from Arrow).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+#: Datetime columns use microsecond resolution: it is what pandas 3 infers for ISO strings,
+#: and it spans years 1..9999, so a far-off timestamp is a value rather than an overflow.
+DATETIME_UNIT: Final = "us"
+DATETIME_DTYPE = f"datetime64[{DATETIME_UNIT}, UTC]"
+
+#: Epoch seconds at or beyond this (about the year 9900) are not turned into datetimes.
+_MAX_EPOCH_SECONDS = 2.5e11
+
+_STR_OR_NONE = frozenset({str, type(None)})
+
+#: Text columns: pandas 3's default string dtype (missing values are NaN, comparisons with a
+#: missing value are False), and plain ``object`` on pandas 2, which is what it infers there.
+TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
+_TEXT_PANDAS_DTYPE: Any = None if TEXT_DTYPE is object else pd.api.types.pandas_dtype(TEXT_DTYPE)
+
+
+def text_column(values: list[Any]) -> Any:
+    """Return ``values`` as a text column: strings kept, anything else missing."""
+    if set(map(type, values)) <= _STR_OR_NONE:
+        try:
+            return text_from_arrow(pa.array(values, type=pa.string()))
+        except (pa.ArrowException, ValueError, TypeError):  # lone surrogates, say
+            pass
+    strings = [v if isinstance(v, str) else None for v in values]
+    return pd.array(strings, dtype=TEXT_DTYPE)
+
+
+def text_from_arrow(array: pa.Array | pa.ChunkedArray) -> Any:
+    """Turn an Arrow string array into the text column pandas would infer for its values."""
+    if _TEXT_PANDAS_DTYPE is None:  # pandas 2: object arrays of str, None where missing
+        return object_array(array.to_pylist())
+    return _TEXT_PANDAS_DTYPE.__from_arrow__(array)
+
+
+def object_array(values: list[Any]) -> np.ndarray:
+    """Return a 1-d object array holding ``values`` as elements (lists stay lists)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def epoch_seconds_to_utc(seconds: list[float]) -> pd.DatetimeIndex:
+    """Convert local-clock epoch seconds to UTC datetimes, rounded to the microsecond.
+
+    Values that are not finite or lie beyond the year ~9900 (either way) become NaT.
+    """
+    values = np.asarray(seconds, dtype=np.float64)
+    values = np.where(np.isfinite(values) & (np.abs(values) < _MAX_EPOCH_SECONDS), values, np.nan)
+    index: pd.DatetimeIndex = pd.to_datetime(np.rint(values * 1e6), unit="us", utc=True)
+    result: pd.DatetimeIndex = index.as_unit(DATETIME_UNIT)
+    return result
+
+
+def iso_to_utc(values: list[Any]) -> pd.DatetimeIndex:
+    """Parse ISO 8601 strings to UTC datetimes; anything else becomes NaT, nothing raises."""
+    strings = values
+    if not set(map(type, values)) <= _STR_OR_NONE:
+        strings = [v if isinstance(v, str) else None for v in values]
+    parsed: pd.DatetimeIndex = pd.to_datetime(
+        pd.Index(strings, dtype=object), utc=True, errors="coerce", format="ISO8601"
+    )
+    result: pd.DatetimeIndex = parsed.as_unit(DATETIME_UNIT)
+    return result
+
