@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from segment_debugger.core.query import Query
+    from segment_debugger.io.capture import Capture
     from segment_debugger.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -313,6 +315,24 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         from segment_debugger.core.frame import events_to_frame
 
         return events_to_frame(self.criteria.filter(self._buffer.snapshot()))
+
+    def export(self, path: str | os.PathLike[str], *, filtered: bool = True) -> int:
+        """Write exactly :meth:`filtered`'s events (every buffered one if not ``filtered``).
+
+        The extension names the format; returns how many events were written. See
+        :meth:`EventBuffer.export` and :mod:`segment_debugger.io.export`.
+        """
+        from segment_debugger.io.export import export_events
+
+        events = self._buffer.snapshot()
+        return export_events(self.criteria.filter(events) if filtered else events, path)
+
+    def capture(self, query: str | Query | Criteria = "") -> Capture:
+        """Capture the events matching ``query`` that arrive in a ``with`` block (for tests).
+
+        ``query`` alone decides (not the view's filter); see :meth:`EventBuffer.capture`.
+        """
+        return self._buffer.capture(query)
 
     def pause(self) -> None:
         """Freeze the front end's view (sets ``paused``); the buffer keeps filling."""
