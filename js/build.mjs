@@ -3,9 +3,12 @@
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { bundleVersion } from "./version.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const watch = process.argv.includes("--watch");
+// segment_debugger/__init__.py's __version__ (package.json must agree), for src/version.ts.
+const version = bundleVersion();
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
@@ -17,6 +20,7 @@ const options = {
   minify: !watch,
   sourcemap: watch ? "inline" : false,
   logLevel: "info",
+  define: { __SD_VERSION__: JSON.stringify(version) },
 };
 
 if (watch) {

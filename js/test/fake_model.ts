@@ -77,9 +77,9 @@ export class FakeModel {
     this.set(key, value);
   }
 
-  /** Python's side: a custom message arrives. */
-  emitCustom(msg: unknown): void {
-    this.emit("msg:custom", msg, []);
+  /** Python's side: a custom message arrives, with its binary buffers (DataView, as anywidget). */
+  emitCustom(msg: unknown, buffers: Array<ArrayBuffer | ArrayBufferView> = []): void {
+    this.emit("msg:custom", msg, buffers);
   }
 
   private emit(event: string, ...args: unknown[]): void {

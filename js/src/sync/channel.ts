@@ -11,10 +11,16 @@
  * interleaved with the deltas, in send order, on the same `msg:custom` stream.
  */
 import type { DebuggerModel } from "./model";
-import type { InboundMsg, OutboundMsg, RawMsg, SnapshotMsg } from "./protocol";
+import type { Buffers, ExportMsg, InboundMsg, OutboundMsg, RawMsg, SnapshotMsg } from "./protocol";
 
 /** How long a request waits for its reply (a cell running in the kernel delays replies). */
 export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * How long an export waits: the kernel builds the whole file (up to wire.py's
+ * MAX_BROWSER_EXPORT_BYTES, 256 MB) and the bytes then cross the kernel connection.
+ */
+export const EXPORT_TIMEOUT_MS = 120_000;
 
 /**
  * A snapshot request unanswered for this long is sent again (a request made while the kernel
@@ -31,12 +37,14 @@ const REPLY_TYPE = {
   snapshot_request: "snapshot",
   raw_request: "raw",
   clear_request: "snapshot",
+  export_request: "export",
 } as const satisfies Record<OutboundMsg["type"], InboundMsg["type"]>;
 
 interface ReplyOf {
   snapshot_request: SnapshotMsg;
   raw_request: RawMsg;
   clear_request: SnapshotMsg;
+  export_request: ExportMsg;
 }
 
 /** Why a request failed: Python said so (`error`), or no reply came in time (`timeout`). */
@@ -53,7 +61,8 @@ export class RequestError extends Error {
 
 /** Callbacks of one request; exactly one of them runs, at most once. */
 export interface ReplyHandlers<R> {
-  onReply(reply: R): void;
+  /** `buffers`: the reply's binary buffers (an export's bytes), empty for the others */
+  onReply(reply: R, buffers: Buffers): void;
   onError(error: RequestError): void;
 }
 
@@ -109,13 +118,13 @@ export class Channel {
    * it settled one; messages that answer nothing (deltas, Python's own snapshots, late
    * replies) return false and are for the caller to handle.
    */
-  settle(msg: InboundMsg): boolean {
+  settle(msg: InboundMsg, buffers: Buffers = []): boolean {
     const id = "request_id" in msg ? msg.request_id : null;
     const pending = id === null ? undefined : this.pending.get(id);
     if (id === null || !pending) return false;
     this.cancel(id);
     if (msg.type === "error") pending.handlers.onError(new RequestError(msg.message, "error", id));
-    else if (msg.type === pending.expect) (pending.handlers.onReply as (m: InboundMsg) => void)(msg);
+    else if (msg.type === pending.expect) (pending.handlers.onReply as (m: InboundMsg, b: Buffers) => void)(msg, buffers);
     else pending.handlers.onError(new RequestError(`expected a ${pending.expect} reply, got ${msg.type}`, "error", id));
     return true;
   }

@@ -26,6 +26,11 @@ export interface ModelTraits {
   stats: Stats;
   /** Python -> front end: the store's capacity */
   max_rows: number;
+  /**
+   * Python -> front end: the kernel's segment_debugger `__version__` (the header warns when it
+   * is not this bundle's); missing or empty from a kernel that does not send it: unknown.
+   */
+  _version?: string;
 }
 
 /** Every trait, checked against spec/protocol.json's `traits` by the tests. */
@@ -39,6 +44,7 @@ export const TRAIT_NAMES = keysOf<ModelTraits>()([
   "status",
   "stats",
   "max_rows",
+  "_version",
 ]);
 
 /** The traits this front end writes (spec/protocol.json: sync "two-way"); it only reads the rest. */

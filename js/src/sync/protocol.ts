@@ -90,7 +90,29 @@ interface ErrorMsg {
   request_id: string | null;
 }
 
-export type InboundMsg = SnapshotMsg | DeltaMsg | RawMsg | ErrorMsg;
+/**
+ * Python -> front end: the filtered view (exactly `dbg.filtered()`) as an NDJSON file,
+ * answering `export_request`. The file's bytes are not in the message: they are its one
+ * binary buffer (`size` bytes), handed to `msg:custom` listeners beside it.
+ */
+export interface ExportMsg {
+  type: "export";
+  request_id: string | null;
+  /** segment-events-<UTC time>.ndjson */
+  filename: string;
+  /** events in the file */
+  count: number;
+  /** bytes in the buffer */
+  size: number;
+}
+
+export type InboundMsg = SnapshotMsg | DeltaMsg | RawMsg | ExportMsg | ErrorMsg;
+
+/**
+ * The binary buffers of a custom message, as anywidget hands them to `msg:custom` listeners
+ * (DataView in JupyterLab / Voila, ArrayBuffer elsewhere).
+ */
+export type Buffers = ReadonlyArray<ArrayBuffer | ArrayBufferView>;
 
 interface SnapshotRequest {
   type: "snapshot_request";
@@ -108,7 +130,12 @@ interface ClearRequest {
   request_id: string;
 }
 
-export type OutboundMsg = SnapshotRequest | RawRequest | ClearRequest;
+interface ExportRequest {
+  type: "export_request";
+  request_id: string;
+}
+
+export type OutboundMsg = SnapshotRequest | RawRequest | ClearRequest | ExportRequest;
 
 /** The `status` trait. */
 export interface Status {
@@ -203,10 +230,12 @@ export const MESSAGE_FIELDS = {
   snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id", "buffered", "matched"]),
   delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered", "matched"]),
   raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
+  export: keysOf<ExportMsg>()(["type", "request_id", "filename", "count", "size"]),
   error: keysOf<ErrorMsg>()(["type", "message", "request_id"]),
   snapshot_request: keysOf<SnapshotRequest>()(["type", "request_id"]),
   raw_request: keysOf<RawRequest>()(["type", "seq", "request_id"]),
   clear_request: keysOf<ClearRequest>()(["type", "request_id"]),
+  export_request: keysOf<ExportRequest>()(["type", "request_id"]),
 } as const satisfies { [M in AnyMsg as M["type"]]: readonly (keyof M)[] };
 
 /** Narrows an unknown custom message to an inbound message, or null when it is not one. */
@@ -217,6 +246,7 @@ export function asInbound(msg: unknown): InboundMsg | null {
     case "delta":
       return Array.isArray(msg.rows) ? (msg as unknown as InboundMsg) : null;
     case "raw":
+    case "export":
     case "error":
       return msg as unknown as InboundMsg;
     default:

@@ -5,9 +5,9 @@
  */
 import { DeltaRates } from "../data/rate";
 import { RowStore } from "../data/store";
-import { Channel, SnapshotRequests, type ReplyHandlers } from "./channel";
+import { Channel, EXPORT_TIMEOUT_MS, SnapshotRequests, type ReplyHandlers } from "./channel";
 import { listen, save, type DebuggerModel } from "./model";
-import { asInbound, type RawMsg, type Row } from "./protocol";
+import { asInbound, type Buffers, type ExportMsg, type RawMsg, type Row } from "./protocol";
 
 /** Store capacity when the max_rows trait is missing or not a positive number. */
 const DEFAULT_MAX_ROWS = 10_000;
@@ -44,7 +44,7 @@ export class Session {
     );
     if (model.get("paused")) this.applyPaused(true);
     this.cleanups.push(
-      listen(model, "msg:custom", (msg: unknown) => this.onMessage(msg)),
+      listen(model, "msg:custom", (msg: unknown, buffers?: Buffers) => this.onMessage(msg, buffers ?? [])),
       listen(model, "change:paused", () => this.applyPaused(Boolean(model.get("paused")))),
       listen(model, "change:max_rows", () => {
         this.store.setCapacity(model.get("max_rows") || DEFAULT_MAX_ROWS);
@@ -89,6 +89,15 @@ export class Session {
     return this.channel.request({ type: "raw_request", seq }, handlers);
   }
 
+  /**
+   * Asks Python for the filtered view as an NDJSON file (the kernel builds it from its
+   * buffer: exactly `dbg.filtered()`); the reply's one buffer holds the bytes. Returns the
+   * cancel.
+   */
+  requestExport(handlers: ReplyHandlers<ExportMsg>): () => void {
+    return this.channel.request({ type: "export_request" }, handlers, EXPORT_TIMEOUT_MS);
+  }
+
   /** Removes every listener and timer; pending requests are dropped. */
   dispose(): void {
     for (const fn of this.cleanups.splice(0)) fn();
@@ -109,14 +118,14 @@ export class Session {
     this.emit({ kind: "paused", paused });
   }
 
-  private onMessage(content: unknown): void {
+  private onMessage(content: unknown, buffers: Buffers): void {
     const msg = asInbound(content);
     if (!msg) {
       console.warn("segment_debugger: ignoring an unknown message", content);
       return;
     }
     if (msg.type === "error") console.warn(`segment_debugger: ${msg.message}`);
-    const settled = this.channel.settle(msg);
+    const settled = this.channel.settle(msg, buffers);
     switch (msg.type) {
       case "snapshot":
         // Asked for, after a clear, or unasked when the criteria traits changed: Python's
@@ -138,6 +147,10 @@ export class Session {
       }
       case "raw":
         if (!settled) console.debug("segment_debugger: a raw reply nobody waits for", msg.seq);
+        return;
+      case "export":
+        // Late (after its timeout) or its view closed: the bytes are dropped, never saved unasked.
+        if (!settled) console.debug("segment_debugger: an export nobody waits for", msg.filename);
         return;
       case "error":
         return;

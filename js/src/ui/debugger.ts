@@ -9,6 +9,7 @@ import type { Row } from "../sync/protocol";
 import type { Session, SessionEvent } from "../sync/session";
 import { DetailPane } from "./detail";
 import { el, on } from "./dom";
+import { ExportControl } from "./export";
 import { Header } from "./header";
 import { ROW_HEIGHT, VirtualList } from "./list";
 import { Toolbar } from "./toolbar";
@@ -23,6 +24,7 @@ export class DebuggerView {
   private readonly header: Header;
   private readonly toolbar: Toolbar;
   private readonly detail: DetailPane;
+  private readonly exporter: ExportControl;
   private readonly cleanups: Array<() => void> = [];
   private criteria: Criteria;
   /** the seq this view highlights: the selected_seq trait, applied */
@@ -58,6 +60,11 @@ export class DebuggerView {
         save(model, "invalid_only", only);
       },
     });
+    this.exporter = new ExportControl({
+      request: (handlers) => session.requestExport(handlers),
+      beforeRequest: () => this.flushQuery(),
+    });
+    this.toolbar.element.appendChild(this.exporter.element);
     this.list = new VirtualList({ onSelect: (row) => this.select(row) });
     this.detail = new DetailPane({ onRequestRaw: (seq) => this.requestRaw(seq) });
     this.root = el("div", { className: "sd-root", testid: "sd-root", attrs: { tabindex: "0" } }, [
@@ -76,6 +83,7 @@ export class DebuggerView {
     this.toolbar.setInvalidOnly(this.criteria.invalidOnly);
     this.toolbar.setPaused(session.paused, session.store.backlog);
     this.header.setStatus(model.get("status"));
+    this.header.setKernelVersion(model.get("_version"));
     this.onStats();
     this.showSelection(model.get("selected_seq") ?? null);
 
@@ -95,6 +103,7 @@ export class DebuggerView {
       listen(model, "change:selected_seq", () => this.showSelection(model.get("selected_seq") ?? null)),
       listen(model, "change:status", () => this.header.setStatus(model.get("status"))),
       listen(model, "change:stats", () => this.onStats()),
+      listen(model, "change:_version", () => this.header.setKernelVersion(model.get("_version"))),
       on(this.root, "keydown", (ev) => this.onKey(ev)),
     );
     this.schedule();
@@ -210,6 +219,17 @@ export class DebuggerView {
     }, QUERY_DEBOUNCE_MS);
   }
 
+  /**
+   * Saves filter box text still waiting for its debounce, at once: the trait change reaches
+   * Python before a request sent after it (one comm, in order), so an export matches the box.
+   */
+  private flushQuery(): void {
+    if (this.queryTimer === null) return;
+    clearTimeout(this.queryTimer);
+    this.queryTimer = null;
+    if (this.model.get("query") !== this.criteria.query) save(this.model, "query", this.criteria.query);
+  }
+
   private onModelQuery(): void {
     if (this.queryTimer !== null) return; // the user's newer text wins
     const query = this.model.get("query") ?? "";
@@ -300,6 +320,7 @@ export class DebuggerView {
     this.queryTimer = null;
     this.list.destroy();
     this.detail.destroy();
+    this.exporter.destroy();
     this.header.destroy();
     this.toolbar.destroy();
     this.root.remove();

@@ -3,6 +3,7 @@ import { button, el, on, setText } from "./dom";
 import { bytes, count, timeOfDay } from "./format";
 import { EVENT_TYPES, type Gap, type Stats, type Status } from "../sync/protocol";
 import { visible } from "./visible";
+import { versionWarning } from "../version";
 
 const STATE_TEXT: Record<string, string> = {
   connecting: "connecting",
@@ -142,6 +143,11 @@ export class Header {
   private readonly stateText = el("span", { className: "sd-state" });
   private readonly status: HTMLElement;
   private readonly gap = el("span", { className: "sd-gap", testid: "sd-gap" });
+  private readonly version = el("span", {
+    className: "sd-version-warning",
+    testid: "sd-version-warning",
+    attrs: { role: "status" },
+  });
   private readonly counters = el("span", { className: "sd-counters", testid: "sd-stats" });
   private readonly byType = el("span", { className: "sd-by-type" });
   private readonly thinning = el("span", { className: "sd-thinning", testid: "sd-thinning" });
@@ -161,6 +167,7 @@ export class Header {
     this.off = on(clear, "click", onClear);
     this.element = el("div", { className: "sd-header" }, [
       this.status,
+      this.version,
       this.gap,
       this.counters,
       this.byType,
@@ -170,6 +177,18 @@ export class Header {
     ]);
     this.gap.hidden = true;
     this.thinning.hidden = true;
+    this.version.hidden = true;
+  }
+
+  /**
+   * Shows the version warning when the kernel's version (the `_version` trait) is known and
+   * differs from this bundle's (versionWarning); hides it otherwise. Never blocks anything.
+   */
+  setKernelVersion(kernel: unknown, frontend?: string): void {
+    const warning = versionWarning(kernel, frontend);
+    this.version.hidden = warning === null;
+    setText(this.version, warning?.text ?? "");
+    this.version.title = warning?.title ?? "";
   }
 
   /** Shows the status trait. */
