@@ -22,6 +22,7 @@ _EXPORTS = {
     "demo": "playground.demo",
     "running": "widget.registry",
     "close_all": "widget.registry",
+    "open_recording": "io.recording",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from segment_debugger.cli import demo, publish, tail
+from segment_debugger.cli import demo, publish, record, replay, tail
 from segment_debugger.cli.common import EXIT_USAGE, CommandError
 
 #: The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = (publish, tail, demo)
+COMMANDS = (publish, tail, record, replay, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -207,6 +207,19 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         if autostart:
             self.start()
 
+    @classmethod
+    def from_recording(cls, path: str | os.PathLike[str], **kwargs: Any) -> SegmentDebugger:
+        """Show a recording (``segment-debugger record``) with no Redis at all.
+
+        The buffer is :func:`~segment_debugger.io.recording.open_recording`'s (seq, receive
+        times, channels, stream ids and gaps as recorded); the status reads
+        ``recording: N events, <time range>``. ``kwargs`` go to the constructor (the traits,
+        ``throttle_ms``...).
+        """
+        from segment_debugger.io.recording import RecordingSource
+
+        return cls(url=None, source=RecordingSource(path), **kwargs)
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
