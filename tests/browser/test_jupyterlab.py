@@ -32,7 +32,16 @@ from lab_notebook import DARK, LIGHT, LabNotebook
 from playwright.sync_api import Browser, Page, expect
 from publishers import Flood, Publisher
 from support.redis_server import RedisServer
-from widget_page import INSTALL_PROBE_JS, READ_PROBE_JS, STOP_PROBE_JS, WidgetView
+from widget_page import (
+    EXPORT_NAME,
+    FILTERED_RAW_B64,
+    INSTALL_PROBE_JS,
+    READ_PROBE_JS,
+    STOP_PROBE_JS,
+    WidgetView,
+    decode_b64,
+    ndjson_payloads,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -223,6 +232,30 @@ def test_filter_type_identify_agrees_with_python(session: LabSession) -> None:
     seqs = [r["seq"] for r in shown]
     assert seqs == list(reversed(expected))[: len(seqs)]
     assert len(seqs) == min(n, len(seqs))
+
+
+def test_export_downloads_dbg_filtered_as_ndjson(session: LabSession) -> None:
+    """Issue 12: the Export button downloads exactly dbg.filtered()'s payloads, one per line."""
+    session.publish(300, rate=500, invalid=0.1, seed=7)
+    w = session.widget
+    session.wait_caught_up()
+    # Typed and exported at once: the filter text still in its debounce goes to Python first.
+    w.testid("sd-filter").fill("type:track")
+    name, data = w.export()
+    assert session.kernel.eval("dbg.query") == "type:track"
+    expected = decode_b64(session.kernel.eval(FILTERED_RAW_B64))
+    assert 0 < len(expected) < 300, "the filter should keep a strict subset"
+    assert EXPORT_NAME.fullmatch(name), name
+    assert ndjson_payloads(data) == expected
+    expect(w.testid("sd-export-status")).to_contain_text(f"saved {len(expected)} events")
+    expect(w.testid("sd-export")).to_be_enabled()
+    # With a toggle too: the kernel's criteria, not the rows the list holds.
+    w.testid("sd-invalid-toggle").click()
+    wait_until(lambda: session.kernel.eval("dbg.invalid_only") is True, 10, "invalid_only synced")
+    _, data = w.export()
+    expected = decode_b64(session.kernel.eval(FILTERED_RAW_B64))
+    assert expected, "the publisher sent no invalid track event"
+    assert ndjson_payloads(data) == expected
 
 
 def test_click_row_shows_detail_and_sets_selected(session: LabSession) -> None:

@@ -13,7 +13,7 @@ from harness import JupyterDirs, KernelEval, Server, start_voila, wait_until
 from playwright.sync_api import Page, expect
 from publishers import Publisher
 from support.redis_server import RedisServer
-from widget_page import WidgetView
+from widget_page import EXPORT_NAME, FILTERED_RAW_B64, WidgetView, decode_b64, ndjson_payloads
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
@@ -74,6 +74,36 @@ def test_dashboard_renders_widget_and_rows_appear(
         w.testid("sd-invalid-toggle").click()
         expect(w.testid("sd-count")).to_have_text("100 of 100")
         expect(page.get_by_test_id("sd-dashboard-counters")).to_contain_text("100")
+    finally:
+        kernel.close()
+    assert page_errors == []
+    assert IOPUB_WARNING not in server.log()
+
+
+def test_dashboard_export_downloads_dbg_filtered(
+    voila: tuple[Server, str], redis_server: RedisServer, page: Page, page_errors: PageErrors
+) -> None:
+    """Issue 12 in Voila: the Export button downloads exactly dbg.filtered() as NDJSON."""
+    server, channel = voila
+    page.goto(server.url("/"), timeout=120_000)
+    w = WidgetView(page)
+    expect(w.root).to_be_visible(timeout=120_000)
+    files = wait_until(server.kernel_connection_files, 30, "the dashboard's kernel")
+    kernel = KernelEval(files[-1])
+    try:
+        wait_until(lambda: kernel.eval("dbg.status['state']") == "live", 30, "the source live")
+        Publisher(redis_server.url, channel, rate=500, count=200, invalid=0.1, seed=11).wait(60)
+        wait_until(lambda: kernel.eval("dbg.buffer.stats['received']") == 200, 30,
+                   "200 events in the kernel")
+        expect(w.testid("sd-count")).to_have_text("200 of 200")
+        w.testid("sd-type-toggle-identify").click()
+        wait_until(lambda: kernel.eval("dbg.type_filter") == ["identify"], 10, "type_filter synced")
+        name, data = w.export()
+        expected = decode_b64(kernel.eval(FILTERED_RAW_B64))
+        assert 0 < len(expected) < 200, "the toggle should keep a strict subset"
+        assert EXPORT_NAME.fullmatch(name), name
+        assert ndjson_payloads(data) == expected
+        expect(w.testid("sd-export-status")).to_contain_text(f"saved {len(expected)} events")
     finally:
         kernel.close()
     assert page_errors == []

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page
+
+from segment_debugger.io.export import decode_line
+
+#: A kernel expression: the raw payloads of ``dbg.filtered()`` (the view's criteria over the
+#: whole buffer), base64 so any bytes survive JSON.
+FILTERED_RAW_B64 = (
+    "[__import__('base64').b64encode(e.raw).decode() "
+    "for e in dbg.criteria.filter(dbg.buffer.snapshot())]"
+)
+
+#: The name the kernel gives an export: segment-events-<UTC time>.ndjson.
+EXPORT_NAME = re.compile(r"segment-events-[0-9TZ:.\-]+\.ndjson")
+
+
+def decode_b64(items: list[str]) -> list[bytes]:
+    """The payloads ``FILTERED_RAW_B64`` returned, as bytes."""
+    return [base64.b64decode(x) for x in items]
+
+
+def ndjson_payloads(data: bytes) -> list[bytes]:
+    """The payloads of an exported NDJSON file (one per line, each line ended by a newline)."""
+    assert data == b"" or data.endswith(b"\n"), "the file does not end with a newline"
+    return [decode_line(line) for line in data.split(b"\n")[:-1]]
+
 
 #: Rows inside the list's viewport, top to bottom: {seq, type, text}.
 _VISIBLE_ROWS_JS = """
@@ -95,6 +122,24 @@ class WidgetView:
     def is_paused(self) -> bool:
         """True when the Live/Pause toggle shows paused."""
         return self.testid("sd-live-toggle").get_attribute("aria-pressed") == "true"
+
+    def export(self, timeout: float = 60_000) -> tuple[str, bytes]:
+        """Click Export and wait for the browser's download: its file name and bytes.
+
+        Fails at once when the widget shows an export error (e.g. a kernel that does not answer
+        ``export_request``), not after ``timeout`` ms.
+        """
+        note = self.testid("sd-export-status")
+        with self.page.expect_download(timeout=timeout) as info:
+            self.testid("sd-export").click()
+            while not info.is_done():
+                if note.get_attribute("data-state") == "error":
+                    raise AssertionError(f"the export failed: {note.inner_text()}")
+                self.page.wait_for_timeout(100)
+        download = info.value
+        failure = download.failure()
+        assert failure is None, f"the download failed: {failure}"
+        return download.suggested_filename, Path(download.path()).read_bytes()
 
     def new_count(self) -> int:
         """The number in "N new" while paused (0 when hidden or empty)."""
