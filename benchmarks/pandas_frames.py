@@ -5,8 +5,11 @@
 Typical events: ``FakeEventStream(seed=1).payload()`` (~730 bytes), parsed by ``parse_event``
 into an ``EventBuffer``. Two measurements:
 
-- N events (default 10,000): ``to_pandas()`` against ``pd.json_normalize([orjson.loads(raw)
-  for each event])`` (the obvious baseline: parse every payload, let pandas flatten it), and
+- N events (default 10,000): ``to_pandas()`` (a first call: ``events_to_frame`` of the snapshot,
+  no cache), ``to_pandas()`` again on a full buffer after 100 new events (100 evicted: the
+  buffer's cache of Arrow reads in use) and on an unchanged buffer, against
+  ``pd.json_normalize([orjson.loads(raw) for each event])`` (the obvious baseline: parse every
+  payload, let pandas flatten it), and
   against frame.py's own Python path (what ``to_pandas()`` did before it read payloads through
   pyarrow: forced here by raising ``_frame_arrow._ARROW_MIN_ROWS``). Same events, same process,
   interleaved, R repetitions: best and median wall time; ratios are baseline / ``to_pandas``
@@ -45,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from segment_debugger.core import _frame_arrow as frame_module  # noqa: E402
 from segment_debugger.core.buffer import EventBuffer  # noqa: E402
+from segment_debugger.core.frame import events_to_frame  # noqa: E402
 from segment_debugger.core.segment import parse_event  # noqa: E402
 from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
 
@@ -94,8 +98,18 @@ def small(n: int, repeat: int, seed: int) -> dict[str, Any]:
     same = frame.equals(python_path(buffer)) and all(
         a == b for a, b in zip(frame.dtypes, python_path(buffer).dtypes, strict=True)
     )
+    live = fill(raws)  # a full buffer that keeps receiving: 100 new events, 100 evicted
+    live.to_pandas()
+    more = iter(payloads(n + 100 * 4 * repeat, seed + 1)[n:])
+
+    def live_call() -> pd.DataFrame:
+        live.extend(parse_event(next(more), "events", time.time()) for _ in range(100))
+        return live.to_pandas()
+
     contenders = {
-        "to_pandas()": buffer.to_pandas,
+        "to_pandas()": lambda: events_to_frame(events),
+        "to_pandas() again, +100 events": live_call,
+        "to_pandas() again, unchanged": buffer.to_pandas,
         "Python path (before)": lambda: python_path(buffer),
         "json_normalize(orjson.loads)": lambda: pd.json_normalize(
             [orjson.loads(e.raw) for e in events]

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
 
 from segment_debugger.core._frame_columns import text_from_arrow
 from segment_debugger.core._frame_python import (
@@ -32,6 +31,7 @@ from segment_debugger.core._frame_python import (
     Group,
     lookup,
 )
+from segment_debugger.core._frame_read import Read, ReadCache, read_payloads
 from segment_debugger.core.event import FROM_RAW, Event
 
 log = logging.getLogger(__name__)
@@ -55,17 +55,17 @@ _ARROW_MIN_ROWS = 32
 #: Payloads bigger than this go to the Python path: smaller ones cannot reach the per-event
 #: entry budget (an entry takes at least 5 bytes), nor bloat Arrow's schema.
 _ARROW_MAX_BYTES = 4096
-#: Events per Arrow read: bounds the joined payloads held at once.
-_ARROW_CHUNK_ROWS = 65_536
-#: A chunk Arrow refuses is retried once in this many pieces.
-_ARROW_SPLIT = 8
-_READ_OPTIONS = pa_json.ReadOptions(block_size=1 << 20)
 #: Arrow types whose values are exactly those of Python's parse (floats checked for range).
 _EXACT_TYPES = frozenset({pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.null()})
 
 
-def arrow_groups(events: Sequence[Event], limit: int) -> dict[str, Any] | None:
-    """Return the flattened columns built through Arrow, or None to use the Python path."""
+def arrow_groups(
+    events: Sequence[Event], limit: int, cache: ReadCache | None = None
+) -> dict[str, Any] | None:
+    """Return the flattened columns built through Arrow, or None to use the Python path.
+
+    ``cache`` keeps the tables read for the next call (see :class:`ReadCache`).
+    """
     every_slots = list(map(_get_slots, events))
     try:  # see _SLOT_KINDS
         kinds = np.fromiter(
@@ -85,11 +85,9 @@ def arrow_groups(events: Sequence[Event], limit: int) -> dict[str, Any] | None:
     if len(python_rows) > len(arrow_rows) // 2:
         return None
     skip = set(python_rows)
-    reads: list[_Read] = []
     kept = [(row, raw) for row, raw in zip(arrow_rows, raws, strict=True) if row not in skip]
     del raws
-    for start in range(0, len(kept), _ARROW_CHUNK_ROWS):
-        _read(kept[start : start + _ARROW_CHUNK_ROWS], reads, python_rows, split=True)
+    reads = read_payloads(kept, python_rows, cache)
     del kept
     if not reads:
         return None
@@ -98,52 +96,6 @@ def arrow_groups(events: Sequence[Event], limit: int) -> dict[str, Any] | None:
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:  # not foreseen
         log.debug("Arrow could not build the frame (%r): Python path", exc)
         return None
-
-
-class _Read:
-    """One table read by Arrow: the rows it holds (frame positions) and their payloads."""
-
-    __slots__ = ("has_null", "rows", "table")
-
-    def __init__(self, rows: list[int], raws: list[bytes], table: pa.Table) -> None:
-        self.rows = rows
-        self.table = table
-        self.has_null = np.fromiter(
-            map(bytes.__contains__, raws, repeat(b"null")), dtype=bool, count=len(raws)
-        )
-
-
-def _read(
-    chunk: list[tuple[int, bytes]], reads: list[_Read], python_rows: list[int], split: bool
-) -> None:
-    """Read ``chunk`` with Arrow into ``reads``; what Arrow refuses goes to ``python_rows``.
-
-    A refused chunk is retried once in a few pieces, so one odd event sends only its piece to
-    the Python path; a piece refused again goes there whole.
-    """
-    rows = [row for row, _ in chunk]
-    raws = [raw for _, raw in chunk]
-    blob = b"\n".join(raws)
-    if blob.count(b"\n") != len(raws) - 1 or b"\r" in blob:
-        # newlines only appear between tokens in valid JSON: as spaces they mean the same
-        blob = b"\n".join(raw.replace(b"\n", b" ").replace(b"\r", b" ") for raw in raws)
-    try:
-        table = pa_json.read_json(pa.py_buffer(blob), read_options=_READ_OPTIONS)
-        if table.num_rows != len(rows):
-            raise ValueError(f"{table.num_rows} rows read from {len(rows)} payloads")
-    except (pa.ArrowException, ValueError, TypeError, OverflowError, MemoryError) as exc:
-        del blob
-        if split and len(chunk) >= 2 * _ARROW_MIN_ROWS * _ARROW_SPLIT:
-            step = -(-len(chunk) // _ARROW_SPLIT)
-            for start in range(0, len(chunk), step):
-                _read(chunk[start : start + step], reads, python_rows, split=False)
-        else:
-            log.debug("Arrow refused %d payloads (%s): Python path", len(rows), exc)
-            python_rows.extend(rows)
-        return
-    del blob
-    wanted = [name for name in FLATTENED if name in table.column_names]
-    reads.append(_Read(rows, raws, table.select(wanted)))  # the other columns freed now
 
 
 class _Leaf:
@@ -164,7 +116,7 @@ class _ArrowFrame:
         self,
         events: Sequence[Event],
         kinds: np.ndarray,
-        reads: list[_Read],
+        reads: list[Read],
         python_rows: list[int],
         limit: int,
     ) -> None:
@@ -221,7 +173,7 @@ class _ArrowFrame:
             groups = self.parsed[row] = self.events[row].groups()
         return groups
 
-    def _collect(self, index: int, read: _Read) -> bool:
+    def _collect(self, index: int, read: Read) -> bool:
         """Walk one read's group structs into ``leaves``; False when Arrow cannot mirror it."""
         table = read.table
         for group, leaves in zip(FLATTENED, self.leaves, strict=True):
@@ -242,7 +194,7 @@ class _ArrowFrame:
     def _walk(
         self,
         index: int,
-        read: _Read,
+        read: Read,
         column: pa.ChunkedArray,
         position: int,
         prefix: str,

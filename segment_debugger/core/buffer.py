@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from segment_debugger.core._frame_read import ReadCache
     from segment_debugger.core.query import Criteria, Query
     from segment_debugger.io.capture import Capture
 
@@ -138,6 +139,7 @@ class EventBuffer:
         self._started = clock()
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
+        self._frame_cache: ReadCache | None = None  # to_pandas()'s Arrow tables, for the next
 
     @property
     def max_messages(self) -> int:
@@ -243,6 +245,7 @@ class EventBuffer:
             self._events.clear()
             self._message_ids.clear()
             self._bytes = 0
+            self._frame_cache = None
 
     def record_gap(
         self,
@@ -479,10 +482,17 @@ class EventBuffer:
         meanwhile; the DataFrame is a fresh object that later appends never change. Columns are
         described in :mod:`segment_debugger.core.frame`; ``max_columns`` bounds the flattened
         ``properties.*``/``traits.*``/``context.*`` columns (default ``frame.MAX_COLUMNS``).
+        What pyarrow read is kept for the next call (``frame.ReadCache``), which then reads only
+        the events appended since; :meth:`clear` drops it.
         """
-        from segment_debugger.core.frame import events_to_frame
+        from segment_debugger.core.frame import ReadCache, events_to_frame
 
-        return events_to_frame(self.snapshot(), max_columns=max_columns)
+        with self._lock:
+            events = list(self._events)
+            cache = self._frame_cache
+            if cache is None:
+                cache = self._frame_cache = ReadCache()
+        return events_to_frame(events, max_columns=max_columns, cache=cache)
 
     # ---- Arrow, polars, files, captures (the io package; imported when called) -------------
 

@@ -50,6 +50,7 @@ from segment_debugger.core._frame_columns import (
     text_column,
 )
 from segment_debugger.core._frame_python import FLATTENED, MAX_FLATTEN_DEPTH, REST, python_groups
+from segment_debugger.core._frame_read import ReadCache
 from segment_debugger.core.event import TEXT_FIELDS, TIME_FIELDS, Event
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "MAX_FLATTEN_DEPTH",
     "REST",
     "TEXT_DTYPE",
+    "ReadCache",
     "events_to_frame",
 ]
 
@@ -99,7 +101,9 @@ _epoch_seconds_to_utc = epoch_seconds_to_utc
 _iso_to_utc = iso_to_utc
 
 
-def events_to_frame(events: Sequence[Event], max_columns: int | None = None) -> pd.DataFrame:
+def events_to_frame(
+    events: Sequence[Event], max_columns: int | None = None, *, cache: ReadCache | None = None
+) -> pd.DataFrame:
     """Return a new DataFrame with one row per event (see the module docstring for columns).
 
     ``max_columns`` bounds the dotted columns (default :data:`MAX_COLUMNS`; 0 keeps each whole
@@ -108,13 +112,17 @@ def events_to_frame(events: Sequence[Event], max_columns: int | None = None) -> 
     ``violations``; unparseable timestamps become NaT. ``raw`` holds the payload bytes exactly
     as received. List values inside ``properties``/``traits``/``context`` may be shared with the
     events, not copied: treat them as read-only.
+
+    ``cache`` (a :class:`ReadCache`, one per stream of events such as a buffer) keeps what
+    Arrow read for the next call, which then reads only the payloads it has not seen: the
+    frame is the same with or without it.
     """
     limit = MAX_COLUMNS if max_columns is None else max_columns
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"max_columns must be an int >= 0, got {max_columns!r}")
     n = len(events)
     columns = _base_columns(events)
-    groups = arrow_groups(events, limit)
+    groups = arrow_groups(events, limit, cache)
     folded: dict[str, int] = {}
     if groups is None:  # the exact Python path: bounds, folding, anything Arrow cannot mirror
         groups, folded = python_groups(events, limit)

@@ -460,8 +460,10 @@ def test_hostile_frames_are_identical_to_the_reference(
     monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
     from segment_debugger.core import _frame_arrow as f
+    from segment_debugger.core import _frame_read
 
-    monkeypatch.setattr(f, "_ARROW_CHUNK_ROWS", chunk_rows)  # many reads: types differ between
+    monkeypatch.setattr(_frame_read, "_ARROW_CHUNK_ROWS", chunk_rows)  # types differ by read
+    monkeypatch.setattr(_frame_read, "_SPLIT_MIN_ROWS", 16)  # refused chunks retried in pieces
     events = hostile_events()
     assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), reference_frame(events))
     # each hostile payload alone among typical ones, so it cannot hide behind another
@@ -494,3 +496,113 @@ def test_bounds_give_the_python_paths_frame() -> None:
     for limit in (0, 3, 40, MAX_COLUMNS):
         assert_same_frame(events_to_frame(events, max_columns=limit),
                           python_path_frame(events, max_columns=limit))
+
+
+# -- the buffer's cache of Arrow reads: the same frame, fewer reads ------------------------------
+
+
+@pytest.fixture
+def small_tables(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make the cache keep tables of a few rows (many tables per frame); count rows read."""
+    from segment_debugger.core import _frame_read
+
+    monkeypatch.setattr(_frame_read, "_CACHED_CHUNK_ROWS", 24)
+    monkeypatch.setattr(_frame_read, "_CACHED_MIN_ROWS", 8)
+    monkeypatch.setattr(_frame_read, "_SPLIT_MIN_ROWS", 16)
+    read_rows: list[int] = []
+    original = _frame_read._read
+
+    def counting(chunk: Any, *args: Any, **kwargs: Any) -> None:
+        read_rows.append(len(chunk))
+        original(chunk, *args, **kwargs)
+
+    monkeypatch.setattr(_frame_read, "_read", counting)
+    return read_rows
+
+
+def assert_buffer_frame(buf: Any, read_rows: list[int], limit: int = UNBOUNDED) -> int:
+    """Check buf.to_pandas() (through its cache) against the reference and no cache's frame.
+
+    Returns how many rows to_pandas() gave Arrow to read (pieces of refused chunks included).
+    """
+    events = buf.snapshot()
+    read_rows.clear()
+    got = buf.to_pandas(max_columns=limit)
+    rows = sum(read_rows)
+    assert_same_frame(got, events_to_frame(events, max_columns=limit))
+    if limit == UNBOUNDED:
+        assert_same_frame(got, reference_frame(events))
+    return rows
+
+
+def test_the_buffers_cache_never_changes_the_frame(small_tables: list[int]) -> None:
+    from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.core.segment import parse_event
+
+    pool = hostile_events(extra_fake=600, seed=7)
+    raws = [e.raw for e in pool]
+    buf = EventBuffer(max_messages=150)
+    feed = iter(raws)
+
+    def append(k: int) -> None:
+        buf.extend(parse_event(next(feed), "events", 1_700_000_000.0) for _ in range(k))
+
+    append(100)
+    assert assert_buffer_frame(buf, small_tables) >= 90  # all but non-objects: nothing cached
+    for k in (0, 1, 7, 30, 49, 60, 3, 100, 150, 2):  # appends, then evictions (max 150)
+        append(k)
+        assert_buffer_frame(buf, small_tables)
+    assert buf.stats["evicted"] > 0
+    assert_buffer_frame(buf, small_tables, limit=3)  # max_columns: folding, the Python path
+    assert_buffer_frame(buf, small_tables, limit=0)
+    assert_buffer_frame(buf, small_tables)
+    # hand-edited events: their groups come from their attributes, cached tables or not
+    events = buf.snapshot()
+    events[40].raw = orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                   "properties": {"swapped": 1}})  # its table is not reused
+    assert_buffer_frame(buf, small_tables)
+    events[10].properties = {"set": "by hand"}
+    events[12].context = ["not", "an", "object"]  # type: ignore[assignment]
+    assert_buffer_frame(buf, small_tables)
+    events[11].properties = None
+    assert_buffer_frame(buf, small_tables)
+    buf.clear()
+    assert_buffer_frame(buf, small_tables)
+    append(60)
+    assert_buffer_frame(buf, small_tables)
+
+
+def test_a_live_buffer_reads_only_what_it_has_not_read(small_tables: list[int]) -> None:
+    from segment_debugger.core.buffer import EventBuffer
+
+    buf = EventBuffer(max_messages=400)
+    feed = iter(fake_events(2000, seed=11))
+    buf.extend(next(feed) for _ in range(300))
+    assert assert_buffer_frame(buf, small_tables) == 300
+    assert assert_buffer_frame(buf, small_tables) == 0  # nothing new: every table reused
+    for k in (50, 3, 1, 90, 200, 5, 400):  # appends, evictions past 400
+        buf.extend(next(feed) for _ in range(k))
+        # the new events, the last table of fewer than 8 rows, what eviction left of a table
+        assert assert_buffer_frame(buf, small_tables) <= k + 8 + 24
+    assert buf.stats["evicted"] > 0
+    events = buf.snapshot()
+    events[200].raw = orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                    "properties": {"swapped": 1}})  # a new payload
+    assert 0 < assert_buffer_frame(buf, small_tables) <= 24
+    assert "properties.swapped" in buf.to_pandas().columns
+    events[100].properties = {"set": "by hand"}  # groups from the attributes
+    assert 0 < assert_buffer_frame(buf, small_tables) <= 2 * 24
+    events[101].context = None  # the payload's context no longer counts: the Python path
+    assert_buffer_frame(buf, small_tables)
+
+
+def test_a_cache_given_other_events_still_gives_their_frame() -> None:
+    from segment_debugger.core.frame import ReadCache
+
+    cache = ReadCache()
+    first = fake_events(3000, seed=21)
+    other = fake_events(2000, seed=22)
+    for events in (first, other, first[500:], first[::-1], first[:2900] + other[:40], first):
+        assert_same_frame(events_to_frame(events, cache=cache), reference_frame(events))
+    cache.clear()
+    assert_same_frame(events_to_frame(first, cache=cache), reference_frame(first))

@@ -1,0 +1,175 @@
+"""Payloads into Arrow tables for the Arrow path, and a cache of those tables between calls.
+
+:func:`read_payloads` joins payloads into newline-delimited JSON and reads them with pyarrow's
+JSON reader, in chunks; a chunk Arrow refuses is retried in pieces, and what is refused again
+goes to the Python path. Only the ``properties``/``traits``/``context`` columns are kept.
+
+:class:`ReadCache` keeps the tables read by one call for the next one (an
+:class:`~segment_debugger.core.buffer.EventBuffer` asked for ``to_pandas()`` again while events
+arrive): a table is reused only for the very same payloads (the same ``bytes`` objects, in the
+same order, all of them), so its content is what a new read would give. Any partition of the
+payloads into tables gives the same frame (the Arrow path reconciles types across tables), so
+reusing one changes nothing but the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import threading
+from itertools import repeat
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from segment_debugger.core._frame_python import FLATTENED
+
+log = logging.getLogger(__name__)
+
+#: Events per Arrow read: bounds the joined payloads held at once.
+_ARROW_CHUNK_ROWS = 65_536
+#: A chunk Arrow refuses is retried once in this many pieces (when it has enough rows).
+_ARROW_SPLIT = 8
+_SPLIT_MIN_ROWS = 512
+_READ_OPTIONS = pa_json.ReadOptions(block_size=1 << 20)
+
+#: With a cache, events per read: a table is reused only whole, so a live buffer that evicts
+#: its oldest events reads again at most this many of them (the rest of a table they left).
+_CACHED_CHUNK_ROWS = 2048
+#: Tables of fewer rows are not kept: their payloads are read again with the next new events
+#: (so appending a few events per call does not leave the frame in thousands of tiny tables).
+_CACHED_MIN_ROWS = 512
+#: The most table bytes a cache keeps (the newest tables win); about 100,000 typical events.
+CACHE_MAX_BYTES = 64 << 20
+
+
+class Read:
+    """One table read by Arrow: the rows it holds (frame positions) and their payloads."""
+
+    __slots__ = ("has_null", "raws", "rows", "table")
+
+    def __init__(
+        self, rows: list[int], raws: list[bytes], table: pa.Table, has_null: np.ndarray | None
+    ) -> None:
+        self.rows = rows
+        self.raws = raws
+        self.table = table
+        if has_null is None:  # whether "null" appears at all: explicit nulls need a look
+            has_null = np.fromiter(
+                map(bytes.__contains__, raws, repeat(b"null")), dtype=bool, count=len(raws)
+            )
+        self.has_null = has_null
+
+
+class ReadCache:
+    """Tables read by the last call, for the next call's same payloads; thread-safe.
+
+    Holds the payloads it has tables for (no more than the last call was given) and at most
+    :data:`CACHE_MAX_BYTES` of tables. Give one cache only to calls on the same stream of
+    events (one buffer); any misuse costs time, never a different frame.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_first: dict[int, Read] = {}  # id() of a table's first payload -> the table
+
+    def clear(self) -> None:
+        """Forget every table."""
+        with self._lock:
+            self._by_first = {}
+
+    def _tables(self) -> dict[int, Read]:
+        with self._lock:
+            return self._by_first
+
+    def _keep(self, reads: list[Read]) -> None:
+        kept: dict[int, Read] = {}
+        size = 0
+        for read in reversed(reads):  # newest first
+            if len(read.raws) < _CACHED_MIN_ROWS:
+                continue
+            size += read.table.nbytes
+            if size > CACHE_MAX_BYTES:
+                break
+            kept[id(read.raws[0])] = read
+        with self._lock:
+            self._by_first = kept
+
+
+def read_payloads(
+    kept: list[tuple[int, bytes]], python_rows: list[int], cache: ReadCache | None = None
+) -> list[Read]:
+    """Return the tables for ``kept`` (frame row, payload); refused rows go to ``python_rows``."""
+    reads: list[Read] = []
+    if cache is None:
+        for start in range(0, len(kept), _ARROW_CHUNK_ROWS):
+            _read(kept[start : start + _ARROW_CHUNK_ROWS], reads, python_rows, split=True)
+        return reads
+    tables = cache._tables()
+    raws = [raw for _, raw in kept]
+    pending = 0  # kept[pending:at] has no table yet
+    at = 0
+    while at < len(kept):
+        cached = tables.get(id(raws[at]))
+        end = at + len(cached.raws) if cached is not None else 0
+        if (
+            cached is None
+            or end > len(kept)
+            or not all(map(operator.is_, cached.raws, raws[at:end]))
+        ):
+            at += 1
+            continue
+        _read_cached(kept[pending:at], reads, python_rows)
+        rows = [row for row, _ in kept[at:end]]
+        reads.append(Read(rows, cached.raws, cached.table, cached.has_null))
+        pending = at = end
+    _read_cached(kept[pending:], reads, python_rows)
+    cache._keep(reads)
+    return reads
+
+
+def _read_cached(chunk: list[tuple[int, bytes]], reads: list[Read], python_rows: list[int]) -> None:
+    """Read ``chunk`` in pieces of :data:`_CACHED_CHUNK_ROWS`, the last one not too small."""
+    start = 0
+    while start < len(chunk):
+        end = start + _CACHED_CHUNK_ROWS
+        if len(chunk) - end < _CACHED_MIN_ROWS:
+            end = len(chunk)
+        _read(chunk[start:end], reads, python_rows, split=True)
+        start = end
+
+
+def _read(
+    chunk: list[tuple[int, bytes]], reads: list[Read], python_rows: list[int], split: bool
+) -> None:
+    """Read ``chunk`` with Arrow into ``reads``; what Arrow refuses goes to ``python_rows``.
+
+    A refused chunk is retried once in a few pieces, so one odd event sends only its piece to
+    the Python path; a piece refused again goes there whole.
+    """
+    if not chunk:
+        return
+    rows = [row for row, _ in chunk]
+    raws = [raw for _, raw in chunk]
+    blob = b"\n".join(raws)
+    if blob.count(b"\n") != len(raws) - 1 or b"\r" in blob:
+        # newlines only appear between tokens in valid JSON: as spaces they mean the same
+        blob = b"\n".join(raw.replace(b"\n", b" ").replace(b"\r", b" ") for raw in raws)
+    try:
+        table = pa_json.read_json(pa.py_buffer(blob), read_options=_READ_OPTIONS)
+        if table.num_rows != len(rows):
+            raise ValueError(f"{table.num_rows} rows read from {len(rows)} payloads")
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, MemoryError) as exc:
+        del blob
+        if split and len(chunk) >= _SPLIT_MIN_ROWS:
+            step = -(-len(chunk) // _ARROW_SPLIT)
+            for start in range(0, len(chunk), step):
+                _read(chunk[start : start + step], reads, python_rows, split=False)
+        else:
+            log.debug("Arrow refused %d payloads (%s): Python path", len(rows), exc)
+            python_rows.extend(rows)
+        return
+    del blob
+    wanted = [name for name in FLATTENED if name in table.column_names]
+    reads.append(Read(rows, raws, table.select(wanted), None))  # the other columns freed now
