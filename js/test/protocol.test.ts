@@ -53,12 +53,8 @@ describe("spec/protocol.json: declarations", () => {
   });
 
   it("trait names, and the ones this front end writes are the two-way ones", () => {
-    // `_version` (issue 13) is declared in wire.TRAITS by the Python side; until the
-    // regenerated spec has it, it is the one name the spec may lack.
-    const specNames = Object.keys(spec.traits);
-    const expected = "_version" in spec.traits ? specNames : [...specNames, "_version"];
-    expect(sorted(TRAIT_NAMES)).toEqual(sorted(expected));
-    if ("_version" in spec.traits) expect(spec.traits._version).toEqual({ type: "str", sync: "to-frontend" });
+    expect(sorted(TRAIT_NAMES)).toEqual(sorted(Object.keys(spec.traits)));
+    expect(spec.traits._version).toEqual({ type: "str", sync: "to-frontend" }); // issue 13
     const twoWay = Object.entries(spec.traits)
       .filter(([, t]) => t.sync === "two-way")
       .map(([name]) => name);
