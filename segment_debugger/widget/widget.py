@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,13 +23,20 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from segment_debugger import __version__
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.query import Criteria
 from segment_debugger.sources import open_source
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL
 from segment_debugger.widget import registry
 from segment_debugger.widget.pump import Pump
-from segment_debugger.widget.wire import ErrorMsg, RawMsg, selected_dict
+from segment_debugger.widget.wire import (
+    MAX_BROWSER_EXPORT_BYTES,
+    ErrorMsg,
+    ExportMsg,
+    RawMsg,
+    selected_dict,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -122,6 +130,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     """dict, Python -> front end: buffer stats plus displayed_rate_per_s and skipped."""
     max_rows = traitlets.Int(10_000).tag(sync=True)
     """int, Python -> front end (default 10,000): the front end's store capacity."""
+    # The kernel's package version: the front end warns when its bundle is another one.
+    _version = traitlets.Unicode(__version__).tag(sync=True)
 
     def __init__(
         self,
@@ -198,6 +208,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             "snapshot_request": lambda _msg, rid: self._pump.snapshot(rid),
             "clear_request": lambda _msg, rid: self._pump.clear(rid),
             "raw_request": self._on_raw_request,
+            "export_request": self._on_export_request,
         }
         self.on_msg(self._on_custom_msg)
         self._closed = False
@@ -455,6 +466,24 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         event = self._buffer.get(seq)
         raw = None if event is None else event.raw_text()
         self._send_message(RawMsg(type="raw", seq=seq, raw=raw, request_id=request_id))
+
+    def _on_export_request(self, _content: dict[str, Any], request_id: str | None) -> None:
+        """Answer the Export button: the filtered view as NDJSON, in the message's buffer."""
+        from segment_debugger.io.export import ndjson_lines
+
+        events = self.criteria.filter(self._buffer.snapshot())
+        data = b"".join(line + b"\n" for line in ndjson_lines(events))
+        if len(data) > MAX_BROWSER_EXPORT_BYTES:
+            self._reply_error(
+                f"the filtered view is {len(data) / 2**20:,.0f} MB, too large for a browser "
+                "download: use dbg.export(path) in Python", request_id)
+            return
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        msg = ExportMsg(type="export", request_id=request_id,
+                        filename=f"segment-events-{stamp}.ndjson", count=len(events),
+                        size=len(data))
+        with self._funnel:
+            self.send(dict(msg), buffers=[data])
 
     def _reply_error(self, message: str, request_id: str | None) -> None:
         log.warning("segment_debugger front-end request failed: %s", message)

@@ -44,6 +44,8 @@ Python -> front end
                   counts the buffered events that match.
                   Seqs count every event received, so ``last_seq`` is also the received total.
     ``raw``       the full payload text of one event, answering ``raw_request``.
+    ``export``    the filtered view as NDJSON (``io.export``'s lines), answering
+                  ``export_request``; the bytes are the message's one binary buffer.
     ``error``     a request could not be served; says why.
 
 Front end -> Python
@@ -51,6 +53,7 @@ Front end -> Python
     ``raw_request``       the full text of a truncated payload.
     ``clear_request``     the header's clear button: Python clears the buffer, then sends a
                           ``snapshot`` (empty).
+    ``export_request``    the toolbar's Export button: Python answers with ``export``.
 
 Unknown message types get an ``error`` reply, never silence.
 """
@@ -156,15 +159,37 @@ class ClearRequest(TypedDict):
     request_id: str
 
 
+class ExportRequest(TypedDict):
+    """Front end -> Python: the filtered view as an NDJSON file (the toolbar's Export button)."""
+
+    type: Literal["export_request"]
+    request_id: str
+
+
+class ExportMsg(TypedDict):
+    """Python -> front end: an export; the file's bytes travel as the message's one buffer."""
+
+    type: Literal["export"]
+    request_id: str | None
+    filename: str  # segment-events-<UTC time>.ndjson
+    count: int  # events in the file
+    size: int  # bytes in the buffer
+
+
+#: The largest export sent to the browser; beyond it the reply is an error naming dbg.export.
+MAX_BROWSER_EXPORT_BYTES = 256 * 2**20
+
 #: Every message type, by its ``type`` field.
 MESSAGES: dict[str, type] = {
     "snapshot": SnapshotMsg,
     "delta": DeltaMsg,
     "raw": RawMsg,
+    "export": ExportMsg,
     "error": ErrorMsg,
     "snapshot_request": SnapshotRequest,
     "raw_request": RawRequest,
     "clear_request": ClearRequest,
+    "export_request": ExportRequest,
 }
 
 #: UTF-8 needs at most this many bytes per character.
@@ -241,6 +266,7 @@ TRAITS: dict[str, tuple[str, str]] = {
     "status": ("dict", "to-frontend"),
     "stats": ("dict", "to-frontend"),
     "max_rows": ("int", "to-frontend"),
+    "_version": ("str", "to-frontend"),
 }
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "spec" / "protocol.json"

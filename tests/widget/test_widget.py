@@ -40,12 +40,14 @@ class RecordingComm(DummyComm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.log: list[tuple[float, str, dict[str, Any]]] = []
+        self.buffers: list[list[Any]] = []  # the binary buffers of each published message
         self.log_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
         with self.log_lock:
             self.log.append((time.monotonic(), msg_type, data or {}))
+            self.buffers.append(list(kwargs.get("buffers") or []))
 
     # -- what the front end would see -----------------------------------------------------
 
@@ -655,3 +657,42 @@ def test_the_streams_shortcut_opens_a_stream_source(
         SegmentDebugger(redis_server.url, channels=["a"], streams=["b"], autostart=False)
     with pytest.raises(ValueError, match="apply to streams"):
         SegmentDebugger(redis_server.url, start="0", autostart=False)
+
+
+def test_the_export_button_gets_the_filtered_view_as_ndjson(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    """export_request -> one 'export' message whose buffer is exactly dbg.filtered()'s lines."""
+    from segment_debugger.core.segment import parse_event
+
+    dbg = make_debugger(url=None, query="type:identify")
+    fe = comm_of(dbg)
+    dbg.buffer.extend([parse_event(orjson.dumps(payload(i, "identify" if i % 3 else "track")),
+                                   "events", 1.0) for i in range(30)])
+    dbg.buffer.append(parse_event(b'{"type":"identify","userId":"u",\n "x": 1}', "events", 1.0))
+    fe.request({"type": "export_request", "request_id": "x1"})
+    [reply] = fe.custom("export")
+    with fe.log_lock:
+        [data] = fe.buffers[[d for _, _, d in fe.log].index(
+            next(d for _, k, d in fe.log if d.get("content", {}).get("type") == "export"))]
+    lines = bytes(data).splitlines()
+    expected = [e.raw for e in dbg.buffer if e.type == "identify"]
+    assert reply["request_id"] == "x1" and reply["count"] == len(expected) == len(lines)
+    assert reply["filename"].startswith("segment-events-") and reply["filename"].endswith(".ndjson")
+    assert reply["size"] == len(bytes(data))
+    assert lines[:-1] == expected[:-1]  # byte-exact where the payload can be a line
+    assert orjson.loads(lines[-1]).keys() == {"$raw_base64"}  # the wrapper for the last
+
+
+def test_the_kernel_version_goes_to_the_front_end(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    dbg = make_debugger(url=None)
+    assert dbg._version == segment_debugger_version()
+
+
+def segment_debugger_version() -> str:
+    import segment_debugger
+
+    return segment_debugger.__version__
+

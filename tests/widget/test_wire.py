@@ -99,11 +99,12 @@ def test_rows_have_exactly_the_declared_fields() -> None:
 def test_the_declared_traits_are_the_widgets_synced_traits() -> None:
     from segment_debugger.widget.widget import SegmentDebugger
 
-    synced = set(SegmentDebugger.class_trait_names(sync=True)) - {
-        name for name in SegmentDebugger.class_trait_names(sync=True) if name.startswith("_")
-    }
-    synced -= {"comm", "keys", "layout", "log", "tabbable", "tooltip"}
-    assert synced == set(wire.TRAITS)
+    own = set(SegmentDebugger.class_own_traits(sync=True))
+    assert own == set(wire.TRAITS)
+    for name, (_kind, sync) in wire.TRAITS.items():
+        assert bool(SegmentDebugger.class_traits()[name].metadata.get("two_way")) == (
+            sync == "two-way"
+        ), name
 
 
 def test_selected_dict_leaves_data_out_and_cuts_a_large_payload() -> None:
