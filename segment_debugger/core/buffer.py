@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import math
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from segment_debugger.core.event import EVENT_TYPES, Event
 from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
@@ -44,6 +45,8 @@ MAX_GAPS_KEPT = 1000
 RATE_WINDOW_S = 5
 
 #: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
+log = logging.getLogger(__name__)
+
 _TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
 
 
@@ -100,6 +103,16 @@ def _in_scope(event: Event, scope: frozenset[str]) -> bool:
     return event.channel in scope or (event.pattern is not None and event.pattern in scope)
 
 
+class BufferObserver(Protocol):
+    """Derived state kept in step with a buffer (see :meth:`EventBuffer.add_observer`)."""
+
+    def appended(self, events: Sequence[Event], evicted: Sequence[Event]) -> None:
+        """``events`` were appended (seqs set), then ``evicted`` left, oldest first."""
+
+    def cleared(self) -> None:
+        """Every buffered event was removed by :meth:`EventBuffer.clear`."""
+
+
 class EventBuffer:
     """A bounded ring of :class:`Event` records, capped by count and by bytes, thread-safe.
 
@@ -133,6 +146,7 @@ class EventBuffer:
         self._by_type: defaultdict[str, int] = defaultdict(int)
         self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
         self._gap_count = 0
+        self._observers: tuple[BufferObserver, ...] = ()
         self._lost_estimate = 0
         # Recorded gaps awaiting the first event after them (on their channels, if scoped).
         self._pending: list[_PendingGap] = []
@@ -189,6 +203,7 @@ class EventBuffer:
         buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
         max_messages, max_bytes = self.max_messages, self.max_bytes
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
+        gone: list[Event] | None = [] if self._observers else None
         try:
             for event in batch:
                 seq += 1
@@ -211,6 +226,8 @@ class EventBuffer:
                 size += event.size
                 while count > 1 and (count > max_messages or size > max_bytes):
                     old = buffered.popleft()
+                    if gone is not None:
+                        gone.append(old)
                     count -= 1
                     size -= old.size
                     evicted += 1
@@ -226,7 +243,27 @@ class EventBuffer:
             self._last_seq, self._bytes = seq, size
             self._invalid += invalid
             self._evicted += evicted
+            if gone is not None:
+                self._notify(lambda o: o.appended(batch, gone))
             self._grew.notify_all()
+
+    def add_observer(self, observer: BufferObserver) -> None:
+        """Have ``observer`` told of every batch appended, every eviction and every clear.
+
+        Observers keep derived state (people, schemas, checks) in step with what is buffered.
+        They are called under the buffer's lock, from the writer's thread: they must be quick,
+        and may add to an event's violations while it is being appended. One that raises is
+        logged and skipped; it never stops the buffer.
+        """
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+    def _notify(self, call: Callable[[BufferObserver], object]) -> None:
+        for observer in self._observers:
+            try:
+                call(observer)
+            except Exception:  # derived state must never take the buffer down
+                log.exception("segment_debugger: buffer observer %r failed", observer)
 
     def _count_rate(self, n: int) -> None:
         second = math.floor(self._clock())
@@ -243,6 +280,7 @@ class EventBuffer:
         with self._lock:
             self._cleared += len(self._events)
             self._events.clear()
+            self._notify(lambda o: o.cleared())
             self._message_ids.clear()
             self._bytes = 0
             self._frame_cache = None
@@ -510,7 +548,8 @@ class EventBuffer:
         """Return the buffered events as a new polars DataFrame (needs the ``[polars]`` extra)."""
         from segment_debugger.io.arrow import events_to_polars
 
-        return events_to_polars(self.snapshot(), max_columns=max_columns)
+        frame: pl.DataFrame = events_to_polars(self.snapshot(), max_columns=max_columns)
+        return frame
 
     def export(self, path: str | os.PathLike[str], query: str | Query = "") -> int:
         """Write the buffered events matching ``query`` to ``path``; return how many.

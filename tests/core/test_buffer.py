@@ -562,3 +562,36 @@ def test_received_always_equals_last_seq() -> None:
     assert buf.stats["received"] == buf.stats["last_seq"] == 15
     events, buffered = buf.since_counted(12)
     assert [e.seq for e in events] == [15] and buffered == 1
+
+
+def test_observers_see_appends_evictions_and_clears() -> None:
+    class Tally:
+        def __init__(self) -> None:
+            self.held: list[int] = []
+
+        def appended(self, events: Any, evicted: Any) -> None:
+            self.held.extend(e.seq for e in events)
+            for e in evicted:
+                self.held.remove(e.seq)
+
+        def cleared(self) -> None:
+            self.held.clear()
+
+    class Broken:
+        def appended(self, events: Any, evicted: Any) -> None:
+            raise RuntimeError("observer bug")
+
+        def cleared(self) -> None:
+            raise RuntimeError("observer bug")
+
+    buf = EventBuffer(max_messages=5)
+    tally = Tally()
+    buf.add_observer(Broken())
+    buf.add_observer(tally)
+    for n in (3, 4, 7, 1):
+        buf.extend([sized(1) for _ in range(n)])
+        assert tally.held == [e.seq for e in buf]  # in step, whatever the other observer did
+    buf.clear()
+    assert tally.held == [] and len(buf) == 0
+    buf.append(sized(1))
+    assert tally.held == [buf.last_seq]
