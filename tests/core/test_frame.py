@@ -327,8 +327,10 @@ def reference_frame(events: list[Event]) -> pd.DataFrame:
             utc=True, errors="coerce", format="ISO8601").as_unit("us")
     columns["size"] = np.array([e.size for e in events], dtype=np.int64)
     columns["valid"] = np.array([bool(e.valid) for e in events], dtype=bool)
-    for name, values in (("violations", [list(e.violations) for e in events]),
-                         ("raw", [e.raw for e in events])):
+    lists = [("violations", [list(e.violations) for e in events])]
+    if "warnings" in f.BASE_COLUMNS:  # the checks' warnings, copied like the violations
+        lists.append(("warnings", [list(getattr(e, "_warnings", None) or []) for e in events]))
+    for name, values in (*lists, ("raw", [e.raw for e in events])):
         array = np.empty(n, dtype=object)
         array[:] = values
         columns[name] = array
