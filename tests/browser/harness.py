@@ -358,3 +358,57 @@ class KernelEval:
     def close(self) -> None:
         """Stop the client's channels (the kernel keeps running)."""
         self.client.stop_channels()
+
+
+def start_notebook7(dirs: JupyterDirs, timeout: float = 90) -> Server:
+    """Start Jupyter Notebook 7 (``jupyter notebook``) like :func:`start_lab`.
+
+    Notebook 7 is a JupyterLab application: the same settings, kernels and REST API, and
+    ``window.jupyterapp`` in the page (``expose_app_in_browser``).
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    argv = [
+        str(BIN / "jupyter-notebook"),
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={dirs.root}",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
+        "--ServerApp.log_level=INFO",
+        *_root_flag(),
+    ]
+    server = Server(dirs, argv, port, token, "notebook7")
+    server.wait_ready("/api/status", timeout)
+    return server
+
+
+def start_marimo_run(
+    dirs: JupyterDirs,
+    app: Path,
+    env: dict[str, str] | None = None,
+    session_ttl: int = 2,
+    timeout: float = 90,
+) -> Server:
+    """Start ``marimo run APP`` on a free port, no token, in its own process group.
+
+    In run mode every browser session gets a kernel *thread* in this server process; a session
+    whose page went away is closed after ``session_ttl`` seconds.
+    """
+    port = free_port()
+    argv = [
+        str(BIN / "marimo"),
+        "run",
+        str(app),
+        "--headless",
+        "--no-token",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--session-ttl={session_ttl}",
+        "--no-check",
+        "--no-sandbox",
+    ]
+    server = Server(dirs, argv, port, "", "marimo", env)
+    server.wait_ready("/health", timeout)
+    return server

@@ -83,3 +83,25 @@ class LabNotebook:
                 ".map((o) => o.innerText).join('\\n')"
             )
         )
+
+
+class Notebook7(LabNotebook):
+    """A notebook opened in Jupyter Notebook 7 (``/notebooks/<path>``), the same app underneath.
+
+    Notebook 7's shell keeps one notebook as ``currentWidget`` and has the same Run menu, so
+    :class:`LabNotebook`'s helpers apply.
+    """
+
+    def open(self, timeout: float = 90) -> None:
+        """Load /notebooks/<path> and wait until the notebook and its kernel are up."""
+        self.page.goto(self.server.url(f"/notebooks/{self.path}"))
+        expect(self.page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(
+            timeout=timeout * 1000
+        )
+        self.wait_kernel_idle(timeout)
+
+    def run_cell(self, index: int) -> None:
+        """Select code cell ``index`` and run it (Shift+Enter on it)."""
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell.locator(".jp-InputPrompt").click()
+        self.command("notebook:run-cell")
