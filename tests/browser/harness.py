@@ -310,6 +310,10 @@ def start_voila(
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
         f"--Voila.root_dir={dirs.root}",
+        # Notebook 7 (in the test extra) installs this JupyterLab extension; Voila loads every
+        # installed one and this one fails in Voila's page ("The getter for the shared module
+        # is not a function"), a console error unrelated to the debugger.
+        "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']",
     ]
     server = Server(dirs, argv, port, "", "voila", env)
     server.wait_ready(VOILA_PROBE, timeout)
