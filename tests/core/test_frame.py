@@ -122,7 +122,10 @@ def test_hostile_events_never_raise() -> None:
     assert pd.isna(frame["type"][0])
     assert frame["timestamp"].isna().tolist() == [True, True, True, True]
     assert frame["sentAt"].isna()[1]
-    assert frame["receivedAt"][1] == pd.Timestamp("0001-01-01T00:00:00Z")
+    if int(pd.__version__.split(".")[0]) >= 3:  # microsecond datetimes reach year 1
+        assert frame["receivedAt"][1] == pd.Timestamp("0001-01-01T00:00:00Z")
+    else:  # pandas 2 (Python 3.10) parses to nanoseconds: year 1 is out of range, NaT
+        assert pd.isna(frame["receivedAt"][1])
     assert pd.isna(frame["name"][2])
     assert frame["properties"][2] == ["not", "an", "object"]
     assert frame["event"][3] == "<script>alert(1)</script>"

@@ -24,9 +24,11 @@ from segment_debugger.playground.publisher import Target, connect
 pytestmark = pytest.mark.redis
 
 #: Measured: the worst error of one arrival against its recorded offset (40 events over
-#: 1.4 s, local Redis, the witness a subscriber thread) was 4-6 ms on an idle machine and up
-#: to 15 ms while other test suites ran alongside. The bound leaves room for a loaded CI.
-PACING_TOLERANCE_S = 0.030
+#: 1.4 s, local Redis, the witness a subscriber thread) was 4-6 ms on an idle machine, up to
+#: 15 ms while other test suites ran alongside, and 37 ms in CI with two suites running in
+#: parallel on 2 cores. The bound leaves room for that; the events span 1.4 s, so pacing
+#: that was lost (all at once, or at the wrong speed) is still far outside it.
+PACING_TOLERANCE_S = 0.080
 
 
 Collect = Callable[[str], ChannelCollector]

@@ -31,13 +31,24 @@ def make_certs(folder: Path) -> Certs:
     if shutil.which("openssl") is None:
         raise RuntimeError("openssl is not on PATH: install it (apt-get install openssl)")
     folder.mkdir(parents=True, exist_ok=True)
+    # Extensions as strict verifiers want them (Python >= 3.13 sets VERIFY_X509_STRICT).
     for name in ("ca", "other-ca"):
         _openssl("req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-days", "2",
                  "-keyout", f"{name}.key", "-out", f"{name}.crt", "-subj", f"/CN=sd-test-{name}",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                 "-addext", "subjectKeyIdentifier=hash",
                  cwd=folder)
     _openssl("req", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", "server.key",
              "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=folder)
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (folder / "san.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+    )
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext",
              cwd=folder)

@@ -10,6 +10,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import REPO_ROOT
 
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
@@ -81,7 +82,7 @@ def test_preview_is_a_prefix_of_the_full_decode(raw: bytes, limit: int) -> None:
 
 def test_spec_protocol_json_is_generated_from_the_declarations() -> None:
     """spec/protocol.json is what the declarations say; regenerate it after changing them."""
-    on_disk = json.loads(wire.SPEC_PATH.read_text(encoding="utf-8"))
+    on_disk = json.loads((REPO_ROOT / "spec" / "protocol.json").read_text(encoding="utf-8"))
     assert on_disk == json.loads(wire.render_spec()), (
         "spec/protocol.json is stale: run `python -m segment_debugger.widget.wire`"
     )
