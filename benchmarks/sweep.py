@@ -199,11 +199,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row.gaps} gaps", file=sys.stderr)
     print(f"\n### No-gap sweep: {args.duration:g} s per rate, events of {mean:.0f} bytes, "
           "Redis's default pub/sub output-buffer limit\n")
-    print("| consumer | rate (events/s) | sent | received | gaps | lost (estimate) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| consumer | rate (events/s) | sent | received | gaps | lost (estimate) "
+          "| lost (truth) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r.consumer} | {r.rate:,} | {r.sent:,} | {r.received:,} | {r.gaps} | "
-              f"{r.lost_estimate:,} |")
+              f"{r.lost_estimate:,} | {r.sent - r.received:,} |")
     print("\nMachine:\n" + "\n".join(machine()) + f"\n- load average (1 min): {load_start:.1f} "
           f"at the start, {load_average():.1f} at the end")
     ok = [r.rate for r in rows if r.consumer.startswith("SegmentDebugger") and r.gaps == 0

@@ -12,6 +12,7 @@ Everything here is an estimate, and is labelled as such wherever it is shown.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ def _from_publisher_times(sample: list[Event], after: Event) -> HoleEstimate | N
     t_after = publisher_time(after)
     if len(pairs) < 2 or t_after is None:
         return None
+    if not _track_each_other(pairs):
+        return None
     rate = _rate([t for t, _ in pairs])
     t_before = pairs[-1][0]
     if rate is None or t_after < t_before:
@@ -102,6 +105,33 @@ def _from_publisher_times(sample: list[Event], after: Event) -> HoleEstimate | N
         ended_at=t_after + skew,
         basis="publisher timestamps",
     )
+
+
+#: Publisher timestamps are trusted only when they run with the receive times: at most this
+#: share may go backwards, and their span may differ from the receive span by this factor.
+_MAX_BACKWARDS = 0.05
+_MAX_SPAN_FACTOR = 3.0
+#: Receive spans shorter than this (one read batch) cannot judge the timestamps.
+_MIN_RECEIVE_SPAN_S = 0.05
+
+
+def _track_each_other(pairs: list[tuple[float, float]]) -> bool:
+    """Tell whether the publisher timestamps look like publish times (else receive times win).
+
+    Segment's ``timestamp`` is when the event happened on the device: a replay, a queue that
+    held events for hours, or a load test cycling canned payloads give timestamps that say
+    nothing about the publish rate. Such timestamps go backwards often, or span far more or
+    far less time than the events took to arrive.
+    """
+    published = [t for t, _ in pairs]
+    backwards = sum(1 for a, b in itertools.pairwise(published) if b < a - 0.001)
+    if backwards > _MAX_BACKWARDS * (len(published) - 1):
+        return False
+    received_span = pairs[-1][1] - pairs[0][1]
+    if received_span < _MIN_RECEIVE_SPAN_S:
+        return True
+    published_span = max(published) - min(published)
+    return received_span / _MAX_SPAN_FACTOR <= published_span <= received_span * _MAX_SPAN_FACTOR
 
 
 def _from_receive_times(sample: list[Event], after: Event) -> HoleEstimate | None:

@@ -134,3 +134,23 @@ def test_gaps_waiting_on_the_same_channels_are_estimated_once() -> None:
     first, second = buf.gaps
     assert first.lost_estimate is None and second.lost_estimate is not None
     assert buf.stats["lost_estimate"] == second.lost_estimate
+
+
+def test_canned_timestamps_that_do_not_follow_publishing_fall_back_to_receive_times() -> None:
+    """A load test cycling pre-made payloads: their timestamps say nothing about the rate."""
+    t0 = 1_700_000_000.0
+    canned = [t0 + (i * 7919 % 300) / 1000 for i in range(300)]  # shuffled, 0.3 s apart at most
+    before = [numbered(i, canned[i], 500.0 + i / 10_000) for i in range(300)]  # 10,000/s
+    after = numbered(0, canned[17], 500.0 + 299 / 10_000 + 2.0)  # a 2 s hole: ~20,000 lost
+    hole = estimate_hole(before, after)
+    assert hole is not None and hole.basis == "receive times"
+    assert 10_000 <= hole.lost <= 40_000
+
+
+def test_device_timestamps_hours_behind_but_in_step_are_still_used() -> None:
+    t0 = 1_700_000_000.0
+    before = [numbered(i, t0 + i / 1000, t0 + 7200 + i / 1000) for i in range(300)]
+    after = numbered(1300, t0 + 1.3, t0 + 7200 + 1.3)
+    hole = estimate_hole(before, after)
+    assert hole is not None and hole.basis == "publisher timestamps"
+    assert 900 <= hole.lost <= 1100
