@@ -247,15 +247,21 @@ class EventBuffer:
                 self._notify(lambda o: o.appended(batch, gone))
             self._grew.notify_all()
 
-    def add_observer(self, observer: BufferObserver) -> None:
+    def add_observer(self, observer: BufferObserver, *, replay: bool = False) -> None:
         """Have ``observer`` told of every batch appended, every eviction and every clear.
 
         Observers keep derived state (people, schemas, checks) in step with what is buffered.
         They are called under the buffer's lock, from the writer's thread: they must be quick,
         and may add to an event's violations while it is being appended. One that raises is
         logged and skipped; it never stops the buffer.
+
+        With ``replay``, ``observer`` is first told of the events already buffered
+        (``appended(buffered, ())``) in the same lock acquisition: state attached to a
+        buffer that already holds events starts in step with it.
         """
         with self._lock:
+            if replay and self._events:
+                observer.appended(tuple(self._events), ())
             self._observers = (*self._observers, observer)
 
     def _notify(self, call: Callable[[BufferObserver], object]) -> None:
@@ -566,6 +572,24 @@ class EventBuffer:
         from segment_debugger.io.capture import Capture
 
         return Capture(self, query)
+
+    # ---- people (segment_debugger.analysis.people; attached on first use) -----------------
+
+    def person(self, id: str, *, max_columns: int | None = None) -> pd.DataFrame:
+        """Return every buffered event of the person ``id`` belongs to, oldest first.
+
+        ``id`` is a userId or an anonymousId; identities are stitched as described in
+        :mod:`segment_debugger.analysis.people` (whose graph this attaches on first use).
+        """
+        from segment_debugger.analysis.people import attach
+
+        return attach(self).person(id, max_columns=max_columns)
+
+    def people(self) -> pd.DataFrame:
+        """Return one row per person: ids, events, first and last seen, latest traits."""
+        from segment_debugger.analysis.people import attach
+
+        return attach(self).people()
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -358,6 +358,14 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         """
         return self._buffer.capture(query)
 
+    def person(self, id: str) -> pd.DataFrame:
+        """Return every buffered event of the person ``id`` belongs to (see EventBuffer)."""
+        return self._buffer.person(id)
+
+    def people(self) -> pd.DataFrame:
+        """Return one row per person in the buffer (see :meth:`EventBuffer.people`)."""
+        return self._buffer.people()
+
     def pause(self) -> None:
         """Freeze the front end's view (sets ``paused``); the buffer keeps filling."""
         self._set_traits({"paused": True})
