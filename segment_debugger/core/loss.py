@@ -91,11 +91,11 @@ def _from_publisher_times(sample: list[Event], after: Event) -> HoleEstimate | N
     t_after = publisher_time(after)
     if len(pairs) < 2 or t_after is None:
         return None
-    if not _track_each_other(pairs):
-        return None
     rate = _rate([t for t, _ in pairs])
     t_before = pairs[-1][0]
     if rate is None or t_after < t_before:
+        return None
+    if not _track_each_other(pairs, t_after - t_before, after.received_at - sample[-1].received_at):
         return None
     # How late events normally arrive: maps the publisher's clock onto ours.
     skew = statistics.median(received - published for published, received in pairs)
@@ -107,31 +107,27 @@ def _from_publisher_times(sample: list[Event], after: Event) -> HoleEstimate | N
     )
 
 
-#: Publisher timestamps are trusted only when they run with the receive times: at most this
-#: share may go backwards, and their span may differ from the receive span by this factor.
+#: Publisher timestamps are trusted only when at most this share of them goes backwards ...
 _MAX_BACKWARDS = 0.05
-_MAX_SPAN_FACTOR = 3.0
-#: Receive spans shorter than this (one read batch) cannot judge the timestamps.
-_MIN_RECEIVE_SPAN_S = 0.05
+#: ... and the hole they show is at least this share of the silence we saw (less a latency).
+_MIN_HOLE_SHARE = 0.5
+_LATENCY_S = 0.05
 
 
-def _track_each_other(pairs: list[tuple[float, float]]) -> bool:
+def _track_each_other(pairs: list[tuple[float, float]], hole: float, silence: float) -> bool:
     """Tell whether the publisher timestamps look like publish times (else receive times win).
 
     Segment's ``timestamp`` is when the event happened on the device: a replay, a queue that
     held events for hours, or a load test cycling canned payloads give timestamps that say
-    nothing about the publish rate. Such timestamps go backwards often, or span far more or
-    far less time than the events took to arrive.
+    nothing about the publish rate. Such timestamps go backwards often, or show a hole far
+    shorter than the silence the source saw (a real hole is at least that long, give or take
+    the latency: the last event before it may have been read late, never early).
     """
     published = [t for t, _ in pairs]
     backwards = sum(1 for a, b in itertools.pairwise(published) if b < a - 0.001)
     if backwards > _MAX_BACKWARDS * (len(published) - 1):
         return False
-    received_span = pairs[-1][1] - pairs[0][1]
-    if received_span < _MIN_RECEIVE_SPAN_S:
-        return True
-    published_span = max(published) - min(published)
-    return received_span / _MAX_SPAN_FACTOR <= published_span <= received_span * _MAX_SPAN_FACTOR
+    return hole >= _MIN_HOLE_SHARE * silence - _LATENCY_S
 
 
 def _from_receive_times(sample: list[Event], after: Event) -> HoleEstimate | None:
