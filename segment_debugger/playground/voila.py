@@ -62,6 +62,9 @@ class VoilaServer:
                     "--Voila.ip=127.0.0.1",
                     "--Voila.port_retries=0",
                     "--show_tracebacks=True",
+                    # Notebook 7's JupyterLab extension fails to load in Voila and logs a
+                    # console error ("The getter for the shared module is not a function").
+                    "--VoilaConfiguration.extension_denylist=['@jupyter-notebook/lab-extension']",
                 ],
                 stdout=log,
                 env=self.env,
