@@ -9,6 +9,8 @@ interface VectorEvent {
   raw: string;
   valid: boolean;
   violations: string[];
+  /** checks that leave the event valid; absent: none */
+  warnings?: string[];
   /** the Redis Stream entry id; absent: none */
   stream_id?: string;
 }
@@ -21,7 +23,7 @@ interface VectorCase {
 const vectors = vectorsJson as { events: VectorEvent[]; cases: VectorCase[] };
 const inputs: Array<[string, FilterInput]> = vectors.events.map((e) => [
   e.id,
-  { raw: e.raw, data: parseObject(e.raw), valid: e.valid, violations: e.violations, stream_id: e.stream_id ?? null },
+  { raw: e.raw, data: parseObject(e.raw), valid: e.valid, violations: e.violations, warnings: e.warnings ?? [], stream_id: e.stream_id ?? null },
 ]);
 
 describe("shared filter vectors", () => {

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from segment_debugger.analysis.checks import Checks
 from segment_debugger.core.event import EVENT_TYPES, Event
 from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
+    from segment_debugger.analysis.plans import PlanSource
+    from segment_debugger.analysis.schemas import Schemas
     from segment_debugger.core._frame_read import ReadCache
     from segment_debugger.core.query import Criteria, Query
     from segment_debugger.io.capture import Capture
@@ -121,6 +124,13 @@ class EventBuffer:
     ``max_bytes`` is still kept, alone: nothing received is dropped without being buffered.
 
     ``clock`` is the monotonic clock used for ``stats["rate_per_s"]`` (injectable for tests).
+
+    ``checks`` sets the clock and delivery checks run on every appended event (warnings, see
+    :class:`~segment_debugger.analysis.checks.Checks`; None turns them off). ``tracking_plan``
+    (a dict, or the path of a JSON or YAML file, see :mod:`segment_debugger.analysis.plans`)
+    adds a violation to each event that breaks it, which makes that event invalid.
+    ``infer_schemas`` learns the schema of the traffic from the start, so drift becomes
+    warnings as events arrive (see :meth:`schemas`; otherwise it starts on first use).
     """
 
     def __init__(
@@ -129,9 +139,33 @@ class EventBuffer:
         max_bytes: int = 256 * 2**20,
         *,
         clock: Callable[[], float] = time.monotonic,
+        checks: Checks | None = Checks(),  # noqa: B008 (frozen: shared safely)
+        tracking_plan: PlanSource | None = None,
+        infer_schemas: bool = False,
     ) -> None:
         self._max_messages = _positive_int("max_messages", max_messages)
         self._max_bytes = _positive_int("max_bytes", max_bytes)
+        if checks is not None and not isinstance(checks, Checks):
+            raise TypeError(f"EventBuffer checks must be a Checks or None, got {checks!r}")
+        self._checks = checks
+        self._warn_duplicates = checks is not None and checks.duplicate_message_id
+        self._plan = None
+        if tracking_plan is not None:
+            from segment_debugger.analysis.plans import TrackingPlan
+
+            self._plan = TrackingPlan.load(tracking_plan)
+        inspections = [
+            check
+            for check in (
+                None if checks is None else checks.clock_check(),
+                None if self._plan is None else self._plan.check,
+            )
+            if check is not None
+        ]
+        self._inspect: Callable[[Event], None] | None = (
+            inspections[0] if len(inspections) == 1 else _all_of(inspections)
+            if inspections else None
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._grew = threading.Condition(self._lock)
@@ -143,6 +177,7 @@ class EventBuffer:
         self._evicted = 0
         self._cleared = 0
         self._invalid = 0
+        self._warned = 0
         self._by_type: defaultdict[str, int] = defaultdict(int)
         self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
         self._gap_count = 0
@@ -154,6 +189,9 @@ class EventBuffer:
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
         self._frame_cache: ReadCache | None = None  # to_pandas()'s Arrow tables, for the next
+        self._schemas: Schemas | None = None
+        if infer_schemas:
+            self.schema_inference()
 
     @property
     def max_messages(self) -> int:
@@ -173,10 +211,20 @@ class EventBuffer:
                 f"max_bytes={self.max_bytes})"
             )
 
+    @property
+    def checks(self) -> Checks | None:
+        """The clock and delivery checks applied to appended events (None: off)."""
+        return self._checks
+
+    @property
+    def tracking_plan(self) -> Any:
+        """The :class:`~segment_debugger.analysis.plans.TrackingPlan` enforced, or None."""
+        return self._plan
+
     # ---- writing -------------------------------------------------------------------------
 
     def append(self, event: Event) -> Event:
-        """Buffer ``event``: assign its seq, flag a duplicate messageId, evict if over a cap.
+        """Buffer ``event``: assign its seq, run the checks, evict if over a cap.
 
         Returns the same event, now with ``seq`` set.
         """
@@ -204,6 +252,7 @@ class EventBuffer:
         max_messages, max_bytes = self.max_messages, self.max_bytes
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
         gone: list[Event] | None = [] if self._observers else None
+        inspect, warn_duplicates = self._inspect, self._warn_duplicates
         try:
             for event in batch:
                 seq += 1
@@ -215,9 +264,14 @@ class EventBuffer:
                         message_ids[message_id] = 1
                     else:
                         message_ids[message_id] = copies + 1
-                        duplicate = duplicate_violation(message_id)
-                        event.violations = [*event.violations_view(), duplicate]
-                        event.valid = False
+                        if warn_duplicates:  # a retry: normal delivery, the event stays valid
+                            duplicate = duplicate_violation(message_id)
+                            event.warnings = [*event.warnings_view(), duplicate]
+                if inspect is not None:
+                    try:
+                        inspect(event)
+                    except Exception:  # a check must never lose an event
+                        log.exception("segment_debugger: checking event seq %d failed", seq)
                 if not event.valid:
                     invalid += 1
                 by_type[_TYPE_KEYS.get(event.type, "unknown")] += 1
@@ -245,6 +299,8 @@ class EventBuffer:
             self._evicted += evicted
             if gone is not None:
                 self._notify(lambda o: o.appended(batch, gone))
+            # counted after the observers, which may add warnings (schema drift)
+            self._warned += sum(1 for event in batch if event._warnings)
             self._grew.notify_all()
 
     def add_observer(self, observer: BufferObserver, *, replay: bool = False) -> None:
@@ -252,8 +308,9 @@ class EventBuffer:
 
         Observers keep derived state (people, schemas, checks) in step with what is buffered.
         They are called under the buffer's lock, from the writer's thread: they must be quick,
-        and may add to an event's violations while it is being appended. One that raises is
-        logged and skipped; it never stops the buffer.
+        and may add to an event's warnings while it is being appended (violations belong to
+        the checks that run before an event is counted: the parser and the tracking plan).
+        One that raises is logged and skipped; it never stops the buffer.
 
         With ``replay``, ``observer`` is first told of the events already buffered
         (``appended(buffered, ())``) in the same lock acquisition: state attached to a
@@ -470,7 +527,8 @@ class EventBuffer:
     def stats(self) -> dict[str, Any]:
         """A new dict of counters (totals since creation unless noted).
 
-        ``received``, ``invalid`` (received and flagged invalid), ``evicted`` (pushed out by a
+        ``received``, ``invalid`` (received and flagged invalid), ``warnings`` (received with
+        at least one warning, see :attr:`Event.warnings`), ``evicted`` (pushed out by a
         cap), ``cleared`` (removed by :meth:`clear`), ``buffered`` and ``bytes`` (now),
         ``gaps`` (count), ``lost_estimate`` (events lost in gaps, summed: estimated for
         pub/sub, see :class:`Gap`) and ``last_gap`` (dict or None), ``rate_per_s`` (received
@@ -484,6 +542,7 @@ class EventBuffer:
                 "evicted": self._evicted,
                 "cleared": self._cleared,
                 "invalid": self._invalid,
+                "warnings": self._warned,
                 "gaps": self._gap_count,
                 "lost_estimate": self._lost_estimate,
                 "last_gap": self._gaps[-1].to_dict() if self._gaps else None,
@@ -503,6 +562,49 @@ class EventBuffer:
         count = sum(n for second, n in self._rate_buckets if second >= window_start)
         span = now - max(window_start, self._started)
         return count / max(span, 1.0)
+
+    # ---- analysis (segment_debugger.analysis; imported when used) ----------------------------
+
+    def schema_inference(self) -> Schemas:
+        """Return the :class:`~segment_debugger.analysis.schemas.Schemas` learning this buffer.
+
+        Attached on first call: it learns the events already buffered (without judging them),
+        then judges and learns every appended event, adding drift warnings.
+        """
+        with self._lock:
+            if self._schemas is None:
+                from segment_debugger.analysis.schemas import Schemas
+
+                schemas = Schemas()
+                schemas.learn(tuple(self._events))
+                self._schemas = schemas
+                self._observers = (*self._observers, schemas)
+            return self._schemas
+
+    def schemas(self, *, freeze: bool = False) -> pd.DataFrame:
+        """Return the schemas inferred from the buffered traffic: one row per (type, event, path).
+
+        Columns ``type``, ``event``, ``path``, ``types`` (JSON types seen, most frequent first),
+        ``count``, ``share`` (of that event's buffered occurrences), ``first_seen``,
+        ``last_seen``. ``freeze=True`` first pins the current schema as the baseline drift is
+        judged against. See :mod:`segment_debugger.analysis.schemas`.
+        """
+        schemas = self.schema_inference()
+        if freeze:
+            schemas.freeze()
+        return schemas.to_frame()
+
+    def plan_from_traffic(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Return a starter tracking plan (JSON Schema per event) from the inferred schemas.
+
+        With ``path``, also write it there (JSON, or YAML for ``.yaml``/``.yml``).
+        """
+        from segment_debugger.analysis.plans import plan_from_traffic, write_plan
+
+        plan = plan_from_traffic(self.schema_inference())
+        if path is not None:
+            write_plan(plan, path)
+        return plan
 
     # ---- queries and pandas ----------------------------------------------------------------
 
@@ -590,6 +692,14 @@ class EventBuffer:
         from segment_debugger.analysis.people import attach
 
         return attach(self).people()
+
+
+def _all_of(checks: Sequence[Callable[[Event], None]]) -> Callable[[Event], None]:
+    def check(event: Event) -> None:
+        for one in checks:
+            one(event)
+
+    return check
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -32,8 +32,9 @@ TEXT_FIELDS: tuple[str, ...] = (
 TIME_FIELDS: tuple[str, ...] = ("timestamp", "sentAt", "receivedAt")
 #: Segment fields that hold an object (flattened to ``group.key`` columns in frames).
 OBJECT_FIELDS: tuple[str, ...] = ("properties", "traits", "context")
-#: The verdict.
-CHECK_FIELDS: tuple[str, ...] = ("valid", "violations")
+#: The verdict: ``violations`` make an event invalid; ``warnings`` (clock and delivery checks,
+#: schema drift) do not.
+CHECK_FIELDS: tuple[str, ...] = ("valid", "violations", "warnings")
 #: Where the source found the message, beyond its channel (None when not applicable).
 ORIGIN_FIELDS: tuple[str, ...] = ("stream_id",)
 
@@ -57,7 +58,9 @@ class Event:
     ``data`` (the parsed JSON object, or None when the payload is not a JSON object), the
     Segment fields ``type`` ... ``receivedAt`` (text, or None when absent), ``properties`` /
     ``traits`` / ``context`` (objects, or None when absent or not an object), ``valid`` and
-    ``violations`` (short readable strings), ``stream_id`` (the Redis Stream entry id, for
+    ``violations`` (short readable strings), ``warnings`` (short readable strings about things
+    worth a look that leave the event valid: clock skew, a messageId seen again, schema
+    drift), ``stream_id`` (the Redis Stream entry id, for
     events read from a stream; None otherwise). Segment's camelCase names are kept.
 
     Memory and speed: events made by :func:`~segment_debugger.core.segment.parse_event` do not keep
@@ -75,6 +78,7 @@ class Event:
         "_properties",
         "_traits",
         "_violations",
+        "_warnings",
         "anonymousId",
         "channel",
         "event",
@@ -141,6 +145,7 @@ class Event:
         context: dict[str, Any] | None = None,
         valid: bool = True,
         violations: list[str] | None = None,
+        warnings: list[str] | None = None,
         stream_id: str | None = None,
     ) -> None:
         self.raw = raw
@@ -166,6 +171,7 @@ class Event:
         self._context = context
         self.valid = valid
         self._violations = violations
+        self._warnings = warnings
         self.stream_id = stream_id
 
     def __repr__(self) -> str:
@@ -229,6 +235,22 @@ class Event:
     def violations(self, value: list[str]) -> None:
         self._violations = value
 
+    @property
+    def warnings(self) -> list[str]:
+        """Short readable strings about things worth a look; they leave the event valid.
+
+        Clock and delivery checks (:mod:`segment_debugger.analysis.checks`) and schema drift
+        (:mod:`segment_debugger.analysis.schemas`) add them. The list is the event's own.
+        """
+        warnings = self._warnings
+        if warnings is None:
+            warnings = self._warnings = []
+        return warnings
+
+    @warnings.setter
+    def warnings(self, value: list[str]) -> None:
+        self._warnings = value
+
     def groups(self) -> tuple[Any, Any, Any]:
         """Return ``(properties, traits, context)``, parsing ``raw`` at most once."""
         properties, traits, context = self._properties, self._traits, self._context
@@ -246,14 +268,16 @@ class Event:
         """Return every field (:data:`FIELDS`) as a JSON-able dict.
 
         ``raw`` as text (UTF-8, bad bytes replaced), ``received_at`` in epoch seconds,
-        ``violations`` copied. ``data`` / ``properties`` / ``traits`` / ``context`` are those
-        the event gives (fresh for a parsed event; shared when they were assigned to it).
+        ``violations`` and ``warnings`` copied. ``data`` / ``properties`` / ``traits`` /
+        ``context`` are those the event gives (fresh for a parsed event; shared when they were
+        assigned to it).
         """
         out: dict[str, Any] = {name: getattr(self, name) for name in _PLAIN_FIELDS}
         out["received_at"] = float(self.received_at)
         out["raw"] = self.raw_text()
         out["properties"], out["traits"], out["context"] = self.groups()
         out["violations"] = list(self.violations_view())
+        out["warnings"] = list(self.warnings_view())
         return out
 
     def raw_text(self) -> str:
@@ -263,6 +287,10 @@ class Event:
     def violations_view(self) -> Sequence[str]:
         """Return the violations read-only; unlike :attr:`violations`, allocates none if empty."""
         return self._violations or ()
+
+    def warnings_view(self) -> Sequence[str]:
+        """Return the warnings read-only; unlike :attr:`warnings`, allocates none if empty."""
+        return self._warnings or ()
 
 
 _PLAIN_FIELDS = tuple(f for f in FIELDS if f not in OBJECT_FIELDS)

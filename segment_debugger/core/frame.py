@@ -84,6 +84,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "size",
     "valid",
     "violations",
+    "warnings",
     "raw",
 )
 
@@ -93,6 +94,7 @@ _get_size = operator.attrgetter("size")
 _get_raw = operator.attrgetter("raw")
 _get_valid = operator.attrgetter("valid")
 _get_violations = operator.attrgetter("_violations")  # None or a list: no list made for None
+_get_warnings = operator.attrgetter("_warnings")
 
 # What segment_debugger.io.arrow builds its tables from (the same columns without pandas).
 _arrow_groups = arrow_groups
@@ -156,6 +158,7 @@ def _base_columns(events: Sequence[Event]) -> dict[str, Any]:
     columns["violations"] = object_array(
         [list(v) if v else [] for v in map(_get_violations, events)]  # copies: not the event's
     )
+    columns["warnings"] = object_array([list(w) if w else [] for w in map(_get_warnings, events)])
     columns["raw"] = object_array(list(map(_get_raw, events)))
     return columns
 

@@ -1,9 +1,10 @@
 """The filter language (README "Filter language"): parse a query once, match many events.
 
-``parse_query`` is total: every string is a query. A query's answer is defined on four things
-per event, the same four the TypeScript twin (``js/src/data/filter.ts``) gets: the raw text
-(``event.raw_text()``), the parsed object ``event.data``, ``event.valid``
-and ``event.violations``. ``spec/filter_vectors.json`` pins the behaviour of both.
+``parse_query`` is total: every string is a query. A query's answer is defined on five things
+per event, the same five the TypeScript twin (``js/src/data/filter.ts``) gets: the raw text
+(``event.raw_text()``), the parsed object ``event.data``, ``event.valid``,
+``event.violations`` and ``event.warnings``. ``spec/filter_vectors.json`` pins the behaviour of
+both.
 
 Speed (``benchmarks/filter.py``): parsing the payload again costs more than everything else a
 query does, so :class:`Query` compiles its terms into a plan that parses only when it must.
@@ -47,7 +48,7 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _MISSING: Any = object()
 #: Field names that mean the event's own record, not a payload key.
-_PSEUDO_FIELDS = frozenset({"valid", "violation", "stream_id"})
+_PSEUDO_FIELDS = frozenset({"valid", "violation", "warning", "stream_id"})
 #: Payload keys whose value the parser keeps on the Event as text (the attribute of that name).
 SUMMARY_FIELDS: tuple[str, ...] = ("type", *TEXT_FIELDS, *TIME_FIELDS)
 _SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
@@ -146,7 +147,8 @@ class Term:
     """One parsed term.
 
     ``kind`` is ``"text"`` (substring of the raw payload), ``"field"`` (dotted path in the
-    parsed object), ``"valid"``, ``"violation"`` or ``"stream_id"`` (pseudo-fields).
+    parsed object), ``"valid"``, ``"violation"``, ``"warning"`` or ``"stream_id"``
+    (pseudo-fields).
     ``value`` is lowercased with runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a
     comparison operator.
     """
@@ -450,6 +452,15 @@ def _compile(term: Term) -> _Plan:
             _RECORD,
             negate,
             lambda event: any(contains(v.lower()) for v in event.violations_view()),
+        )
+    if term.kind == "warning":
+        if term.op:
+            return _Plan(_RECORD, negate, lambda _event: False)
+        contains = _contains(term.value)
+        return _Plan(
+            _RECORD,
+            negate,
+            lambda event: any(contains(w.lower()) for w in event.warnings_view()),
         )
     path = term.path
     if term.value == "*" and not term.op:

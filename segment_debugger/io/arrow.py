@@ -3,7 +3,7 @@
 The table has exactly the columns of :func:`~segment_debugger.core.frame.events_to_frame`, in
 the same order, with the Arrow types that read back (``Table.to_pandas()``) as that frame's
 dtypes: ``seq``/``size`` int64, ``received_at`` and the Segment times ``timestamp[us, UTC]``,
-text columns ``string``, ``valid`` bool, ``violations`` ``list<string>``, ``raw``
+text columns ``string``, ``valid`` bool, ``violations`` and ``warnings`` ``list<string>``, ``raw``
 ``large_binary`` (the payload exactly as received), then the flattened ``properties.*`` /
 ``traits.*`` / ``context.*`` columns typed from their values (missing values are nulls;
 pandas reads an integer column with nulls back as float64, as the frame has it).
@@ -45,13 +45,15 @@ RAW_TYPE = pa.large_binary()
 _TEXT_COLUMNS = tuple(
     name
     for name in BASE_COLUMNS
-    if name not in {"seq", "received_at", *TIME_FIELDS, "size", "valid", "violations", "raw"}
+    if name not in {"seq", "received_at", *TIME_FIELDS, "size", "valid", "violations", "warnings",
+                    "raw"}
 )
 _get_seq = operator.attrgetter("seq")
 _get_size = operator.attrgetter("size")
 _get_valid = operator.attrgetter("valid")
 _get_raw = operator.attrgetter("raw")
 _get_violations = operator.attrgetter("_violations")
+_get_warnings = operator.attrgetter("_warnings")
 
 
 def events_to_arrow(events: Sequence[Event], max_columns: int | None = None) -> pa.Table:
@@ -96,6 +98,9 @@ def columns_without_raw(events: Sequence[Event], max_columns: int | None = None)
     )
     arrays["violations"] = pa.array(
         [list(v) if v else [] for v in map(_get_violations, events)], type=pa.list_(pa.string())
+    )
+    arrays["warnings"] = pa.array(
+        [list(w) if w else [] for w in map(_get_warnings, events)], type=pa.list_(pa.string())
     )
     groups = arrow_groups(events, limit)
     folded: dict[str, int] = {}

@@ -12,10 +12,10 @@ Formats (the extension decides, case-insensitive):
   :func:`read_ndjson`). Lines are split on ``"\n"`` only (a payload may hold U+2028).
 - ``.ndjson.gz`` / ``.jsonl.gz``: the same, gzip-compressed.
 - ``.parquet``: the columns of :func:`~segment_debugger.io.arrow.events_to_arrow` (those of
-  ``to_pandas()``, typed; ``raw`` binary; ``violations`` a list of strings), written in row
-  groups of :data:`ROW_GROUP_ROWS` so the payloads are copied a slice at a time.
+  ``to_pandas()``, typed; ``raw`` binary; ``violations``, ``warnings`` lists of strings), written
+  in row groups of :data:`ROW_GROUP_ROWS` so the payloads are copied a slice at a time.
 - ``.csv``: the same columns with a header row; ``raw`` holds the payload's NDJSON line (above),
-  ``violations`` and list values JSON arrays, times ISO 8601.
+  ``violations``, ``warnings`` and list values JSON arrays, times ISO 8601.
 
 Every writer writes to a temporary file beside the target and renames it over the target when
 done, so the path holds either the old file or the whole new one; on any error the temporary
@@ -210,7 +210,7 @@ def _write_parquet(events: Sequence[Event], tmp: Path, max_columns: int | None) 
     import pyarrow.parquet as pq
 
     table = columns_without_raw(events, max_columns)
-    position = table.schema.get_field_index("violations") + 1
+    position = table.schema.get_field_index("warnings") + 1
     schema = table.schema.insert(position, pa.field("raw", pa.large_binary()))
     with pq.ParquetWriter(tmp, schema) as writer:
         if not events:
@@ -236,7 +236,7 @@ def _write_csv(events: Sequence[Event], tmp: Path, max_columns: int | None) -> N
                 type=pa.string(),
             )
             table = table.set_column(index, field.name, texts)
-    position = table.schema.get_field_index("violations") + 1
+    position = table.schema.get_field_index("warnings") + 1
     schema = table.schema.insert(position, pa.field("raw", pa.string()))
     with pcsv.CSVWriter(tmp, schema) as writer:
         for start in range(0, max(len(events), 1), ROW_GROUP_ROWS):

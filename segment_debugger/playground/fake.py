@@ -59,8 +59,9 @@ BAD_KINDS: tuple[str, ...] = (
     "invisible",
 )
 
-#: Bad kinds that a spec-following parser (and the buffer, for duplicates) flags as invalid.
-FLAGGED_KINDS: frozenset[str] = frozenset(BAD_KINDS) - {"html"}
+#: Bad kinds that a spec-following parser flags as invalid (a duplicate messageId is a warning:
+#: the buffer flags it, and the event stays valid; see segment_debugger.analysis.checks).
+FLAGGED_KINDS: frozenset[str] = frozenset(BAD_KINDS) - {"html", "duplicate_message_id"}
 
 
 class _Weighted:

@@ -98,7 +98,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     ``streams`` (with ``start`` and ``group``) a
     :class:`~segment_debugger.sources.streams.StreamSource`; ``url=None`` opens none (feed
     ``buffer`` yourself). ``max_messages``/``max_bytes`` size
-    a new buffer (ignored when ``buffer`` or ``source`` is given). ``throttle_ms`` is the delta
+    a new buffer (ignored when ``buffer`` or ``source`` is given); so does ``tracking_plan``
+    (a dict or a JSON/YAML path, see :mod:`segment_debugger.analysis.plans`); a new buffer
+    learns the traffic's schemas from the start (drift warnings). ``throttle_ms`` is the delta
     interval (at least 50); ``max_rows_per_second`` the display budget above which rows are
     thinned (the buffer keeps them all). The two-way traits (``paused``, ``query``,
     ``type_filter``, ``invalid_only``, ``selected_seq``) may be given as initial values; any
@@ -148,6 +150,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         max_rows_per_second: int = 2000,
         source: Source | None = None,
         buffer: EventBuffer | None = None,
+        tracking_plan: Any = None,
         autostart: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -170,7 +173,12 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
                 raise ValueError("pass either source or buffer, or a source built on that buffer")
             buffer = source.buffer
         if buffer is None:
-            buffer = EventBuffer(max_messages=max_messages, max_bytes=max_bytes)
+            buffer = EventBuffer(
+                max_messages=max_messages, max_bytes=max_bytes, tracking_plan=tracking_plan,
+                infer_schemas=True,
+            )
+        elif tracking_plan is not None:
+            raise ValueError("pass tracking_plan to the EventBuffer you pass as buffer")
         if source is None and url is not None:
             source = open_source(
                 url,
@@ -365,6 +373,14 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     def people(self) -> pd.DataFrame:
         """Return one row per person in the buffer (see :meth:`EventBuffer.people`)."""
         return self._buffer.people()
+
+    def schemas(self, *, freeze: bool = False) -> pd.DataFrame:
+        """Return the schemas inferred from traffic (see :meth:`EventBuffer.schemas`)."""
+        return self._buffer.schemas(freeze=freeze)
+
+    def plan_from_traffic(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """Return a starter tracking plan from traffic (see EventBuffer.plan_from_traffic)."""
+        return self._buffer.plan_from_traffic(path)
 
     def pause(self) -> None:
         """Freeze the front end's view (sets ``paused``); the buffer keeps filling."""

@@ -92,6 +92,7 @@ class Row(TypedDict):
     timestamp: str | None
     valid: bool
     violations: list[str]
+    warnings: list[str]  # checks that leave the event valid (clock, duplicates, drift)
     size: int  # bytes of the raw payload
     raw: str  # payload decoded as UTF-8 (errors replaced), at most RAW_PREVIEW_CHARS
     truncated: bool  # True when raw was cut to RAW_PREVIEW_CHARS
@@ -229,6 +230,7 @@ def event_to_row(event: Event) -> Row:
         timestamp=event.timestamp,
         valid=event.valid,
         violations=list(event.violations_view()),
+        warnings=list(event.warnings_view()),
         size=event.size,
         raw=raw,
         truncated=truncated,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.events import typical_event
 
+from segment_debugger.analysis.checks import Checks
 from segment_debugger.core.buffer import MAX_GAPS_KEPT, EventBuffer, Gap
 from segment_debugger.core.event import Event
 from segment_debugger.core.frame import BASE_COLUMNS
@@ -152,26 +154,36 @@ def test_extend_accepts_any_iterable_and_matches_append() -> None:
 # ---- duplicates ----------------------------------------------------------------------------
 
 
-def test_duplicate_message_id_is_flagged_on_the_later_copy() -> None:
+def test_duplicate_message_id_is_a_warning_on_the_later_copy() -> None:
     buf = EventBuffer()
     first = buf.append(sized(10, message_id="abc"))
     second = buf.append(sized(10, message_id="abc"))
     other = buf.append(sized(10, message_id="xyz"))
-    assert first.valid and first.violations == []
-    assert not second.valid
-    assert second.violations == [duplicate_violation("abc")]
-    assert other.valid
-    assert buf.stats["invalid"] == 1
+    assert first.valid and first.violations == [] and first.warnings == []
+    assert second.valid, "a retry is normal delivery: the event stays valid"
+    assert second.violations == []
+    assert second.warnings == [duplicate_violation("abc")]
+    assert other.valid and other.warnings == []
+    assert buf.stats["invalid"] == 0
+    assert buf.stats["warnings"] == 1
 
 
-def test_duplicate_flag_is_appended_to_existing_violations() -> None:
+def test_duplicate_warning_leaves_existing_violations_alone() -> None:
     buf = EventBuffer()
     buf.append(sized(10, message_id="abc"))
     bad = sized(10, message_id="abc")
     bad.valid, bad.violations = False, ["track without event"]
     buf.append(bad)
-    assert bad.violations == ["track without event", duplicate_violation("abc")]
-    assert buf.stats["invalid"] == 1  # counted once
+    assert bad.violations == ["track without event"]
+    assert bad.warnings == [duplicate_violation("abc")]
+    assert buf.stats["invalid"] == 1 and buf.stats["warnings"] == 1
+
+
+def test_duplicate_check_can_be_turned_off() -> None:
+    buf = EventBuffer(checks=Checks(duplicate_message_id=False))
+    buf.append(sized(10, message_id="abc"))
+    assert buf.append(sized(10, message_id="abc")).warnings == []
+    assert EventBuffer(checks=None).checks is None
 
 
 def test_duplicate_not_flagged_after_all_copies_are_evicted() -> None:
@@ -180,24 +192,24 @@ def test_duplicate_not_flagged_after_all_copies_are_evicted() -> None:
     buf.append(sized(10, message_id="abc"))  # duplicate, both buffered
     buf.append(sized(10, message_id="other"))  # evicts the first copy; the second remains
     third = buf.append(sized(10, message_id="abc"))  # its arrival evicts the second copy...
-    assert not third.valid, "...but that copy was still buffered when it arrived"
+    assert third.warnings, "...but that copy was still buffered when it arrived"
     buf.append(sized(10, message_id="filler"))
     buf.append(sized(10, message_id="filler2"))  # every "abc" is gone now
     fresh = buf.append(sized(10, message_id="abc"))
-    assert fresh.valid and fresh.violations == []
+    assert fresh.valid and fresh.warnings == []
 
 
 def test_duplicate_not_flagged_after_clear() -> None:
     buf = EventBuffer()
     buf.append(sized(10, message_id="abc"))
     buf.clear()
-    assert buf.append(sized(10, message_id="abc")).valid
+    assert buf.append(sized(10, message_id="abc")).warnings == []
 
 
 def test_events_without_message_id_are_never_duplicates() -> None:
     buf = EventBuffer()
     events = [buf.append(sized(10)) for _ in range(3)]
-    assert all(e.valid for e in events)
+    assert all(e.valid and not e.warnings for e in events)
 
 
 # ---- gaps ----------------------------------------------------------------------------------
@@ -449,13 +461,13 @@ class Model:
 
     def __init__(self, max_messages: int, max_bytes: int) -> None:
         self.max_messages, self.max_bytes = max_messages, max_bytes
-        self.rows: list[tuple[int, str | None, int, bool]] = []  # seq, messageId, size, valid
+        self.rows: list[tuple[int, str | None, int, bool]] = []  # seq, messageId, size, warned
         self.last_seq = 0
 
     def append(self, message_id: str | None, size: int) -> None:
         self.last_seq += 1
         duplicate = message_id is not None and any(m == message_id for _, m, _, _ in self.rows)
-        self.rows.append((self.last_seq, message_id, size, not duplicate))
+        self.rows.append((self.last_seq, message_id, size, duplicate))
         while len(self.rows) > 1 and (
             len(self.rows) > self.max_messages or sum(r[2] for r in self.rows) > self.max_bytes
         ):
@@ -489,7 +501,8 @@ def test_random_operations_keep_invariants(
         else:
             assert buf.record_gap(1.0, 2.0, "test").after_seq == model.last_seq
         check_invariants(buf)
-        assert [(e.seq, e.messageId, e.size, e.valid) for e in buf] == model.rows
+        assert [(e.seq, e.messageId, e.size, bool(e.warnings_view())) for e in buf] == model.rows
+        assert all(e.valid for e in buf), "a duplicate messageId is a warning, not a violation"
         assert buf.last_seq == model.last_seq
         stats = buf.stats
         assert stats["received"] == model.last_seq

@@ -23,6 +23,7 @@ def build_events() -> list[tuple[str, Event]]:
         event = parse_event(spec["raw"].encode("utf-8"), "events", 0.0)
         event.valid = spec["valid"]
         event.violations = list(spec["violations"])
+        event.warnings = list(spec.get("warnings", []))
         event.stream_id = spec.get("stream_id")
         built.append((spec["id"], event))
     return built

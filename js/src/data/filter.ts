@@ -13,6 +13,8 @@ export interface FilterInput {
   data: Record<string, unknown> | null;
   valid: boolean;
   violations: string[];
+  /** checks that leave the event valid (clock, duplicates, drift); absent: none */
+  warnings?: string[];
   /** the Redis Stream entry id; null or absent: none (pub/sub) */
   stream_id?: string | null;
 }
@@ -20,13 +22,13 @@ export interface FilterInput {
 type Op = "" | ">" | ">=" | "<" | "<=";
 
 /** Field names that mean the event's own record, not a payload key (query.py _PSEUDO_FIELDS). */
-const PSEUDO_FIELDS = ["valid", "violation", "stream_id"] as const;
+const PSEUDO_FIELDS = ["valid", "violation", "warning", "stream_id"] as const;
 type PseudoField = (typeof PSEUDO_FIELDS)[number];
 const isPseudoField = (field: string): field is PseudoField => (PSEUDO_FIELDS as readonly string[]).includes(field);
 
 /**
  * One parsed term. `kind` is "text" (substring of the raw payload), "field" (dotted path in
- * the parsed object), "valid", "violation" or "stream_id" (pseudo-fields). `value` is
+ * the parsed object), "valid", "violation", "warning" or "stream_id" (pseudo-fields). `value` is
  * lowercased with runs of `*` collapsed; `op` is "" (equality) or a comparison.
  */
 interface Term {
@@ -285,6 +287,11 @@ function compileTerm(term: Term): Check {
     if (term.op) return () => false;
     const test = contains(term.value);
     return (input) => input.violations.some((v) => test(v.toLowerCase()));
+  }
+  if (term.kind === "warning") {
+    if (term.op) return () => false;
+    const test = contains(term.value);
+    return (input) => (input.warnings ?? []).some((w) => test(w.toLowerCase()));
   }
   if (term.value === "*" && !term.op) valueMatches = () => true;
   const path = term.path;

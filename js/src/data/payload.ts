@@ -22,6 +22,7 @@ export function filterInput(row: Row, withData: boolean): FilterInput {
     data: withData ? payloadOf(row) : null,
     valid: row.valid,
     violations: row.violations,
+    warnings: row.warnings,
     stream_id: row.stream_id,
   };
 }

@@ -33,6 +33,8 @@ export interface Row {
   timestamp: string | null;
   valid: boolean;
   violations: string[];
+  /** checks that leave the event valid: clock skew, a messageId seen again, schema drift */
+  warnings: string[];
   /** bytes of the raw payload */
   size: number;
   /** payload decoded as UTF-8, at most RAW_PREVIEW_CHARS */
@@ -218,6 +220,7 @@ export const ROW_FIELDS = keysOf<Row>()([
   "timestamp",
   "valid",
   "violations",
+  "warnings",
   "size",
   "raw",
   "truncated",

@@ -19,7 +19,7 @@ const CHUNK_CHARS = 16 * 1024;
 /** Blocks appended per animation frame. */
 const CHUNKS_PER_FRAME = 8;
 
-type Tab = "raw" | "pretty" | "violations";
+type Tab = "raw" | "pretty" | "violations" | "checks";
 
 interface DetailHandlers {
   /** ask Python for the full payload of this seq */
@@ -123,6 +123,7 @@ export class DetailPane {
       ["raw", "Raw"],
       ["pretty", "Pretty"],
       ["violations", "Violations"],
+      ["checks", "Checks"],
     ] as const) {
       const b = button({
         className: "sd-tab",
@@ -189,8 +190,10 @@ export class DetailPane {
         );
       }
       setText(this.tabs.get("violations")!, `Violations (${row.violations.length})`);
+      setText(this.tabs.get("checks")!, `Checks (${(row.warnings ?? []).length})`);
     } else {
       setText(this.tabs.get("violations")!, "Violations");
+      setText(this.tabs.get("checks")!, "Checks");
     }
     this.render();
   }
@@ -247,7 +250,7 @@ export class DetailPane {
     setText(this.note, "");
     this.body.replaceChildren();
     const row = this.row;
-    this.copyButton.hidden = row === null || this.tab === "violations";
+    this.copyButton.hidden = row === null || this.tab === "violations" || this.tab === "checks";
     if (!row) {
       this.body.appendChild(el("div", { className: "sd-placeholder", text: "Select an event to see it here. ↑/↓ move, Esc clears." }));
       return;
@@ -258,6 +261,18 @@ export class DetailPane {
       } else {
         const list = el("ul", { className: "sd-violations", testid: "sd-violations" });
         for (const v of row.violations) list.appendChild(el("li", {}, visibleNodes(v)));
+        this.body.appendChild(list);
+      }
+      return;
+    }
+    if (this.tab === "checks") {
+      // warnings: clock and delivery checks, schema drift; they leave the event valid
+      const warnings = row.warnings ?? [];
+      if (warnings.length === 0) {
+        this.body.appendChild(el("div", { className: "sd-placeholder", text: "No warnings: clock, delivery and schema checks passed." }));
+      } else {
+        const list = el("ul", { className: "sd-warnings", testid: "sd-warnings" });
+        for (const w of warnings) list.appendChild(el("li", {}, visibleNodes(w)));
         this.body.appendChild(list);
       }
       return;

@@ -41,13 +41,21 @@ interface ListOptions {
 function buildRow(row: Row): HTMLElement {
   const b = badge(row);
   const t = time(row);
-  const mark = row.valid
-    ? el("span", { className: "sd-mark" })
-    : el("span", {
+  const warnings = row.warnings ?? [];
+  const mark = !row.valid
+    ? el("span", {
         className: "sd-mark sd-invalid-mark",
         text: "!",
-        title: row.violations.map((v) => visible(v)).join("\n"),
-      });
+        title: [...row.violations, ...warnings].map((v) => visible(v)).join("\n"),
+      })
+    : warnings.length > 0
+      ? el("span", {
+          className: "sd-mark sd-warning-mark",
+          testid: "sd-warning-mark",
+          text: "~",
+          title: warnings.map((w) => visible(w)).join("\n"),
+        })
+      : el("span", { className: "sd-mark" });
   const node = el("div", { className: "sd-row", testid: "sd-row" }, [
     el("span", { className: `sd-badge sd-type-${b.kind}` }, visibleNodes(b.text)),
     el("span", { className: "sd-label", testid: "sd-label" }, visibleNodes(label(row))),
@@ -59,6 +67,7 @@ function buildRow(row: Row): HTMLElement {
   node.dataset.type = row.type ?? "";
   node.setAttribute("role", "option");
   if (!row.valid) node.classList.add("sd-invalid");
+  else if (warnings.length > 0) node.classList.add("sd-warned");
   return node;
 }
 

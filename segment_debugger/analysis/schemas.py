@@ -1,0 +1,366 @@
+"""Schemas inferred from traffic, and drift (a :class:`~.core.buffer.BufferObserver`).
+
+Per (type, event name) — the ``event`` of a track call, the ``name`` of a page or screen call,
+None for the others — :class:`Schemas` counts, over the buffered events, the property paths
+seen (``properties.*`` for track/page/screen, ``traits.*`` for identify/group, nested objects
+with dots; arrays are a value, not descended into), the JSON types seen for each (``string``,
+``number``, ``boolean``, ``object``, ``array``, ``null``), how many events hold each path, and
+when it was first and last seen. Learning starts from what is buffered when it is attached,
+and evicted or cleared events are forgotten: the counts always equal a recount of the buffer.
+
+Drift, added to ``event.warnings`` as an event is appended (the event stays valid):
+
+- **type**: a path whose JSON type differs from its established type: the type of at least
+  95 % of its earlier occurrences that were not themselves drift (at least
+  :attr:`Schemas.min_established` of them), or the frozen baseline's. So once ``price`` is
+  established as a number, every string ``price`` is flagged, not only the first; once the
+  numbers have all left the buffer, the new type is learned. ``null`` is never drift.
+- **new property**: a path never seen on an event name already seen at least ``new_after``
+  times (default 20).
+- **missing property**: a path present in at least 95 % of the last ``missing_after`` or more
+  occurrences (default 100) that this event lacks.
+
+Nested paths are reported at the shallowest level (a new object is one new property, not one
+per key inside it). :meth:`Schemas.freeze` pins the current schema as the baseline: drift is
+then judged against it instead of the moving counts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from segment_debugger.core.event import Event
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from segment_debugger.core.buffer import EventBuffer
+
+__all__ = ["Schemas", "attach", "json_type"]
+
+#: The share of occurrences that makes a type "established" or a property "always there".
+ESTABLISHED_SHARE = 0.95
+#: Paths deeper than this are not followed (the object at this depth is one value).
+MAX_DEPTH = 8
+#: At most this many paths are learned per event (hostile payloads).
+MAX_PATHS = 500
+#: At most this many drift warnings are written per event (the rest are counted).
+MAX_WARNINGS = 5
+
+_GROUP_OF = {
+    "track": "properties",
+    "page": "properties",
+    "screen": "properties",
+    "identify": "traits",
+    "group": "traits",
+}
+_NAME_OF = {"track": "event", "page": "name", "screen": "name"}
+_TYPES: dict[type, str] = {
+    str: "string", int: "number", float: "number", bool: "boolean", dict: "object",
+    list: "array", type(None): "null",
+}
+_loads = orjson.loads
+
+Key = tuple[str, "str | None"]
+Signature = tuple[tuple[str, str], ...]
+
+
+def json_type(value: object) -> str:
+    """Return the JSON type name of a parsed value (``number`` for ints and floats alike)."""
+    return _TYPES.get(type(value), "string")
+
+
+@dataclass(slots=True)
+class _Path:
+    types: dict[str, int] = field(default_factory=dict)  # buffered occurrences per type
+    clean: dict[str, int] = field(default_factory=dict)  # ... of those that were not drift
+    count: int = 0  # buffered events holding the path
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+
+@dataclass(slots=True)
+class _Schema:
+    occurrences: int = 0  # buffered events of this (type, name)
+    paths: dict[str, _Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Baseline:
+    occurrences: int
+    types: dict[str, str | None]  # path -> established type (None: none established)
+    shares: dict[str, float]  # path -> share of occurrences holding it
+
+
+class Schemas:
+    """Schemas learned from a buffer's events, and drift warnings (see the module docstring)."""
+
+    def __init__(
+        self, *, new_after: int = 20, missing_after: int = 100, min_established: int = 5
+    ) -> None:
+        self.new_after = new_after
+        self.missing_after = missing_after
+        self.min_established = min_established
+        self._lock = threading.Lock()
+        self._schemas: dict[Key, _Schema] = {}
+        # seq -> what the event added: (key, signature, drifted paths), to forget it on eviction
+        self._seen: dict[int, tuple[Key, Signature, frozenset[str]]] = {}
+        self._signatures: dict[Signature, Signature] = {}  # interned: events share them
+        self._baseline: dict[Key, _Baseline] | None = None
+
+    # ---- BufferObserver ----------------------------------------------------------------------
+
+    def appended(self, events: Sequence[Event], evicted: Sequence[Event]) -> None:
+        """Judge and learn each appended event, then forget the evicted ones."""
+        with self._lock:
+            for event in events:
+                self._learn(event, judge=True)
+            for event in evicted:
+                self._forget(event.seq)
+
+    def learn(self, events: Sequence[Event]) -> None:
+        """Learn already-buffered events without judging them (attaching to a full buffer)."""
+        with self._lock:
+            for event in events:
+                self._learn(event, judge=False)
+
+    def cleared(self) -> None:
+        """Forget everything learned (the baseline, if frozen, stays)."""
+        with self._lock:
+            self._schemas.clear()
+            self._seen.clear()
+            self._signatures.clear()
+
+    # ---- learning ----------------------------------------------------------------------------
+
+    def _learn(self, event: Event, *, judge: bool) -> None:
+        typ = event.type
+        if typ is None or event.seq in self._seen:
+            return
+        name_field = _NAME_OF.get(typ)
+        name = getattr(event, name_field) if name_field else None
+        key: Key = (typ, name)
+        group_name = _GROUP_OF.get(typ)
+        signature: Signature = ()
+        if group_name is not None:
+            group = event.traits if group_name == "traits" else event.properties
+            if group:
+                pairs: list[tuple[str, str]] = []
+                _walk(group, group_name, 1, pairs)
+                signature = tuple(pairs)
+                signature = self._signatures.setdefault(signature, signature)
+        schema = self._schemas.get(key)
+        if schema is None:
+            schema = self._schemas[key] = _Schema()
+        drifted = (
+            self._judge(event, key, schema, signature)
+            if judge and schema.occurrences
+            else frozenset()
+        )
+        at = event.received_at
+        schema.occurrences += 1
+        paths = schema.paths
+        for path, kind in signature:
+            stats = paths.get(path)
+            if stats is None:
+                stats = paths[path] = _Path(first_seen=at)
+            stats.count += 1
+            stats.types[kind] = stats.types.get(kind, 0) + 1
+            if path not in drifted:
+                stats.clean[kind] = stats.clean.get(kind, 0) + 1
+            if at > stats.last_seen:
+                stats.last_seen = at
+        self._seen[event.seq] = (key, signature, drifted)
+
+    def _forget(self, seq: int) -> None:
+        seen = self._seen.pop(seq, None)
+        if seen is None:
+            return
+        key, signature, drifted = seen
+        schema = self._schemas[key]
+        schema.occurrences -= 1
+        for path, kind in signature:
+            stats = schema.paths[path]
+            stats.count -= 1
+            _decrement(stats.types, kind)
+            if path not in drifted:
+                _decrement(stats.clean, kind)
+            if not stats.count:
+                del schema.paths[path]
+        if not schema.occurrences:
+            del self._schemas[key]
+
+    def _judge(
+        self, event: Event, key: Key, schema: _Schema, signature: Signature
+    ) -> frozenset[str]:
+        """Add drift warnings to ``event``; return the paths whose type drifted."""
+        baseline = None if self._baseline is None else self._baseline.get(key)
+        label = key[1] if key[1] is not None else key[0]
+        found: list[str] = []
+        drifted: set[str] = set()
+        present = {path for path, _ in signature}
+        occurrences = schema.occurrences if baseline is None else baseline.occurrences
+        for path, kind in signature:
+            parent = path.rpartition(".")[0]
+            if baseline is not None:
+                known = path in baseline.types
+                established = baseline.types.get(path)
+            else:
+                stats = schema.paths.get(path)
+                known = stats is not None
+                established = None if stats is None else self._established(stats)
+            if not known:
+                if occurrences >= self.new_after and (
+                    _is_group(parent) or _parent_known(parent, baseline, schema)
+                ):
+                    found.append(f"{label}: new property {path} "
+                                 f"(not in {occurrences:,} earlier occurrences)")
+                continue
+            if established is not None and kind != established and kind != "null":
+                drifted.add(path)
+                found.append(f"{label}: {path} is {_article(kind)}, established as {established}")
+        if occurrences >= self.missing_after:
+            shares = (
+                baseline.shares if baseline is not None
+                else {p: s.count / schema.occurrences for p, s in schema.paths.items()}
+            )
+            for path, share in shares.items():
+                if share >= ESTABLISHED_SHARE and path not in present:
+                    parent = path.rpartition(".")[0]
+                    if _is_group(parent) or parent in present:
+                        found.append(f"{label}: {path} missing (present in {share:.0%} of the "
+                                     f"last {occurrences:,} occurrences)")
+        if found:
+            if len(found) > MAX_WARNINGS:
+                found[MAX_WARNINGS:] = [f"{label}: {len(found) - MAX_WARNINGS} more drift warnings"]
+            event.warnings = [*event.warnings_view(), *found]
+        return frozenset(drifted)
+
+    def _established(self, stats: _Path) -> str | None:
+        clean = stats.clean
+        total = sum(n for kind, n in clean.items() if kind != "null")
+        if total < self.min_established:
+            return None
+        kind, n = max(((k, n) for k, n in clean.items() if k != "null"), key=lambda kn: kn[1])
+        return kind if n >= ESTABLISHED_SHARE * total else None
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Pin the current schema as the baseline drift is judged against (until unfrozen)."""
+        with self._lock:
+            self._baseline = {
+                key: _Baseline(
+                    occurrences=schema.occurrences,
+                    types={p: self._established(s) for p, s in schema.paths.items()},
+                    shares={p: s.count / schema.occurrences for p, s in schema.paths.items()},
+                )
+                for key, schema in self._schemas.items()
+            }
+
+    def unfreeze(self) -> None:
+        """Judge drift against the moving counts again."""
+        with self._lock:
+            self._baseline = None
+
+    @property
+    def frozen(self) -> bool:
+        """Whether a baseline is pinned."""
+        return self._baseline is not None
+
+    def occurrences(self, typ: str, name: str | None) -> int:
+        """Buffered events of this (type, name)."""
+        with self._lock:
+            schema = self._schemas.get((typ, name))
+            return 0 if schema is None else schema.occurrences
+
+    def paths_by_event(self) -> dict[Key, dict[str, tuple[dict[str, int], int]]]:
+        """(type, name) -> path without its group prefix -> (count per type, events)."""
+        with self._lock:
+            out: dict[Key, dict[str, tuple[dict[str, int], int]]] = {}
+            for key, schema in self._schemas.items():
+                out[key] = {
+                    path.partition(".")[2]: (dict(stats.types), stats.count)
+                    for path, stats in schema.paths.items()
+                }
+            return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per (type, event, path): see :meth:`to_frame`."""
+        with self._lock:
+            rows = []
+            for (typ, name), schema in self._schemas.items():
+                for path, stats in schema.paths.items():
+                    rows.append({
+                        "type": typ,
+                        "event": name,
+                        "path": path,
+                        "types": sorted(stats.types, key=lambda k: (-stats.types[k], k)),
+                        "count": stats.count,
+                        "share": stats.count / schema.occurrences,
+                        "first_seen": stats.first_seen,
+                        "last_seen": stats.last_seen,
+                    })
+        rows.sort(key=lambda r: (r["type"], r["event"] or "", r["path"]))
+        return rows
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a new DataFrame, one row per (type, event, path).
+
+        Columns: ``type``, ``event``, ``path``, ``types`` (most frequent first), ``count``,
+        ``share`` (of that event's buffered occurrences), ``first_seen`` (since learning
+        started) and ``last_seen`` (UTC).
+        """
+        import pandas as pd
+
+        frame: pd.DataFrame = pd.DataFrame(
+            self.rows(),
+            columns=["type", "event", "path", "types", "count", "share", "first_seen",
+                     "last_seen"],
+        )
+        for column in ("first_seen", "last_seen"):
+            frame[column] = pd.to_datetime(
+                frame[column].astype("float64"), unit="s", utc=True
+            )
+        return frame
+
+
+def attach(buffer: EventBuffer) -> Schemas:
+    """Return the buffer's :class:`Schemas`, attaching one (learning what is buffered) if none."""
+    return buffer.schema_inference()
+
+
+def _walk(obj: dict[str, Any], prefix: str, depth: int, out: list[tuple[str, str]]) -> None:
+    for key, value in obj.items():
+        path = f"{prefix}.{key}"
+        kind = _TYPES.get(type(value), "string")
+        out.append((path, kind))
+        if len(out) >= MAX_PATHS:
+            return
+        if kind == "object" and depth < MAX_DEPTH and value:
+            _walk(value, path, depth + 1, out)
+
+
+def _decrement(counts: dict[str, int], kind: str) -> None:
+    left = counts[kind] - 1
+    if left:
+        counts[kind] = left
+    else:
+        del counts[kind]
+
+
+def _is_group(path: str) -> bool:
+    return path in ("properties", "traits")
+
+
+def _parent_known(parent: str, baseline: _Baseline | None, schema: _Schema) -> bool:
+    return parent in baseline.types if baseline is not None else parent in schema.paths
+
+
+def _article(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeio" else f"a {kind}"

@@ -1,0 +1,184 @@
+"""Schemas inferred from traffic (equal to a recount of the buffer), and drift warnings."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.redis_server import RedisServer
+from support.waiting import wait_until
+
+from segment_debugger.analysis.schemas import Schemas, json_type
+from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.event import Event
+from segment_debugger.core.segment import parse_event
+
+
+def ev(typ: str = "track", name: str | None = "Order", at: float = 1.0, **group: Any) -> Event:
+    payload: dict[str, Any] = {"type": typ, "userId": "u"}
+    if typ == "track":
+        payload["event"] = name
+    elif typ in ("page", "screen"):
+        payload["name"] = name
+    if typ in ("identify", "group"):
+        payload["traits"] = group
+        payload["groupId"] = "g"
+    else:
+        payload["properties"] = group
+    return parse_event(orjson.dumps(payload), "events", at)
+
+
+def recount(events: list[Event]) -> dict[tuple[str, str | None, str], tuple[dict[str, int], int]]:
+    """What the schema must be: every buffered event counted again from its payload."""
+    out: dict[tuple[str, str | None, str], tuple[Counter[str], int]] = {}
+    counts: dict[tuple[str, str | None, str], int] = defaultdict(int)
+    types: dict[tuple[str, str | None, str], Counter[str]] = defaultdict(Counter)
+
+    def walk(obj: dict[str, Any], prefix: str, key: tuple[str, str | None]) -> None:
+        for k, v in obj.items():
+            path = f"{prefix}.{k}"
+            counts[(*key, path)] += 1
+            types[(*key, path)][json_type(v)] += 1
+            if isinstance(v, dict) and v:
+                walk(v, path, key)
+
+    for e in events:
+        assert e.type is not None
+        if e.type == "alias":  # no properties or traits in Segment's spec: not learned
+            continue
+        name = e.event if e.type == "track" else e.name if e.type in ("page", "screen") else None
+        group = "traits" if e.type in ("identify", "group") else "properties"
+        obj = e.traits if group == "traits" else e.properties
+        if obj:
+            walk(obj, group, (e.type, name))
+    for k in counts:
+        out[k] = (types[k], counts[k])
+    return {k: (dict(t), c) for k, (t, c) in out.items()}
+
+
+values = st.one_of(st.integers(0, 9), st.text("ab", max_size=2), st.booleans(), st.none(),
+                   st.lists(st.integers(0, 1), max_size=1))
+groups = st.dictionaries(
+    st.sampled_from(["price", "sku", "a"]),
+    st.one_of(values, st.dictionaries(st.sampled_from(["b", "c"]), values, max_size=2)),
+    max_size=3,
+)
+@settings(max_examples=60, deadline=None)
+@given(
+    max_messages=st.integers(1, 12),
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.sampled_from(["track", "page", "identify", "alias"]),
+                      st.sampled_from(["Order", "Home"]), groups),
+            st.tuples(st.just("clear"), st.none(), st.none(), st.none()),
+        ),
+        max_size=40,
+    ),
+    attach_after=st.integers(0, 10),
+)
+def test_schema_inference_equals_a_direct_recount(
+    max_messages: int, ops: list[tuple[str, Any, Any, Any]], attach_after: int
+) -> None:
+    buf = EventBuffer(max_messages=max_messages)
+    for i, (op, typ, name, group) in enumerate(ops):
+        if i == attach_after:
+            buf.schema_inference()  # learning starts from what is buffered
+        if op == "clear":
+            buf.clear()
+        else:
+            buf.append(ev(typ, name, float(i), **group))
+    schemas = buf.schema_inference()
+    got = {
+        (r["type"], r["event"], r["path"]): (r["types"], r["count"]) for r in schemas.rows()
+    }
+    expected = recount(buf.snapshot())
+    assert {k: c for k, (_, c) in got.items()} == {k: c for k, (_, c) in expected.items()}
+    for key, (type_names, _) in got.items():
+        assert sorted(type_names) == sorted(expected[key][0])
+    keys = {(e.type, e.event if e.type == "track" else e.name if e.type == "page" else None)
+            for e in buf.snapshot()}
+    for typ, name in keys:
+        assert schemas.occurrences(typ or "", name) == sum(
+            1 for e in buf.snapshot() if e.type == typ and
+            (e.event if typ == "track" else e.name if typ == "page" else None) == name)
+    for row in schemas.rows():
+        assert 0 < row["share"] <= 1 and row["first_seen"] <= row["last_seen"]
+
+
+def test_every_string_price_after_numbers_is_flagged_until_the_numbers_are_gone() -> None:
+    buf = EventBuffer(max_messages=300, infer_schemas=True)
+    numbers = [buf.append(ev(price=i)) for i in range(200)]
+    assert not any(e.warnings for e in numbers)
+    strings = [buf.append(ev(price=str(i))) for i in range(50)]
+    assert all(
+        e.warnings == ["Order: properties.price is a string, established as number"]
+        for e in strings
+    ), "every string price is flagged, not only the first"
+    assert all(e.valid for e in strings)
+    assert buf.stats["warnings"] == 50
+    assert buf.query("warning:price").shape[0] == 50
+    buf2 = EventBuffer(max_messages=10, infer_schemas=True)
+    for i in range(10):
+        buf2.append(ev(price=i))
+    late = [buf2.append(ev(price=str(i))) for i in range(20)]
+    assert late[0].warnings and not late[-1].warnings, "learned once the numbers left"
+
+
+def test_new_and_missing_properties() -> None:
+    schemas = Schemas(new_after=20, missing_after=100)
+    buf = EventBuffer(max_messages=1000)
+    buf.add_observer(schemas)
+    early_new = [buf.append(ev(price=1)) for _ in range(5)] + [buf.append(ev(price=1, x=1))]
+    assert not early_new[-1].warnings, "new properties count only after N occurrences"
+    for _ in range(120):
+        buf.append(ev(price=1, sku="s", address={"city": "Oslo"}))
+    new = buf.append(ev(price=1, sku="s", address={"city": "Oslo"}, coupon={"code": "X"}))
+    assert new.warnings == [
+        "Order: new property properties.coupon (not in 126 earlier occurrences)"
+    ]
+    missing = buf.append(ev(price=1))
+    assert sorted(missing.warnings) == [
+        "Order: properties.address missing (present in 95% of the last 127 occurrences)",
+        "Order: properties.sku missing (present in 95% of the last 127 occurrences)",
+    ]
+    assert not buf.append(ev("page", "Home", p=1)).warnings  # another event: its own schema
+
+
+def test_freeze_pins_the_baseline_and_the_frame() -> None:
+    buf = EventBuffer(max_messages=50)
+    for i in range(50):
+        buf.append(ev(price=i, at=float(i)))
+    frame = buf.schemas(freeze=True)
+    assert list(frame.columns) == ["type", "event", "path", "types", "count", "share",
+                                   "first_seen", "last_seen"]
+    row = frame.iloc[0]
+    assert (row["type"], row["event"], row["path"], row["types"], row["count"], row["share"]) == (
+        "track", "Order", "properties.price", ["number"], 50, 1.0)
+    assert str(row["last_seen"]) == "1970-01-01 00:00:49+00:00"
+    flagged = [buf.append(ev(price="x")) for _ in range(100)]  # the numbers all leave
+    assert all(e.warnings for e in flagged), "the frozen baseline still says number"
+    buf.schema_inference().unfreeze()
+    assert not buf.append(ev(price="y")).warnings
+
+
+def test_drift_over_a_real_redis_stream(redis_server: RedisServer) -> None:
+    from segment_debugger.sources.streams import StreamSource
+
+    buf = EventBuffer(infer_schemas=True)
+    with redis_server.client() as client:
+        for i in range(300):
+            price: Any = i if i < 150 else f"{i}.00"
+            payload = {"type": "track", "event": "Order Completed", "userId": "u",
+                       "messageId": f"m{i}", "properties": {"price": price, "n": i}}
+            client.xadd("orders", {"data": orjson.dumps(payload)})
+    with StreamSource(redis_server.url, streams=["orders"], start="0", buffer=buf):
+        wait_until(lambda: len(buf) == 300, what="300 entries read")
+    events = buf.snapshot()
+    assert [bool(e.warnings) for e in events] == [False] * 150 + [True] * 150
+    assert events[150].warnings == [
+        "Order Completed: properties.price is a string, established as number"
+    ]
+    assert all(e.valid for e in events)
