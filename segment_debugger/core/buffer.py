@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from segment_debugger.analysis.checks import Checks
+from segment_debugger.core.checks import Checks
 from segment_debugger.core.event import EVENT_TYPES, Event
 from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
@@ -126,7 +126,7 @@ class EventBuffer:
     ``clock`` is the monotonic clock used for ``stats["rate_per_s"]`` (injectable for tests).
 
     ``checks`` sets the clock and delivery checks run on every appended event (warnings, see
-    :class:`~segment_debugger.analysis.checks.Checks`; None turns them off). ``tracking_plan``
+    :class:`~segment_debugger.core.checks.Checks`; None turns them off). ``tracking_plan``
     (a dict, or the path of a JSON or YAML file, see :mod:`segment_debugger.analysis.plans`)
     adds a violation to each event that breaks it, which makes that event invalid.
     ``infer_schemas`` learns the schema of the traffic from the start, so drift becomes

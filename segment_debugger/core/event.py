@@ -239,7 +239,7 @@ class Event:
     def warnings(self) -> list[str]:
         """Short readable strings about things worth a look; they leave the event valid.
 
-        Clock and delivery checks (:mod:`segment_debugger.analysis.checks`) and schema drift
+        Clock and delivery checks (:mod:`segment_debugger.core.checks`) and schema drift
         (:mod:`segment_debugger.analysis.schemas`) add them. The list is the event's own.
         """
         warnings = self._warnings

@@ -60,7 +60,7 @@ BAD_KINDS: tuple[str, ...] = (
 )
 
 #: Bad kinds that a spec-following parser flags as invalid (a duplicate messageId is a warning:
-#: the buffer flags it, and the event stays valid; see segment_debugger.analysis.checks).
+#: the buffer flags it, and the event stays valid; see segment_debugger.core.checks).
 FLAGGED_KINDS: frozenset[str] = frozenset(BAD_KINDS) - {"html", "duplicate_message_id"}
 
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.events import typical_event
 
-from segment_debugger.analysis.checks import Checks
 from segment_debugger.core.buffer import MAX_GAPS_KEPT, EventBuffer, Gap
+from segment_debugger.core.checks import Checks
 from segment_debugger.core.event import Event
 from segment_debugger.core.frame import BASE_COLUMNS
 from segment_debugger.core.segment import duplicate_violation, parse_event

@@ -7,8 +7,8 @@ import gc
 import orjson
 import pytest
 
-from segment_debugger.analysis.checks import Checks, epoch_seconds, seconds_text
 from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.checks import Checks, epoch_seconds, seconds_text
 from segment_debugger.core.event import FIELDS, Event
 from segment_debugger.core.query import parse_query
 from segment_debugger.core.segment import parse_event
