@@ -23,6 +23,10 @@ _EXPORTS = {
     "running": "widget.registry",
     "close_all": "widget.registry",
     "open_recording": "io.recording",
+    "Capture": "io.capture",
+    "CaptureTimeout": "io.capture",
+    "Checks": "core.checks",
+    "Criteria": "core.query",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

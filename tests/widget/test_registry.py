@@ -117,3 +117,10 @@ def test_in_a_real_kernel_the_execute_request_names_the_cell() -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_every_public_name_imports() -> None:
+    """The lazy public API: each name in __all__ resolves (a typo in _EXPORTS would not)."""
+    for name in segment_debugger.__all__:
+        assert getattr(segment_debugger, name) is not None, name
+    assert sorted(segment_debugger.__all__) == sorted(dir(segment_debugger))
