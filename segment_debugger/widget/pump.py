@@ -87,6 +87,8 @@ class Pump:
     current status dict. ``start()``/``stop()`` are idempotent; ``stop()`` joins the thread.
     ``tick()`` runs one step synchronously (what the thread does), for tests and callers that
     drive the pump themselves. ``clock`` (seconds, monotonic) times the display budget.
+    ``rates`` returns the per-type series sent as ``stats["rates"]`` (see
+    :meth:`~segment_debugger.analysis.rates.RateCounter.series`), with the stats' schedule.
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Pump:
         status: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         criteria: Callable[[], Criteria] | None = None,
+        rates: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
         if throttle_ms < MIN_THROTTLE_MS:
             raise ValueError(
@@ -118,6 +121,7 @@ class Pump:
         self._status = status
         self._clock = clock
         self._criteria = criteria
+        self._rates = rates
         # Seqs of buffered events that match the criteria (oldest first), while there are any.
         self._matched: deque[int] = deque()
         self._matched_for: Criteria | None = None
@@ -356,7 +360,10 @@ class Pump:
     # -- traits ------------------------------------------------------------------------------
 
     def current_stats(self) -> dict[str, Any]:
-        """Return the buffer's stats plus ``displayed_rate_per_s`` and ``skipped`` (thinned)."""
+        """Return the buffer's stats plus ``displayed_rate_per_s`` and ``skipped`` (thinned).
+
+        With a ``rates`` callable, also ``rates``: events per second per type, the last 60 s.
+        """
         now = time.monotonic()
         with self._counts_lock:
             rows, skipped = self.rows_sent, self.skipped
@@ -367,6 +374,8 @@ class Pump:
         stats = dict(self.buffer.stats)
         stats["displayed_rate_per_s"] = self._displayed_rate
         stats["skipped"] = skipped
+        if self._rates is not None:
+            stats["rates"] = self._rates()
         return stats
 
     def refresh_traits(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import anywidget
 import traitlets
 
 from segment_debugger import __version__
+from segment_debugger.analysis.rates import attach as rates_attach
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.query import Criteria
 from segment_debugger.sources import open_source
@@ -129,7 +130,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     status = traitlets.Dict().tag(sync=True)
     """dict, Python -> front end: the source's {state, reason, url (redacted), since}."""
     stats = traitlets.Dict().tag(sync=True)
-    """dict, Python -> front end: buffer stats plus displayed_rate_per_s and skipped."""
+    """dict, Python -> front end: buffer stats plus displayed_rate_per_s, skipped and rates
+    (``{"t0": epoch second, "by_type": {type: [60 counts]}}`` or None, see :meth:`rates`)."""
     max_rows = traitlets.Int(10_000).tag(sync=True)
     """int, Python -> front end (default 10,000): the front end's store capacity."""
     # The kernel's package version: the front end warns when its bundle is another one.
@@ -194,6 +196,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             self._owns_source = True
         self._buffer: EventBuffer = buffer
         self._source: Source | None = source
+        self._rates = rates_attach(buffer)
         self._pump = Pump(
             buffer,
             self._send_message,
@@ -202,6 +205,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             on_traits=self._set_traits,
             status=self._current_status,
             criteria=lambda: self._criteria,
+            rates=self._rates.series,
         )
         if not frontend_built():
             log.warning("segment_debugger front end not built; the widget shows a notice. "
@@ -373,6 +377,15 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     def people(self) -> pd.DataFrame:
         """Return one row per person in the buffer (see :meth:`EventBuffer.people`)."""
         return self._buffer.people()
+
+    def rates(self) -> pd.DataFrame:
+        """Return events received per second and type, the last 60 s (the header's sparklines).
+
+        Indexed by second (UTC), one column per Segment type plus ``unknown``, zeros filled;
+        arrivals are counted (evictions and ``clear()`` do not change them). See
+        :mod:`segment_debugger.analysis.rates`.
+        """
+        return self._rates.to_frame()
 
     def schemas(self, *, freeze: bool = False) -> pd.DataFrame:
         """Return the schemas inferred from traffic (see :meth:`EventBuffer.schemas`)."""

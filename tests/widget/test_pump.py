@@ -429,6 +429,26 @@ def test_traits_refresh_only_when_changed(pumps: list[Pump]) -> None:
     assert [set(c) for _, c in rec.traits] == [{"stats", "status"}, {"stats"}, {"status"}]
 
 
+def test_stats_carry_the_rates_series_on_the_stats_schedule(pumps: list[Pump]) -> None:
+    from segment_debugger.analysis.rates import RateCounter
+
+    now = [1_700_000_000.5]
+    buffer, rec = EventBuffer(clock=lambda: 1000.0), Recorder()
+    counter = RateCounter(clock=lambda: now[0])
+    buffer.add_observer(counter)
+    pump = Pump(buffer, rec.send, on_traits=rec.on_traits, rates=counter.series)
+    pumps.append(pump)
+    assert pump.refresh_traits()["stats"]["rates"] is None  # nothing arrived: nothing to draw
+    event = make_event(1, type="identify")
+    event.received_at = now[0]
+    buffer.append(event)
+    rates = pump.refresh_traits()["stats"]["rates"]
+    assert rates == {"t0": 1_700_000_000 - 59, "by_type": {"identify": [0] * 59 + [1]}}
+    assert pump.refresh_traits() == {}  # same second, same counts: no update
+    now[0] += 1.0
+    assert pump.refresh_traits()["stats"]["rates"]["by_type"]["identify"] == [0] * 58 + [1, 0]
+
+
 # -- filter before thinning, and latency --------------------------------------------------------
 
 

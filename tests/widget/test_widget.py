@@ -291,6 +291,26 @@ def test_status_and_stats_traits_follow_the_source(
     assert comm_of(dbg).updates("stats")[-1]["received"] == 3
 
 
+def test_stats_trait_carries_the_rates_per_type_and_rates_returns_them(
+    make_debugger: Callable[..., SegmentDebugger], redis_server: RedisServer
+) -> None:
+    dbg = live(make_debugger())
+    publish(redis_server, [payload(i) for i in range(3)] + [payload(9, "page")])
+    wait_until(lambda: (dbg.stats.get("rates") or {}).get("by_type", {}).get("page") is not None)
+    rates = dbg.stats["rates"]
+    assert set(rates) == {"t0", "by_type"}
+    assert set(rates["by_type"]) == {"track", "page"}
+    assert all(len(v) == 60 for v in rates["by_type"].values())
+    assert sum(rates["by_type"]["track"]) == 3 and sum(rates["by_type"]["page"]) == 1
+    assert isinstance(rates["t0"], int) and abs(rates["t0"] + 59 - time.time()) < 5
+    sent = comm_of(dbg).updates("stats")[-1]
+    assert sent["rates"]["by_type"].keys() == rates["by_type"].keys()
+    frame = dbg.rates()
+    assert len(frame) == 60 and str(frame.index.tz) == "UTC"
+    assert int(frame["track"].sum()) == 3 and int(frame["page"].sum()) == 1
+    assert int(frame["identify"].sum()) == 0
+
+
 def test_pause_and_resume_set_the_trait(make_debugger: Callable[..., SegmentDebugger]) -> None:
     dbg = make_debugger(autostart=False)
     dbg.pause()
