@@ -110,7 +110,8 @@ class Schemas:
         self._schemas: dict[Key, _Schema] = {}
         # seq -> what the event added: (key, signature, drifted paths), to forget it on eviction
         self._seen: dict[int, tuple[Key, Signature, frozenset[str]]] = {}
-        self._signatures: dict[Signature, Signature] = {}  # interned: events share them
+        # interned: events share them; with the set of their paths, for judging
+        self._signatures: dict[Signature, tuple[Signature, frozenset[str]]] = {}
         self._baseline: dict[Key, _Baseline] | None = None
 
     # ---- BufferObserver ----------------------------------------------------------------------
@@ -147,18 +148,24 @@ class Schemas:
         key: Key = (typ, name)
         group_name = _GROUP_OF.get(typ)
         signature: Signature = ()
+        present: frozenset[str] = frozenset()
         if group_name is not None:
             group = event.traits if group_name == "traits" else event.properties
             if group:
                 pairs: list[tuple[str, str]] = []
                 _walk(group, group_name, 1, pairs)
                 signature = tuple(pairs)
-                signature = self._signatures.setdefault(signature, signature)
+                interned = self._signatures.get(signature)
+                if interned is None:
+                    present = frozenset(path for path, _ in signature)
+                    self._signatures[signature] = (signature, present)
+                else:
+                    signature, present = interned
         schema = self._schemas.get(key)
         if schema is None:
             schema = self._schemas[key] = _Schema()
         drifted = (
-            self._judge(event, key, schema, signature)
+            self._judge(event, key, schema, signature, present)
             if judge and schema.occurrences
             else frozenset()
         )
@@ -196,58 +203,83 @@ class Schemas:
             del self._schemas[key]
 
     def _judge(
-        self, event: Event, key: Key, schema: _Schema, signature: Signature
+        self, event: Event, key: Key, schema: _Schema, signature: Signature,
+        present: frozenset[str],
     ) -> frozenset[str]:
         """Add drift warnings to ``event``; return the paths whose type drifted."""
         baseline = None if self._baseline is None else self._baseline.get(key)
         label = key[1] if key[1] is not None else key[0]
         found: list[str] = []
         drifted: set[str] = set()
-        present = {path for path, _ in signature}
         occurrences = schema.occurrences if baseline is None else baseline.occurrences
+        paths = schema.paths
+        known_paths = 0  # of this event's paths, those the schema (or baseline) holds
         for path, kind in signature:
-            parent = path.rpartition(".")[0]
             if baseline is not None:
                 known = path in baseline.types
                 established = baseline.types.get(path)
             else:
-                stats = schema.paths.get(path)
+                stats = paths.get(path)
                 known = stats is not None
-                established = None if stats is None else self._established(stats)
+                if stats is None or kind == "null":
+                    established = None
+                else:
+                    clean = stats.clean
+                    # only this type seen (clean): established as it, or not yet — no drift
+                    established = (
+                        None if len(clean) == 1 and kind in clean else self._established(stats)
+                    )
             if not known:
-                if occurrences >= self.new_after and (
-                    _is_group(parent) or _parent_known(parent, baseline, schema)
-                ):
-                    found.append(f"{label}: new property {path} "
-                                 f"(not in {occurrences:,} earlier occurrences)")
+                if occurrences >= self.new_after:
+                    parent = path.rpartition(".")[0]
+                    if _is_group(parent) or _parent_known(parent, baseline, schema):
+                        found.append(f"{label}: new property {path} "
+                                     f"(not in {occurrences:,} earlier occurrences)")
                 continue
+            known_paths += 1
             if established is not None and kind != established and kind != "null":
                 drifted.add(path)
                 found.append(f"{label}: {path} is {_article(kind)}, established as {established}")
         if occurrences >= self.missing_after:
-            shares = (
-                baseline.shares if baseline is not None
-                else {p: s.count / schema.occurrences for p, s in schema.paths.items()}
-            )
-            for path, share in shares.items():
-                if share >= ESTABLISHED_SHARE and path not in present:
-                    parent = path.rpartition(".")[0]
-                    if _is_group(parent) or parent in present:
-                        found.append(f"{label}: {path} missing (present in {share:.0%} of the "
-                                     f"last {occurrences:,} occurrences)")
+            if baseline is not None:
+                if known_paths < len(baseline.shares):
+                    for path, share in baseline.shares.items():
+                        if path not in present and share >= ESTABLISHED_SHARE:
+                            self._missing(found, label, path, share, occurrences, present)
+            elif known_paths < len(paths):  # else every path the schema holds is here
+                total = schema.occurrences
+                for path, stats in paths.items():
+                    if path not in present:
+                        share = stats.count / total
+                        if share >= ESTABLISHED_SHARE:
+                            self._missing(found, label, path, share, occurrences, present)
         if found:
             if len(found) > MAX_WARNINGS:
                 found[MAX_WARNINGS:] = [f"{label}: {len(found) - MAX_WARNINGS} more drift warnings"]
             event.warnings = [*event.warnings_view(), *found]
         return frozenset(drifted)
 
+    @staticmethod
+    def _missing(
+        found: list[str], label: str, path: str, share: float, occurrences: int,
+        present: frozenset[str],
+    ) -> None:
+        parent = path.rpartition(".")[0]
+        if _is_group(parent) or parent in present:
+            found.append(f"{label}: {path} missing (present in {share:.0%} of the "
+                         f"last {occurrences:,} occurrences)")
+
     def _established(self, stats: _Path) -> str | None:
-        clean = stats.clean
-        total = sum(n for kind, n in clean.items() if kind != "null")
+        total = 0
+        best, most = "", -1
+        for kind, n in stats.clean.items():  # the first most frequent wins a tie (as max())
+            if kind != "null":
+                total += n
+                if n > most:
+                    best, most = kind, n
         if total < self.min_established:
             return None
-        kind, n = max(((k, n) for k, n in clean.items() if k != "null"), key=lambda kn: kn[1])
-        return kind if n >= ESTABLISHED_SHARE * total else None
+        return best if most >= ESTABLISHED_SHARE * total else None
 
     # ---- reading -----------------------------------------------------------------------------
 

@@ -23,8 +23,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from segment_debugger.core.checks import Checks
-from segment_debugger.core.event import EVENT_TYPES, Event
+from segment_debugger.core.event import EVENT_TYPES, FROM_RAW, Event
 from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
 
@@ -50,6 +52,7 @@ RATE_WINDOW_S = 5
 #: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
 log = logging.getLogger(__name__)
 
+_loads = orjson.loads
 _TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
 
 
@@ -253,10 +256,22 @@ class EventBuffer:
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
         gone: list[Event] | None = [] if self._observers else None
         inspect, warn_duplicates = self._inspect, self._warn_duplicates
+        # With a tracking plan or schema inference on, the payload is parsed once per event and
+        # shared by the plan check and the observers until the batch is told (then let go).
+        shared: list[Event] | None = (
+            [] if self._plan is not None or self._schemas is not None else None
+        )
         try:
             for event in batch:
                 seq += 1
                 event.seq = seq
+                if shared is not None and event._data is FROM_RAW:
+                    try:
+                        event._data = _loads(event.raw)
+                    except Exception:  # left to re-parse (and fail) as before
+                        pass
+                    else:
+                        shared.append(event)
                 message_id = event.messageId
                 if message_id is not None:
                     copies = message_ids.get(message_id)
@@ -299,6 +314,9 @@ class EventBuffer:
             self._evicted += evicted
             if gone is not None:
                 self._notify(lambda o: o.appended(batch, gone))
+            if shared:
+                for event in shared:
+                    event._data = FROM_RAW
             # counted after the observers, which may add warnings (schema drift)
             self._warned += sum(1 for event in batch if event._warnings)
             self._grew.notify_all()
