@@ -164,6 +164,18 @@ export interface Gap {
   estimate_basis?: EstimateBasis | string;
 }
 
+/**
+ * `stats.rates`: events received per second per type over the last 60 s (Python's
+ * analysis/rates.py), one value per second from epoch second `t0`; only types with an arrival
+ * in the window are listed. null when nothing arrived in the window.
+ */
+export interface Rates {
+  /** epoch second of the first value */
+  t0: number;
+  /** type ("track", ..., "unknown") -> one count per second, oldest first */
+  by_type: Record<string, number[]>;
+}
+
 /** The `stats` trait: the buffer's stats plus the pump's display figures. */
 export interface Stats {
   /** events ever received; equals last_seq (seqs count received events from 1) */
@@ -186,6 +198,8 @@ export interface Stats {
   last_gap?: Gap | null;
   displayed_rate_per_s?: number;
   skipped?: number;
+  /** per-type events/s, the last 60 s (null: no arrivals in the window) */
+  rates?: Rates | null;
 }
 
 /** The `selected` trait (Python -> front end): the selected event as a dict, with its seq. */

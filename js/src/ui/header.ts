@@ -3,6 +3,7 @@ import { button, el, on, setText } from "./dom";
 import { bytes, count, timeOfDay } from "./format";
 import { EVENT_TYPES, type Gap, type Stats, type Status } from "../sync/protocol";
 import { visible } from "./visible";
+import { Sparklines } from "./sparkline";
 import { versionWarning } from "../version";
 
 const STATE_TEXT: Record<string, string> = {
@@ -150,6 +151,7 @@ export class Header {
   });
   private readonly counters = el("span", { className: "sd-counters", testid: "sd-stats" });
   private readonly byType = el("span", { className: "sd-by-type" });
+  private readonly sparks = new Sparklines();
   private readonly thinning = el("span", { className: "sd-thinning", testid: "sd-thinning" });
   private readonly off: () => void;
   private lastSkipped: number | null = null;
@@ -171,6 +173,7 @@ export class Header {
       this.gap,
       this.counters,
       this.byType,
+      this.sparks.element,
       this.thinning,
       el("span", { className: "sd-spacer" }),
       clear,
@@ -216,6 +219,7 @@ export class Header {
         .join(" · "),
     );
     this.byType.title = "Received per type (as of the last stats update, twice a second)";
+    this.sparks.set(s.rates);
     const gap = gapSummary(s);
     this.gap.hidden = gap === null;
     setText(this.gap, gap?.text ?? "");
@@ -252,6 +256,7 @@ export class Header {
 
   destroy(): void {
     this.off();
+    this.sparks.destroy();
     this.element.remove();
   }
 }
