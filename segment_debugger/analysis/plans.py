@@ -17,7 +17,9 @@ breaks the plan. Each break is a violation naming the event, the path and the ru
 (``Order Completed: properties.revenue: 'abc' is not of type 'number'``), so the event becomes
 invalid. Validation uses :mod:`jsonschema`, one validator built per schema when the plan is
 loaded; an event whose data is valid costs one ``is_valid`` call, and the errors are worded only
-for the events that break the plan.
+for the events that break the plan. When :mod:`fastjsonschema` is installed, a schema using only
+keywords both libraries read alike is also compiled with it, and data it accepts is valid
+without asking jsonschema (data it rejects is judged, and worded, by jsonschema).
 
 :func:`plan_from_traffic` writes a starter plan from the schemas inferred from traffic
 (:class:`~segment_debugger.analysis.schemas.Schemas`).
@@ -26,7 +28,7 @@ for the events that break the plan.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -78,7 +80,7 @@ class TrackingPlan:
             except SchemaError as exc:
                 raise ValueError(f"tracking plan: {where} is not a valid JSON Schema: "
                                  f"{exc.message}") from None
-            return cls(schema)
+            return _Validator(cls(schema), _fast_validator(schema))
 
         events = plan.get("events", {})
         if not isinstance(events, Mapping):
@@ -154,6 +156,97 @@ class TrackingPlan:
     def _flag(event: Event, found: list[str]) -> None:
         event.violations = [*event.violations_view(), *found]
         event.valid = False
+
+
+class _Validator:
+    """A jsonschema validator, with a compiled fastjsonschema one in front when it is safe."""
+
+    __slots__ = ("_fast", "_full")
+
+    def __init__(self, full: Any, fast: Callable[[Any], Any] | None) -> None:
+        self._full = full
+        self._fast = fast
+
+    def is_valid(self, value: Any) -> bool:
+        fast = self._fast
+        if fast is not None:
+            try:
+                fast(value)
+            except Exception:  # rejected (or it failed): jsonschema decides
+                return bool(self._full.is_valid(value))
+            return True
+        return bool(self._full.is_valid(value))
+
+    def iter_errors(self, value: Any) -> Iterable[Any]:
+        return self._full.iter_errors(value)  # type: ignore[no-any-return]
+
+
+#: Keywords fastjsonschema (draft 7) and jsonschema (the schema's draft, 2020-12 by default)
+#: read alike; with any other keyword, jsonschema alone validates. Their subschemas are walked.
+_FAST_PLAIN = frozenset({
+    "type", "required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+    "format", "title", "description", "default", "examples", "$comment",
+})
+_FAST_ONE = frozenset({"additionalProperties", "items", "not"})
+_FAST_MANY = frozenset({"anyOf", "allOf", "oneOf"})
+_FAST_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+
+
+def _fast_validator(schema: Any) -> Callable[[Any], Any] | None:
+    """Return a fastjsonschema validator for ``schema``, or None (not installed, or unsafe)."""
+    if not _fast_safe(schema, 0):
+        return None
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    try:
+        return fastjsonschema.compile(schema, use_formats=False)  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def _fast_safe(schema: Any, depth: int) -> bool:
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, Mapping) or depth > 32:
+        return False
+    for key, value in schema.items():
+        if key in _FAST_PLAIN:
+            if key == "type":
+                kinds = [value] if isinstance(value, str) else value
+                if not isinstance(kinds, list) or not all(k in _FAST_TYPES for k in kinds):
+                    return False
+            elif key == "required":
+                if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                    return False
+            elif key in ("title", "description", "default", "examples", "$comment", "format"):
+                continue
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+        elif key in ("enum", "const"):  # strings and null only: `in` is exact for them
+            values = value if key == "enum" else [value]
+            if not isinstance(values, list) or not all(
+                v is None or isinstance(v, str) for v in values
+            ):
+                return False
+        elif key == "properties":
+            if not isinstance(value, Mapping) or not all(
+                _fast_safe(sub, depth + 1) for sub in value.values()
+            ):
+                return False
+        elif key in _FAST_ONE:
+            if not _fast_safe(value, depth + 1):
+                return False
+        elif key in _FAST_MANY:
+            if not isinstance(value, list) or not value or not all(
+                _fast_safe(sub, depth + 1) for sub in value
+            ):
+                return False
+        else:
+            return False
+    return True
 
 
 def _messages(label: str, group: str, errors: Iterable[Any]) -> Iterable[str]:

@@ -103,3 +103,36 @@ def test_plan_from_traffic_is_a_plan_the_traffic_passes(tmp_path: Path) -> None:
     again.extend([track("Order Completed", revenue=1, currency="EUR", cart={"items": 2}),
                   track("Order Completed", revenue="1", currency="EUR", cart={"items": 2})])
     assert again.stats["invalid"] == 1
+
+
+def test_fast_validation_agrees_with_jsonschema() -> None:
+    """A schema compiled with fastjsonschema too judges exactly as jsonschema alone."""
+    from jsonschema.validators import validator_for
+
+    from segment_debugger.analysis.plans import _fast_safe, _fast_validator, _Validator
+
+    schema = {
+        "type": "object",
+        "required": ["a"],
+        "properties": {
+            "a": {"type": "string", "minLength": 2, "enum": ["ab", "abc", None]},
+            "q": {"type": "integer", "minimum": 1},
+            "n": {"type": ["number", "null"], "exclusiveMaximum": 10},
+            "xs": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+            "o": {"anyOf": [{"type": "boolean"}, {"type": "object", "maxProperties": 1}]},
+        },
+    }
+    assert _fast_safe(schema, 0)
+    full = validator_for(schema)(schema)
+    both = _Validator(full, _fast_validator(schema))
+    values: list[object] = [
+        {"a": "ab"}, {"a": "a"}, {"a": 1}, {}, {"a": "ab", "q": True}, {"a": "ab", "q": 1.0},
+        {"a": "ab", "q": 0}, {"a": "ab", "n": None}, {"a": "ab", "n": 10}, {"a": "ab", "n": True},
+        {"a": "ab", "xs": ["x", 1]}, {"a": "ab", "xs": ["x"] * 3}, {"a": "ab", "o": True},
+        {"a": "ab", "o": {"k": 1, "l": 2}}, {"a": "ab", "o": 1}, {"a": "zz"}, [], "x", None,
+    ]
+    for value in values:
+        assert both.is_valid(value) == full.is_valid(value), value
+    assert not _fast_safe({"type": "string", "pattern": "^a"}, 0)
+    assert not _fast_safe({"enum": [1, 2]}, 0)
+    assert not _fast_safe({"properties": {"a": {"$ref": "#/x"}}}, 0)
