@@ -254,6 +254,42 @@ def test_to_arrow_is_the_frame_without_pandas(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / "e.parquet").equals(table.cast(table.schema))
 
 
+def test_message_lists_are_built_from_offsets_as_lists_would_be() -> None:
+    lists: list[Any] = [None, ["a", "b"], [], None, ["c"], ("d",), None]
+    built = io_arrow._string_lists(lists)
+    assert built.equals(pa.array([list(v) if v else [] for v in lists], type=pa.list_(pa.string())))
+    assert io_arrow._string_lists([None, None]).to_pylist() == [[], []]
+    assert io_arrow._string_lists([]).type == pa.list_(pa.string())
+
+
+def test_the_garbage_collector_is_paused_only_while_building() -> None:
+    import gc
+
+    buf = buffer_of(realistic(50))
+    seen: list[bool] = []
+    original = io_arrow.arrow_groups
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(io_arrow, "arrow_groups", spy)
+        buf.to_arrow()
+        assert seen == [False] and gc.isenabled()
+        patch.setattr(io_arrow, "arrow_groups", lambda *a, **k: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            buf.to_arrow()
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        buf.to_arrow()
+        assert not gc.isenabled()  # a caller's pause is left as it was
+    finally:
+        gc.enable()
+
+
 def test_mixed_kinds_become_json_text_and_folding_is_recorded() -> None:
     payloads = [
         orjson.dumps({"type": "track", "event": "E", "userId": "u",
