@@ -72,7 +72,7 @@ test-installed-%: $(NODELESS)
 	  "import segment_debugger as s, shutil; assert 'site-packages' in s.__file__, s.__file__; \
 	   assert shutil.which('node') is None; print('installed', s.__version__, s.__file__)"
 	PATH=$(CURDIR)/build/venv-$*/bin:$(NODELESS) build/venv-$*/bin/pytest -q -p no:cacheprovider \
-	  $(INSTALLED_TESTS) $(if $(filter 3.13,$*),tests/browser/test_voila.py)
+	  -m "not slow or browser" $(INSTALLED_TESTS) $(if $(filter 3.13,$*),tests/browser/test_voila.py)
 
 demo: install-demo
 	$(VENV)/bin/segment-debugger demo

@@ -124,6 +124,7 @@ def test_fields_data_event_payload_only_and_none(
 # ---- no loss -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # minutes under load: in the main suite, not the installed-wheel runs
 def test_100k_entries_through_client_kills_and_a_restart_arrive_exactly_once(
     make_source: Callable[..., StreamSource],
 ) -> None:
