@@ -19,8 +19,9 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
     status        dict, Python -> front end: {state, reason, url (password redacted), since}.
                   state is one of connecting / live / reconnecting / stopped / error.
     stats         dict, Python -> front end: the buffer's stats (received, buffered, evicted,
-                  invalid, gaps, bytes, rate_per_s, by_type, last_seq, last_gap) plus the pump's
-                  displayed_rate_per_s and skipped (rows thinned away, total).
+                  invalid, warnings, gaps, lost_estimate, bytes, rate_per_s, by_type, last_seq,
+                  last_gap) plus the pump's displayed_rate_per_s and skipped (rows thinned
+                  away, total) and ``rates`` ({t0, by_type: {type: [60 per-second counts]}}).
     max_rows      int, Python -> front end: the front end's store capacity (= max_messages).
 
 ``dbg.filtered()`` applies query AND type_filter AND invalid_only, exactly like the front end.
