@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from support.cluster import LocalCluster
+from support.sources import source_threads
+
+from segment_debugger.sources.pubsub import RedisSource
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +24,19 @@ def redis_cluster() -> Iterator[LocalCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def make_source() -> Iterator[Callable[..., RedisSource]]:
+    """Build sources that are always stopped at teardown."""
+    made: list[RedisSource] = []
+
+    def make(*args: object, **kwargs: object) -> RedisSource:
+        source = RedisSource(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(source)
+        return source
+
+    yield make
+    for source in made:
+        source.stop()
+    assert not source_threads()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import orjson
@@ -19,26 +19,6 @@ from segment_debugger.sources.cluster import channel_slot
 from segment_debugger.sources.pubsub import RedisSource
 
 pytestmark = pytest.mark.redis
-
-
-def source_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "segment-debugger-source"]
-
-
-@pytest.fixture
-def make_source() -> Iterator[Callable[..., RedisSource]]:
-    """Build sources that are always stopped at teardown."""
-    made: list[RedisSource] = []
-
-    def make(*args: object, **kwargs: object) -> RedisSource:
-        source = RedisSource(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(source)
-        return source
-
-    yield make
-    for source in made:
-        source.stop()
-    assert not source_threads()
 
 
 def live(source: RedisSource, timeout: float = 10.0) -> RedisSource:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import orjson
 import pytest
 import redis
 from support.redis_server import RedisServer, free_port
+from support.sources import source_threads
 from support.waiting import wait_until
 
 from segment_debugger.core.buffer import EventBuffer
@@ -21,26 +22,6 @@ pytestmark = pytest.mark.redis
 
 SECRET = "Pw-never-shown-42"
 
-
-
-def source_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "segment-debugger-source"]
-
-
-@pytest.fixture
-def make_source() -> Iterator[Callable[..., RedisSource]]:
-    """Build sources that are always stopped at teardown."""
-    made: list[RedisSource] = []
-
-    def make(*args: object, **kwargs: object) -> RedisSource:
-        source = RedisSource(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(source)
-        return source
-
-    yield make
-    for source in made:
-        source.stop()
-    assert not source_threads()
 
 
 def live(source: RedisSource, timeout: float = 10.0) -> RedisSource:

@@ -42,3 +42,8 @@ class ScriptedSource(ThreadedSource):
 
     def _finish(self) -> None:
         self.finished.set()
+
+
+def source_threads() -> list[threading.Thread]:
+    """The RedisSource reader threads alive now (a test must leave none behind)."""
+    return [t for t in threading.enumerate() if t.name == "segment-debugger-source"]
