@@ -89,6 +89,8 @@ class Pump:
     drive the pump themselves. ``clock`` (seconds, monotonic) times the display budget.
     ``rates`` returns the per-type series sent as ``stats["rates"]`` (see
     :meth:`~segment_debugger.analysis.rates.RateCounter.series`), with the stats' schedule.
+    ``lock`` (re-entrant) is held while a message is built and sent; pass the lock that
+    ``send`` itself takes, if it takes one (the widget passes its funnel).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class Pump:
         clock: Callable[[], float] = time.monotonic,
         criteria: Callable[[], Criteria] | None = None,
         rates: Callable[[], dict[str, Any] | None] | None = None,
+        lock: threading.RLock | None = None,
     ) -> None:
         if throttle_ms < MIN_THROTTLE_MS:
             raise ValueError(
@@ -127,7 +130,9 @@ class Pump:
         self._matched_for: Criteria | None = None
         self._last_sent_at = clock()  # when the last delta/snapshot went out: budget start
 
-        self._lock = threading.Lock()  # cursor + message order; held while sending
+        # Cursor + message order; held while sending. A caller whose ``send`` takes a lock of
+        # its own passes that lock here, so the two can never be taken in opposite orders.
+        self._lock = lock if lock is not None else threading.RLock()
         self._cursor: int | None = None  # last seq the front end has; None: no snapshot yet
         self._cleared_seen = 0  # buffer.stats["cleared"] when the last snapshot was taken
         self._stop = threading.Event()

@@ -6,7 +6,9 @@ messages declared in :mod:`segment_debugger.widget.wire`. Logic lives below it.
 
 Thread safety: the pump thread is the only other thread that touches the widget. Every custom
 message and every trait write (ours, and the front end's via ``set_state``) goes through one
-re-entrant lock, ``_funnel``.
+re-entrant lock, ``_funnel``, which is also the pump's lock: a front-end filter change (whose
+observer asks the pump for a snapshot) and the pump sending a delta take the same lock, so they
+cannot wait on each other.
 """
 
 from __future__ import annotations
@@ -206,6 +208,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             status=self._current_status,
             criteria=lambda: self._criteria,
             rates=self._rates.series,
+            lock=self._funnel,  # one lock: a front-end write and a delta can't wait on each other
         )
         if not frontend_built():
             log.warning("segment_debugger front end not built; the widget shows a notice. "

@@ -2,6 +2,8 @@
 
 ``browser`` (session) and ``page`` (one new context per test) are shared by every end-to-end
 test. ``page_errors`` holds the console errors and uncaught page errors seen by ``page``.
+``lab`` (session) is one JupyterLab with the debugger notebook running, shared by the lab test
+modules; ``session`` hands a test that page reset (see ``lab_session``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from chromium import CHROMIUM, VIEWPORT, PageErrors, block_external, launch
 from harness import JupyterDirs, Server, start_lab
+from lab_session import IOPUB_WARNING, LabSession, open_lab_session
 from playwright.sync_api import Browser, Page, sync_playwright
 
 
@@ -68,3 +71,20 @@ def lab_server(jupyter_dirs: JupyterDirs) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSession]:
+    """JupyterLab with the debugger notebook open and run, its kernel client, and Redis."""
+    keep_log = tmp_path_factory.mktemp("lab-log") / "jupyterlab.log"
+    with open_lab_session(browser, keep_log) as lab:
+        yield lab
+
+
+@pytest.fixture
+def session(lab: LabSession) -> Iterator[LabSession]:
+    """The shared lab session, reset: empty buffer, live, no filter, no selection, no errors."""
+    lab.reset()
+    yield lab
+    assert lab.errors == [], "the page logged errors"
+    assert IOPUB_WARNING not in lab.server.log()

@@ -359,6 +359,19 @@ class KernelEval:
                 return json.loads(line[len(marker) :])
         raise RuntimeError(f"no result printed for {expr!r}; stdout was {text!r}")
 
+    def try_exec(self, code: str, timeout: float = 15) -> str | None:
+        """Run ``code`` for a teardown; on failure return what went wrong instead of raising.
+
+        A teardown must go on (close the page, stop the server and with it the kernel) even
+        when the kernel no longer answers: an exception here would leave a kernel behind,
+        still connected to Redis, for every later test to trip over.
+        """
+        try:
+            self.exec(code, timeout)
+        except Exception as exc:  # reported by the caller after the cleanup
+            return f"{code!r} failed in the kernel: {type(exc).__name__}: {exc}"
+        return None
+
     def close(self) -> None:
         """Stop the client's channels (the kernel keeps running)."""
         self.client.stop_channels()

@@ -14,24 +14,15 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from chromium import VIEWPORT, PageErrors, block_external
-from harness import (
-    JupyterDirs,
-    KernelEval,
-    Server,
-    start_lab,
-    wait_until,
-    write_notebook,
-)
+from harness import KernelEval, wait_until, write_notebook
 from lab_notebook import DARK, LIGHT, LabNotebook
-from playwright.sync_api import Browser, Page, expect
+from lab_session import IOPUB_WARNING, LabSession
+from playwright.sync_api import Browser, expect
 from publishers import Flood, Publisher
-from support.redis_server import RedisServer
 from widget_page import (
     EXPORT_NAME,
     FILTERED_RAW_B64,
@@ -45,122 +36,9 @@ from widget_page import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-NOTEBOOK = "debugger.ipynb"
-IOPUB_WARNING = "IOPub message rate exceeded"
 FLOOD_RATE = 20_000
 FLOOD_SECONDS = 20
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@dataclass
-class LabSession:
-    """The module's shared JupyterLab page, notebook, kernel client and Redis channel."""
-
-    server: Server
-    page: Page
-    notebook: LabNotebook
-    widget: WidgetView
-    kernel: KernelEval
-    redis: RedisServer
-    channel: str
-    errors: PageErrors
-
-    def publish(self, count: int, rate: float = 0, invalid: float = 0.0, seed: int = 1) -> None:
-        """Publish ``count`` fake events and wait until the kernel's buffer received them."""
-        before = self.received()
-        Publisher(self.redis.url, self.channel, rate, count, invalid, seed).wait(timeout=120)
-        wait_until(lambda: self.received() >= before + count, 30,
-                   lambda: f"{count} events received (have {self.received() - before})")
-
-    def publisher(self, rate: float, count: int | None = None) -> Publisher:
-        """A running publisher on the session's channel (stop it, or use ``with``)."""
-        return Publisher(self.redis.url, self.channel, rate, count)
-
-    def received(self) -> int:
-        """Events the kernel's debugger has received so far."""
-        return int(self.kernel.eval("dbg.buffer.stats['received']"))
-
-    def last_seq(self) -> int:
-        """The newest seq in the kernel's buffer."""
-        return int(self.kernel.eval("dbg.buffer.last_seq"))
-
-    def wait_caught_up(self, timeout: float = 20) -> int:
-        """Wait until the top visible row is the newest buffered event; return its seq."""
-        last = self.last_seq()
-        wait_until(lambda: self.widget.top_seq() == last, timeout,
-                   lambda: f"top row seq {self.widget.top_seq()} to reach {last}")
-        return last
-
-
-@pytest.fixture(scope="module")
-def lab(
-    browser: Browser, _session_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LabSession]:
-    """JupyterLab with the debugger notebook open and run, its kernel client, and Redis."""
-    _session_redis.start()
-    channel = "events"  # as in the README screenshots; nothing else publishes meanwhile
-    dirs = JupyterDirs()
-    write_notebook(
-        dirs.root / NOTEBOOK,
-        [
-            "from segment_debugger import SegmentDebugger\n"
-            "if 'dbg' in globals():  # re-run: stop the previous debugger's threads\n"
-            "    dbg.close()\n"
-            f"dbg = SegmentDebugger({_session_redis.url!r}, channels=[{channel!r}], "
-            "max_messages=10_000)",
-            "dbg",
-        ],
-    )
-    server: Server | None = None
-    context = None
-    kernel: KernelEval | None = None
-    try:
-        server = start_lab(dirs)
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-        block_external(context)
-        page = context.new_page()
-        errors = PageErrors()
-        errors.attach(page)
-        notebook = LabNotebook(page, server, NOTEBOOK)
-        notebook.open()
-        notebook.run_all()
-        widget = WidgetView(page)
-        expect(widget.root).to_be_visible(timeout=60_000)
-        kernel = KernelEval(server.notebook_kernel(NOTEBOOK))
-        wait_until(lambda: kernel.eval("dbg.status['state']") == "live", 30, "the source live")
-        yield LabSession(server, page, notebook, widget, kernel, _session_redis, channel, errors)
-    finally:
-        if kernel is not None:
-            try:
-                kernel.exec("dbg.close()")
-            finally:
-                kernel.close()
-        if context is not None:
-            context.close()
-        if server is not None:
-            server.stop()
-            log = server.log()
-            keep = tmp_path_factory.mktemp("lab-log") / "jupyterlab.log"
-            keep.write_text(log)
-        dirs.cleanup()
-
-
-@pytest.fixture
-def session(lab: LabSession) -> Iterator[LabSession]:
-    """The shared session, reset: empty buffer, live, no filter, no selection, no errors."""
-    lab.page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    lab.kernel.exec(
-        "dbg.resume(); dbg.query = ''; dbg.type_filter = []; dbg.invalid_only = False\n"
-        "dbg.select(None); dbg.clear()"
-    )
-    w = lab.widget
-    expect(w.testid("sd-live-toggle")).to_have_attribute("aria-pressed", "false")
-    expect(w.testid("sd-filter")).to_have_value("")
-    expect(w.rows).to_have_count(0)
-    lab.errors.clear()
-    yield lab
-    assert lab.errors == [], "the page logged errors"
-    assert IOPUB_WARNING not in lab.server.log()
 
 
 def test_rows_appear(session: LabSession) -> None:
@@ -641,12 +519,11 @@ def test_one_widget_displayed_twice_shares_one_store_and_one_snapshot(
         wait_until(lambda: k.eval("dbg.selected_seq") == seq, 10, "dbg.selected_seq synced")
         assert errors == [], "the page logged errors"
     finally:
+        problem = kernel.try_exec("dbg.close()") if kernel is not None else None
         if kernel is not None:
-            try:
-                kernel.exec("dbg.close()")
-            finally:
-                kernel.close()
+            kernel.close()
         context.close()
-        for s in lab.server.api("/api/sessions"):
+        for s in lab.server.api("/api/sessions"):  # shuts the kernel down, answering or not
             if s.get("path") == TWO_VIEWS_NOTEBOOK:
                 lab.server.api(f"/api/sessions/{s['id']}", method="DELETE")
+    assert problem is None, problem

@@ -60,16 +60,20 @@ class NbSession:
 
 
 @pytest.fixture(scope="module")
-def nb7(browser: Browser, _session_redis: RedisServer) -> Iterator[NbSession]:
+def nb7(browser: Browser) -> Iterator[NbSession]:
     """Notebook 7 with the debugger notebook open and run, its kernel client, and Redis."""
-    _session_redis.start()
+    with RedisServer() as redis:
+        yield from _nb7(browser, redis)
+
+
+def _nb7(browser: Browser, redis: RedisServer) -> Iterator[NbSession]:
     channel = f"e2e-nb7-{secrets.token_hex(4)}"
     dirs = JupyterDirs()
     write_notebook(
         dirs.root / NOTEBOOK,
         [
             "from segment_debugger import SegmentDebugger\n"
-            f"dbg = SegmentDebugger({_session_redis.url!r}, channels=[{channel!r}])",
+            f"dbg = SegmentDebugger({redis.url!r}, channels=[{channel!r}])",
             "dbg",
         ],
     )
@@ -90,18 +94,18 @@ def nb7(browser: Browser, _session_redis: RedisServer) -> Iterator[NbSession]:
         expect(widget.root).to_be_visible(timeout=60_000)
         kernel = KernelEval(server.notebook_kernel(NOTEBOOK))
         wait_until(lambda: kernel.eval("dbg.status['state']") == "live", 30, "the source live")
-        yield NbSession(server, notebook, widget, kernel, _session_redis, channel, errors)
+        yield NbSession(server, notebook, widget, kernel, redis, channel, errors)
     finally:
+        problem = None
         if kernel is not None:
-            try:
-                kernel.exec("import segment_debugger; segment_debugger.close_all()")
-            finally:
-                kernel.close()
+            problem = kernel.try_exec("import segment_debugger; segment_debugger.close_all()")
+            kernel.close()
         if context is not None:
             context.close()
         if server is not None:
             server.stop()
         dirs.cleanup()
+    assert problem is None, problem
 
 
 @pytest.fixture

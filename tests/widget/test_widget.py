@@ -716,3 +716,44 @@ def segment_debugger_version() -> str:
 
     return segment_debugger.__version__
 
+
+
+# -- locking ---------------------------------------------------------------------------------
+
+
+def test_front_end_filter_changes_during_a_flood_never_deadlock(
+    make_debugger: Callable[..., SegmentDebugger],
+) -> None:
+    """A query written by the front end while the pump thread sends a delta must not deadlock.
+
+    Seen in JupyterLab at 20k events/s (the kernel stopped answering): the front end's
+    ``set_state`` held the widget's lock and its criteria observer waited for the pump's, while
+    the pump thread held its own lock and waited for the widget's to send the delta.
+    """
+    from segment_debugger.core.segment import parse_event
+
+    buffer = EventBuffer(max_messages=5_000)
+    dbg = make_debugger(url=None, buffer=buffer, throttle_ms=50)
+    fe = comm_of(dbg)
+    fe.request({"type": "snapshot_request", "request_id": "s"})
+    raw = [orjson.dumps(payload(i)) for i in range(500)]
+    stop = threading.Event()
+
+    def flood() -> None:
+        while not stop.is_set():
+            for body in raw:
+                buffer.append(parse_event(body, "events", time.time()))
+
+    def front_end() -> None:
+        for i in range(300):
+            fe.set_traits(query=f"userId:user-{i % 7}*")
+
+    feeder = threading.Thread(target=flood, daemon=True)
+    writer = threading.Thread(target=front_end, daemon=True)
+    feeder.start()
+    writer.start()
+    writer.join(timeout=30)
+    stop.set()
+    feeder.join(timeout=5)
+    assert not writer.is_alive(), "the front end's trait write deadlocked with the pump thread"
+    assert dbg.query == "userId:user-5*"
