@@ -15,10 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from segment_debugger.cli.common import CommandError, stop_on_signals
+from segment_debugger.cli.common import CommandError, connect, stop_on_signals
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
 
 if TYPE_CHECKING:
@@ -131,28 +131,6 @@ def resolve_destination(args: argparse.Namespace, channel: str) -> Target:
     return target(channel, sharded=args.sharded)
 
 
-def connect(url: str) -> Any:
-    """Return a redis-py client that answered PING, or raise :class:`CommandError`.
-
-    A cluster (a seed list, or a node that says it is one) gets a ``RedisCluster``.
-    """
-    import redis
-    from redis.exceptions import RedisClusterException
-
-    from segment_debugger.playground.publisher import connect as client_for
-
-    try:
-        client = client_for(url, socket_connect_timeout=3, socket_timeout=10)
-        client.ping()
-    except (redis.RedisError, RedisClusterException, OSError, ValueError) as exc:
-        raise CommandError(
-            f"cannot reach Redis at {redact(url)}: {str(exc).rstrip('.')}. Start a Redis server "
-            "there, or point "
-            "--url / REDIS_URL (or --host/--port, REDIS_HOST/REDIS_PORT) at a running one."
-        ) from None
-    return client
-
-
 def _failure(exc: Exception, to: Target) -> str:
     """Return what to print when Redis refused or failed, saying why when that is known."""
     text = str(exc)
@@ -177,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     to = resolve_destination(args, channel)
     if not 0.0 <= args.invalid <= 1.0:
         raise CommandError(f"--invalid {args.invalid} is out of range: give a fraction 0..1")
-    client = connect(url)
+    client = connect(url, flags="--url / REDIS_URL (or --host/--port, REDIS_HOST/REDIS_PORT)")
     pace = f"{rate:g}/s" if rate > 0 else "full speed"
     limit = f", {args.count} events" if args.count is not None else ""
     print(

@@ -9,14 +9,19 @@ Ctrl-C (or SIGTERM) stops it and closes the file cleanly.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from typing import TextIO
 
-from segment_debugger.cli.common import CommandError, stop_on_signals
-from segment_debugger.cli.tail import FROM_ACCEPTED, describe, open_tail_source, parse_from
-from segment_debugger.sources.url import DEFAULT_CHANNEL, redact
+from segment_debugger.cli.common import (
+    CommandError,
+    add_source_options,
+    describe_source,
+    redis_url,
+    source_from_args,
+    stop_on_signals,
+)
+from segment_debugger.sources.url import redact
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,28 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "Gaps (messages possibly lost) are written to FILE.gaps.json. Ctrl-C stops and closes "
         "the file cleanly.",
     )
-    rec.add_argument(
-        "url", nargs="?",
-        help="Redis URL or a cluster's seed list (default: REDIS_URL or localhost)",
-    )
-    rec.add_argument(
-        "--channel", action="append", help=f"channel, repeatable (default: {DEFAULT_CHANNEL})"
-    )
-    rec.add_argument("--pattern", action="append", help="channel pattern, repeatable")
-    rec.add_argument(
-        "--shard-channel", action="append", metavar="NAME",
-        help="sharded channel (SSUBSCRIBE, Redis >= 7), repeatable",
-    )
-    rec.add_argument(
-        "--stream", action="append", metavar="NAME",
-        help="record this stream instead of pub/sub (XREAD), repeatable",
-    )
-    rec.add_argument(
-        "--from", dest="start", type=parse_from, metavar="ID|TIME",
-        help="with --stream: where to start. " + FROM_ACCEPTED,
-    )
-    rec.add_argument("--group", metavar="G", help="with --stream: read in consumer group G")
-    rec.add_argument("--consumer", metavar="C", help="with --group: this consumer's name")
+    add_source_options(rec, verb="record")
     rec.add_argument("--out", "-o", required=True, metavar="FILE", help="the recording to write")
     rec.add_argument("--filter", default="", metavar="QUERY", help="record only matching events")
     rec.add_argument("--duration", type=_positive(float), metavar="S",
@@ -101,16 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from segment_debugger.core.query import parse_query
     from segment_debugger.io.recorder import CaptureBuffer, RecordingWriter, Spool, record
     from segment_debugger.io.recording import gaps_path
-    from segment_debugger.sources.url import DEFAULT_URL
 
-    url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
+    url = redis_url(args)
     query = parse_query(args.filter) if args.filter else None
-    buffer = CaptureBuffer(Spool())
-    try:
-        source = open_tail_source(args, url, buffer)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    what = f"{redact(url)} ({describe(args)})"
+    source = source_from_args(args, CaptureBuffer(Spool()))
+    what = f"{redact(url)} ({describe_source(args)})"
     rotate = None if args.rotate_mb is None else max(1, int(args.rotate_mb * 2**20))
     try:
         writer = RecordingWriter(args.out, source=what, query=args.filter, rotate_bytes=rotate)

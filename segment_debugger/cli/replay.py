@@ -9,14 +9,13 @@ many events were replayed, and exits with status 1.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
 import warnings
 from typing import TextIO
 
-from segment_debugger.cli.common import CommandError, stop_on_signals
+from segment_debugger.cli.common import CommandError, connect, redis_url, stop_on_signals
 
 #: Exit status when Redis went away during the replay.
 EXIT_LOST = 1
@@ -73,12 +72,10 @@ def bar(sent: int, total: int, passes: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``segment-debugger replay``."""
-    import redis
-
     from segment_debugger.io.recording import RecordingError
     from segment_debugger.io.replay import ReplayError, load_replay, replay
-    from segment_debugger.playground.publisher import Target, connect
-    from segment_debugger.sources.url import DEFAULT_URL, redact
+    from segment_debugger.playground.publisher import Target
+    from segment_debugger.sources.url import redact
 
     err: TextIO = sys.stderr
     with warnings.catch_warnings(record=True) as caught:
@@ -89,20 +86,17 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
     for warning in caught:
         print(f"warning: {warning.message}", file=err)
-    if args.stream:
-        target = Target(args.stream, "stream")
-    elif args.sharded:
-        target = Target(args.sharded, "sharded")
-    else:
-        target = Target(args.channel, "channel")
-    url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
     try:
-        client = connect(url, socket_timeout=5, socket_connect_timeout=3)
-        client.ping()
-    except ValueError as exc:
+        if args.stream is not None:
+            target = Target(args.stream, "stream")
+        elif args.sharded is not None:
+            target = Target(args.sharded, "sharded")
+        else:
+            target = Target(args.channel, "channel")
+    except ValueError as exc:  # an empty name
         raise CommandError(str(exc)) from None
-    except (redis.RedisError, OSError) as exc:
-        raise CommandError(f"cannot reach {redact(url)}: {exc}") from None
+    url = redis_url(args)
+    client = connect(url, socket_timeout=5)
     speed = "max" if args.speed is None else f"x{args.speed:g}"
     print(f"replaying {len(events):,} events from {args.file} to {target} on {redact(url)} "
           f"(speed {speed}{', looping' if args.loop else ''}); Ctrl-C to stop", file=err,

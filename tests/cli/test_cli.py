@@ -17,8 +17,8 @@ from support.waiting import wait_until
 
 from segment_debugger.cli import build_parser, main
 from segment_debugger.cli.common import CommandError
+from segment_debugger.cli.format import format_line, printable
 from segment_debugger.cli.publish import resolve_publish_target
-from segment_debugger.cli.tail import format_line, printable
 from segment_debugger.core.segment import parse_event
 from segment_debugger.playground.publisher import publish
 
@@ -257,3 +257,16 @@ def test_tail_filter_and_max(redis_server: RedisServer, process: Callable[..., A
     events = [line for line in tail.lines if not line.startswith("--")]
     assert len(events) == 3
     assert all(line.split()[1] == "identify" for line in events)
+
+
+def test_tail_and_record_take_the_same_source_options() -> None:
+    """One declaration of the source flags: both commands parse them alike."""
+    parser = build_parser()
+    flags = ["redis://h:1/0", "--stream", "a", "--stream", "b", "--from", "5m", "--group", "g",
+             "--consumer", "c", "--channel", "x", "--pattern", "p*", "--shard-channel", "s"]
+    tail = vars(parser.parse_args(["tail", *flags]))
+    record = vars(parser.parse_args(["record", "-o", "r.ndjson", *flags]))
+    source_keys = ("url", "stream", "start", "group", "consumer", "channel", "pattern",
+                   "shard_channel")
+    assert {k: tail[k] for k in source_keys} == {k: record[k] for k in source_keys}
+    assert tail["stream"] == ["a", "b"] and tail["url"] == "redis://h:1/0"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support import REPO_ROOT
 
-from segment_debugger.cli.tail import event_label, row_label
+from segment_debugger.cli.format import event_label, row_label
 from segment_debugger.core.segment import parse_event
 from segment_debugger.widget.wire import Row, event_to_row
 

@@ -171,3 +171,27 @@ def test_replay_usage_errors(process: Start, tmp_path: Path) -> None:
     assert code == 2 and "no recording" in err
     code, err = process("replay", "f", "--channel", "x", "--stream", "y").finish()
     assert code == 2 and "not allowed with" in err
+
+
+@pytest.mark.parametrize(
+    ("target", "url", "message"),
+    [
+        # Nothing listens on these ports: a seed list means a cluster, which redis-py reports
+        # with RedisClusterException (no RedisError): it used to escape as a traceback.
+        (["--channel", "x"], "redis://127.0.0.1:1,127.0.0.1:2",
+         "cannot reach Redis at redis://127.0.0.1:1,127.0.0.1:2"),
+        (["--channel", ""], "redis://127.0.0.1:1/0", "non-empty"),
+        (["--stream", ""], "redis://127.0.0.1:1/0", "non-empty"),
+        (["--channel", "x"], "redis://127.0.0.1:1/0", "cannot reach Redis at redis://127.0.0.1:1/0"),
+    ],
+)
+def test_replay_says_what_is_wrong_instead_of_a_traceback(
+    target: list[str], url: str, message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from segment_debugger.cli import main
+
+    rec = tmp_path / "rec.ndjson"
+    rec.write_bytes(b'{"type":"track","event":"x"}\n')
+    assert main(["replay", str(rec), "--url", url, *target]) == 2
+    assert message in capsys.readouterr().err

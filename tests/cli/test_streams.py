@@ -14,7 +14,7 @@ from support.redis_server import RedisServer
 from support.waiting import wait_until
 
 from segment_debugger.cli import build_parser, main
-from segment_debugger.cli.tail import parse_from
+from segment_debugger.cli.common import parse_from
 from segment_debugger.playground.publisher import Target, target
 
 pytestmark = pytest.mark.redis
@@ -187,6 +187,8 @@ def test_bad_from_exits_2_saying_what_is_accepted(
         (["tail", "--from", "0"], "--from applies to streams"),
         (["tail", "--group", "g"], "--group applies to streams"),
         (["tail", "--stream", "s", "--consumer", "c"], "add --group G"),
+        (["record", "-o", "r.ndjson", "--stream", "s", "--pattern", "p"], "one record reads"),
+        (["record", "-o", "r.ndjson", "--consumer", "c"], "--consumer applies to streams"),
         (["publish", "--stream", "s", "--sharded"], "--sharded applies to channels"),
         (["publish", "--stream", "s", "--channel", "c"], "not both"),
         (["publish", "--maxlen", "5"], "give --stream NAME as well"),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support import REPO_ROOT
 
-from segment_debugger.cli.tail import printable
+from segment_debugger.cli.format import printable
 
 VECTORS: dict[str, Any] = json.loads(
     (REPO_ROOT / "spec" / "visible_vectors.json").read_text(encoding="utf-8")
