@@ -27,6 +27,7 @@ import traitlets
 
 from segment_debugger import __version__
 from segment_debugger.analysis.rates import attach as rates_attach
+from segment_debugger.analysis.suggest import Suggester
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.query import Criteria
 from segment_debugger.sources import open_source
@@ -38,6 +39,7 @@ from segment_debugger.widget.wire import (
     ErrorMsg,
     ExportMsg,
     RawMsg,
+    SuggestionsMsg,
     selected_dict,
 )
 
@@ -199,6 +201,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self._buffer: EventBuffer = buffer
         self._source: Source | None = source
         self._rates = rates_attach(buffer)
+        self._suggester = Suggester(buffer)
         self._pump = Pump(
             buffer,
             self._send_message,
@@ -224,6 +227,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             "clear_request": lambda _msg, rid: self._pump.clear(rid),
             "raw_request": self._on_raw_request,
             "export_request": self._on_export_request,
+            "suggest_request": self._on_suggest_request,
         }
         self.on_msg(self._on_custom_msg)
         self._closed = False
@@ -524,6 +528,18 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
                         size=len(data))
         with self._funnel:
             self.send(dict(msg), buffers=[data])
+
+    def _on_suggest_request(self, content: dict[str, Any], request_id: str | None) -> None:
+        """Answer the filter box: suggestions and a hint for its text at the caret."""
+        text, caret = content.get("text"), content.get("caret")
+        if not isinstance(text, str) or not isinstance(caret, int) or isinstance(caret, bool):
+            self._reply_error("suggest_request needs a string 'text' and an integer 'caret'",
+                              request_id)
+            return
+        answer = self._suggester.suggest(text, caret)
+        self._send_message(SuggestionsMsg(
+            type="suggestions", items=[item.to_dict() for item in answer.items],
+            start=answer.start, end=answer.end, hint=answer.hint, request_id=request_id))
 
     def _reply_error(self, message: str, request_id: str | None) -> None:
         log.warning("segment_debugger front-end request failed: %s", message)

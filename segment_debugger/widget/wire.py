@@ -47,6 +47,9 @@ Python -> front end
     ``raw``       the full payload text of one event, answering ``raw_request``.
     ``export``    the filtered view as NDJSON (``io.export``'s lines), answering
                   ``export_request``; the bytes are the message's one binary buffer.
+    ``suggestions`` the filter box's suggestions and one-line hint (``analysis.suggest``),
+                  answering ``suggest_request``: each item's ``insert`` replaces
+                  ``text[start:end]`` (the term at the caret).
     ``error``     a request could not be served; says why.
 
 Front end -> Python
@@ -55,6 +58,8 @@ Front end -> Python
     ``clear_request``     the header's clear button: Python clears the buffer, then sends a
                           ``snapshot`` (empty).
     ``export_request``    the toolbar's Export button: Python answers with ``export``.
+    ``suggest_request``   the filter box's text and caret as the user types; the front end
+                          sends at most two a second and drops replies to older text.
 
 Unknown message types get an ``error`` reply, never silence.
 """
@@ -178,6 +183,34 @@ class ExportMsg(TypedDict):
     size: int  # bytes in the buffer
 
 
+class SuggestRequest(TypedDict):
+    """Front end -> Python: suggestions for the filter box's ``text`` at ``caret``."""
+
+    type: Literal["suggest_request"]
+    text: str
+    caret: int  # characters before the caret
+    request_id: str
+
+
+class SuggestionItem(TypedDict):
+    """One entry of the filter box's dropdown."""
+
+    label: str  # what the entry shows (event data: shown as text only)
+    insert: str  # replaces text[start:end] of the request
+    detail: str  # beside it: JSON types and count, a count, or what a pseudo-field does
+
+
+class SuggestionsMsg(TypedDict):
+    """Python -> front end: the answer to ``suggest_request``."""
+
+    type: Literal["suggestions"]
+    items: list[SuggestionItem]
+    start: int  # the term the items replace: text[start:end]
+    end: int
+    hint: str | None  # one line: a term the grammar reads differently from what was meant
+    request_id: str | None
+
+
 #: The largest export sent to the browser; beyond it the reply is an error naming dbg.export.
 MAX_BROWSER_EXPORT_BYTES = 256 * 2**20
 
@@ -187,11 +220,13 @@ MESSAGES: dict[str, type] = {
     "delta": DeltaMsg,
     "raw": RawMsg,
     "export": ExportMsg,
+    "suggestions": SuggestionsMsg,
     "error": ErrorMsg,
     "snapshot_request": SnapshotRequest,
     "raw_request": RawRequest,
     "clear_request": ClearRequest,
     "export_request": ExportRequest,
+    "suggest_request": SuggestRequest,
 }
 
 #: UTF-8 needs at most this many bytes per character.

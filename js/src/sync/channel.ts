@@ -11,7 +11,7 @@
  * interleaved with the deltas, in send order, on the same `msg:custom` stream.
  */
 import type { DebuggerModel } from "./model";
-import type { Buffers, ExportMsg, InboundMsg, OutboundMsg, RawMsg, SnapshotMsg } from "./protocol";
+import type { Buffers, ExportMsg, InboundMsg, OutboundMsg, RawMsg, SnapshotMsg, SuggestionsMsg } from "./protocol";
 
 /** How long a request waits for its reply (a cell running in the kernel delays replies). */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -38,6 +38,7 @@ const REPLY_TYPE = {
   raw_request: "raw",
   clear_request: "snapshot",
   export_request: "export",
+  suggest_request: "suggestions",
 } as const satisfies Record<OutboundMsg["type"], InboundMsg["type"]>;
 
 interface ReplyOf {
@@ -45,6 +46,7 @@ interface ReplyOf {
   raw_request: RawMsg;
   clear_request: SnapshotMsg;
   export_request: ExportMsg;
+  suggest_request: SuggestionsMsg;
 }
 
 /** Why a request failed: Python said so (`error`), or no reply came in time (`timeout`). */

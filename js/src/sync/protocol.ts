@@ -108,7 +108,32 @@ export interface ExportMsg {
   size: number;
 }
 
-export type InboundMsg = SnapshotMsg | DeltaMsg | RawMsg | ExportMsg | ErrorMsg;
+/** One entry of the filter box's dropdown (wire.py `SuggestionItem`). */
+export interface SuggestionItem {
+  /** what the entry shows (may be event data: text only) */
+  label: string;
+  /** replaces text[start, end) of the request */
+  insert: string;
+  /** beside it: JSON types and count, a count, or what a pseudo-field does */
+  detail: string;
+}
+
+/**
+ * Python -> front end: suggestions and a one-line hint for the filter box's text at the
+ * caret, answering `suggest_request` (Python's analysis/suggest.py).
+ */
+export interface SuggestionsMsg {
+  type: "suggestions";
+  items: SuggestionItem[];
+  /** the term the items replace: text[start, end) */
+  start: number;
+  end: number;
+  /** a term the grammar reads differently from what was likely meant, or null */
+  hint: string | null;
+  request_id: string | null;
+}
+
+export type InboundMsg = SnapshotMsg | DeltaMsg | RawMsg | ExportMsg | SuggestionsMsg | ErrorMsg;
 
 /**
  * The binary buffers of a custom message, as anywidget hands them to `msg:custom` listeners
@@ -137,7 +162,15 @@ interface ExportRequest {
   request_id: string;
 }
 
-export type OutboundMsg = SnapshotRequest | RawRequest | ClearRequest | ExportRequest;
+interface SuggestRequest {
+  type: "suggest_request";
+  text: string;
+  /** characters before the caret */
+  caret: number;
+  request_id: string;
+}
+
+export type OutboundMsg = SnapshotRequest | RawRequest | ClearRequest | ExportRequest | SuggestRequest;
 
 /** The `status` trait. */
 export interface Status {
@@ -248,11 +281,13 @@ export const MESSAGE_FIELDS = {
   delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered", "matched"]),
   raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
   export: keysOf<ExportMsg>()(["type", "request_id", "filename", "count", "size"]),
+  suggestions: keysOf<SuggestionsMsg>()(["type", "items", "start", "end", "hint", "request_id"]),
   error: keysOf<ErrorMsg>()(["type", "message", "request_id"]),
   snapshot_request: keysOf<SnapshotRequest>()(["type", "request_id"]),
   raw_request: keysOf<RawRequest>()(["type", "seq", "request_id"]),
   clear_request: keysOf<ClearRequest>()(["type", "request_id"]),
   export_request: keysOf<ExportRequest>()(["type", "request_id"]),
+  suggest_request: keysOf<SuggestRequest>()(["type", "text", "caret", "request_id"]),
 } as const satisfies { [M in AnyMsg as M["type"]]: readonly (keyof M)[] };
 
 /** Narrows an unknown custom message to an inbound message, or null when it is not one. */
@@ -262,6 +297,8 @@ export function asInbound(msg: unknown): InboundMsg | null {
     case "snapshot":
     case "delta":
       return Array.isArray(msg.rows) ? (msg as unknown as InboundMsg) : null;
+    case "suggestions":
+      return Array.isArray(msg.items) ? (msg as unknown as InboundMsg) : null;
     case "raw":
     case "export":
     case "error":

@@ -7,7 +7,10 @@ import { DeltaRates } from "../data/rate";
 import { RowStore } from "../data/store";
 import { Channel, EXPORT_TIMEOUT_MS, SnapshotRequests, type ReplyHandlers } from "./channel";
 import { listen, save, type DebuggerModel } from "./model";
-import { asInbound, type Buffers, type ExportMsg, type RawMsg, type Row } from "./protocol";
+import { asInbound, type Buffers, type ExportMsg, type RawMsg, type Row, type SuggestionsMsg } from "./protocol";
+
+/** A suggestion request unanswered this long is given up (the next keystroke asks again). */
+const SUGGEST_TIMEOUT_MS = 10_000;
 
 /** Store capacity when the max_rows trait is missing or not a positive number. */
 const DEFAULT_MAX_ROWS = 10_000;
@@ -98,6 +101,14 @@ export class Session {
     return this.channel.request({ type: "export_request" }, handlers, EXPORT_TIMEOUT_MS);
   }
 
+  /**
+   * Asks Python for the filter box's suggestions and hint at the caret (computed from the
+   * traffic: analysis/suggest.py). Returns the cancel.
+   */
+  requestSuggestions(text: string, caret: number, handlers: ReplyHandlers<SuggestionsMsg>): () => void {
+    return this.channel.request({ type: "suggest_request", text, caret }, handlers, SUGGEST_TIMEOUT_MS);
+  }
+
   /** Removes every listener and timer; pending requests are dropped. */
   dispose(): void {
     for (const fn of this.cleanups.splice(0)) fn();
@@ -151,6 +162,8 @@ export class Session {
       case "export":
         // Late (after its timeout) or its view closed: the bytes are dropped, never saved unasked.
         if (!settled) console.debug("segment_debugger: an export nobody waits for", msg.filename);
+        return;
+      case "suggestions": // late, or for text the box no longer holds: dropped
         return;
       case "error":
         return;
