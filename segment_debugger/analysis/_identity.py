@@ -176,6 +176,28 @@ class IdentityGraph:
         else:
             del self.links[linked_id]
 
+    def person_of(self, id: str) -> tuple[str | None, frozenset[str]]:
+        """Return the key of ``id``'s person and every id of that person (call under ``lock``).
+
+        The same answer as :meth:`persons` gives for one id (its ``owner``, and the ids owned
+        alike), without building it for everyone: ``(None, frozenset())`` for an id no
+        buffered event carries. Costs one pass over the linked ids.
+        """
+        users, links = self.users, self.links
+        if id in users:
+            key = id
+        elif id in links:
+            key = links[id][0][0]
+        elif id in self.anonymous:
+            return id, frozenset((id,))
+        else:
+            return None, frozenset()
+        ids = {key}
+        for linked_id, runs in links.items():
+            if runs[0][0] == key and linked_id not in users:
+                ids.add(linked_id)
+        return key, frozenset(ids)
+
     def persons(self) -> Persons:
         """Return who is who now (call under ``lock``)."""
         users, links = self.users, self.links

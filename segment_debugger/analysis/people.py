@@ -29,13 +29,19 @@ Entry points: ``buf.person(id)`` / ``buf.people()`` (and the widget's ``dbg.pers
 first time, built from what is buffered then (those events get their warnings then), and
 returns the same :class:`People` after. Queries read the buffer and the graph at one point
 (retrying while a batch lands, else stitching the snapshot on its own).
+
+The filter language's ``person:ID`` (:mod:`segment_debugger.core.query`) needs, per ID, the
+ids of its person: :meth:`People.resolve` answers from the attached graph (what the widget
+sends its front end), :func:`persons_among` from a list of events alone (what
+``filter_events`` uses on a snapshot). An event is the person's when its ``userId``, or its
+``anonymousId`` when it has none, is one of them: exactly :meth:`People.person`'s events.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -52,7 +58,10 @@ from segment_debugger.core.frame import events_to_frame
 if TYPE_CHECKING:
     from segment_debugger.core.buffer import EventBuffer
 
-__all__ = ["PEOPLE_COLUMNS", "IdentityGraph", "People", "Persons", "attach", "conflict_text"]
+__all__ = [
+    "PEOPLE_COLUMNS", "IdentityGraph", "People", "Persons", "attach", "conflict_text",
+    "persons_among",
+]
 
 #: The columns of :meth:`People.people` before the flattened ``traits.*`` ones.
 PEOPLE_COLUMNS: tuple[str, ...] = (
@@ -67,11 +76,20 @@ class People:
     """Person queries over one buffer (see the module docstring); use :func:`attach`."""
 
     def __init__(self, buffer: EventBuffer) -> None:
-        self._buffer = buffer
+        # Weakly: attach()'s registry is keyed weakly by the buffer, and a value holding its
+        # key would keep every buffer (and each debugger's events) alive for good.
+        self._buffer_ref = weakref.ref(buffer)
         self.graph = IdentityGraph()
         """The graph, kept in step with ``buffer`` by the buffer (an observer)."""
         self._cached: tuple[int, pd.DataFrame] | None = None
         buffer.add_observer(self.graph, replay=True)
+
+    @property
+    def _buffer(self) -> EventBuffer:
+        buffer = self._buffer_ref()
+        if buffer is None:
+            raise RuntimeError("the buffer of these People was garbage-collected")
+        return buffer
 
     def _read(self) -> tuple[list[Event], Persons, int]:
         """Read the buffer and the graph at the same point: (events, persons, version)."""
@@ -107,6 +125,45 @@ class People:
             conflicts=list(persons.conflicts.get(key, ())) if key is not None else [],
         )
         return frame
+
+    def resolve(self, ids: Iterable[str]) -> tuple[int, dict[str, frozenset[str]]]:
+        """Return the graph's version and, per id, every id of its person (empty: unknown).
+
+        The sets ``person:ID`` terms are bound to (see
+        :meth:`~segment_debugger.core.query.Query.bind_persons`); one read of the graph.
+        """
+        graph = self.graph
+        with graph.lock:
+            return graph.version, {i: graph.person_of(i)[1] for i in ids}
+
+    def summary(self, event: Event) -> dict[str, Any] | None:
+        """Describe the person ``event`` belongs to, for the detail pane; None: nobody's.
+
+        ``{"person": key, "user_ids": [...], "anonymous_ids": [...], "events": n}``: the key
+        and ids as in :meth:`people` (anonymous ids in the order first buffered), ``events``
+        the person's buffered events now. None for an event with neither userId nor
+        anonymousId, or no longer buffered.
+        """
+        found = event.userId or event.anonymousId
+        if type(found) is not str or not found:
+            return None
+        graph = self.graph
+        with graph.lock:
+            key, ids = graph.person_of(found)
+            users = {i for i in ids if i in graph.users}
+        if key is None:
+            return None
+        mine = 0
+        order: dict[str, None] = {}
+        for other in self._buffer.snapshot():
+            if (other.userId or other.anonymousId) in ids:
+                mine += 1
+                for i in (other.anonymousId,
+                          other.previousId if other.type == "alias" else None):
+                    if i in ids and i not in users:
+                        order[i] = None
+        return {"person": key, "user_ids": sorted(users), "anonymous_ids": list(order),
+                "events": mine}
 
     def people(self) -> pd.DataFrame:
         """Return one row per person, in the order of their oldest buffered event.
@@ -176,6 +233,18 @@ def _people_frame(events: Sequence[Event], persons: Persons) -> pd.DataFrame:
         joined: pd.DataFrame = pd.concat([frame, flat], axis=1)
         return joined
     return frame
+
+
+def persons_among(events: Sequence[Event], ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Return, for each id, every id of its person among ``events`` (empty when unknown).
+
+    Who is who is stitched from ``events`` alone, oldest first, by the module's rules (no
+    warnings added): on a buffer's snapshot, the same answer as its attached graph.
+    """
+    graph = IdentityGraph(warn=False)
+    graph.appended(events, ())
+    with graph.lock:
+        return {i: graph.person_of(i)[1] for i in ids}
 
 
 _attached: weakref.WeakKeyDictionary[EventBuffer, People] = weakref.WeakKeyDictionary()

@@ -3,8 +3,9 @@
 ``parse_query`` is total: every string is a query. A query's answer is defined on five things
 per event, the same five the TypeScript twin (``js/src/data/filter.ts``) gets: the raw text
 (``event.raw_text()``), the parsed object ``event.data``, ``event.valid``,
-``event.violations`` and ``event.warnings``. ``spec/filter_vectors.json`` pins the behaviour of
-both.
+``event.violations`` and ``event.warnings``; and, for ``person:`` terms, ``event.userId`` and
+``event.anonymousId`` with the id sets of the persons named (see :meth:`Query.bind_persons`).
+``spec/filter_vectors.json`` pins the behaviour of both.
 
 Speed (``benchmarks/filter.py``): parsing the payload again costs more than everything else a
 query does, so :class:`Query` compiles its terms into a plan that parses only when it must.
@@ -28,7 +29,7 @@ import dataclasses
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ _COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _MISSING: Any = object()
 #: Field names that mean the event's own record, not a payload key.
-_PSEUDO_FIELDS = frozenset({"valid", "violation", "warning", "stream_id"})
+_PSEUDO_FIELDS = frozenset({"valid", "violation", "warning", "stream_id", "person"})
 #: Payload keys whose value the parser keeps on the Event as text (the attribute of that name).
 SUMMARY_FIELDS: tuple[str, ...] = ("type", *TEXT_FIELDS, *TIME_FIELDS)
 _SUMMARY_FIELDS = frozenset(SUMMARY_FIELDS)
@@ -147,10 +148,10 @@ class Term:
     """One parsed term.
 
     ``kind`` is ``"text"`` (substring of the raw payload), ``"field"`` (dotted path in the
-    parsed object), ``"valid"``, ``"violation"``, ``"warning"`` or ``"stream_id"``
-    (pseudo-fields).
-    ``value`` is lowercased with runs of ``*`` collapsed; ``op`` is ``""`` (equality) or a
-    comparison operator.
+    parsed object), ``"valid"``, ``"violation"``, ``"warning"``, ``"stream_id"`` or
+    ``"person"`` (pseudo-fields).
+    ``value`` is lowercased with runs of ``*`` collapsed, except for ``person`` (the id as
+    typed: ids are matched exactly); ``op`` is ``""`` (equality) or a comparison operator.
     """
 
     kind: str
@@ -163,14 +164,28 @@ class Term:
 class Query:
     """A parsed query: terms ANDed together; an empty query matches everything."""
 
-    __slots__ = ("_data_checks", "_quick", "_texts", "terms", "text")
+    __slots__ = ("_data_checks", "_persons", "_quick", "_texts", "person_ids", "terms", "text")
 
-    def __init__(self, text: str, terms: tuple[Term, ...]) -> None:
+    def __init__(
+        self,
+        text: str,
+        terms: tuple[Term, ...],
+        persons: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self.text = text
         """The query as typed."""
         self.terms = terms
         """The terms, in order."""
-        plans = sorted((_compile(term) for term in terms), key=lambda plan: plan.rank)
+        self.person_ids: tuple[str, ...] = tuple(
+            dict.fromkeys(term.value for term in terms if term.kind == "person")
+        )
+        """The ids named by ``person:`` terms, each once, in order."""
+        self._persons: dict[str, frozenset[str]] | None = None
+        if persons is not None and self.person_ids:
+            self._persons = {i: frozenset(persons.get(i, ())) for i in self.person_ids}
+        plans = sorted(
+            (_compile(term, self._persons) for term in terms), key=lambda plan: plan.rank
+        )
         # (quick(event) -> bool, or None when only the parsed payload can tell; negate;
         #  check(data) for that case)
         self._quick = tuple(
@@ -192,6 +207,31 @@ class Query:
     def is_empty(self) -> bool:
         """True when the query has no terms (blank, or only ignorable ones like a lone ``-``)."""
         return not self.terms
+
+    @property
+    def needs_persons(self) -> bool:
+        """True when the query has ``person:`` terms not bound to id sets yet."""
+        return bool(self.person_ids) and self._persons is None
+
+    @property
+    def persons(self) -> dict[str, list[str]] | None:
+        """The id set each ``person:`` term is bound to (sorted lists); None when unbound."""
+        if self._persons is None:
+            return None
+        return {i: sorted(ids) for i, ids in self._persons.items()}
+
+    def bind_persons(self, persons: Mapping[str, Iterable[str]]) -> Query:
+        """Return this query with each ``person:ID`` term bound to ``persons[ID]``.
+
+        ``persons[ID]`` is every id of the person ``ID`` belongs to (its userId and its
+        anonymousIds, see :mod:`segment_debugger.analysis.people`); an ID missing from
+        ``persons`` is a person nobody has: the term matches no event. A bound term matches
+        an event whose ``userId``, or ``anonymousId`` when it has none, is in that set.
+        Unbound (a query just parsed), :meth:`matches` takes the person of ``ID`` to be
+        ``ID`` alone; :func:`filter_events` and :meth:`Criteria.filter` first bind it to the
+        persons of the events they are given.
+        """
+        return Query(self.text, self.terms, persons)
 
     def matches(self, event: Event) -> bool:
         """Tell whether ``event`` satisfies every term."""
@@ -249,12 +289,39 @@ def parse_query(text: str) -> Query:
 
 
 def filter_events(events: Iterable[Event], query: Query | str) -> list[Event]:
-    """Return the events ``query`` matches, in their order (a fresh list)."""
+    """Return the events ``query`` matches, in their order (a fresh list).
+
+    ``person:`` terms not bound yet are bound to the persons of ``events`` (who is who among
+    them, by the rules of :mod:`segment_debugger.analysis.people`).
+    """
     parsed = parse_query(query) if isinstance(query, str) else query
     if parsed.is_empty:
         return list(events)
+    if parsed.needs_persons:
+        events = list(events)
+        parsed = parsed.bind_persons(persons_among(events, parsed.person_ids))
     matches = parsed.matches
     return [event for event in events if matches(event)]
+
+
+def persons_among(events: Sequence[Event], ids: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Return, for each id, every id of its person among ``events`` (empty when unknown)."""
+    from segment_debugger.analysis.people import persons_among as stitch
+
+    return stitch(events, ids)
+
+
+def person_query(id: str) -> str:
+    """Return the term ``person:ID`` for ``id``, quoted when it must be (the UI's button).
+
+    Quoted when empty, when it holds whitespace, a quote or a backslash, or when it starts
+    with ``<`` or ``>`` (read as a comparison otherwise); the TypeScript twin is
+    ``personQuery`` in ``js/src/data/filter.ts``.
+    """
+    if id and id[0] not in "<>" and not any(c in _WHITESPACE or c in '"\\' for c in id):
+        return f"person:{id}"
+    escaped = id.replace("\\", "\\\\").replace('"', '\\"')
+    return f'person:"{escaped}"'
 
 
 @dataclass(frozen=True)
@@ -291,11 +358,22 @@ class Criteria:
             return False
         return self.query.matches(event)
 
+    def bind_persons(self, persons: Mapping[str, Iterable[str]]) -> Criteria:
+        """Return these criteria with ``person:`` terms bound (see :meth:`Query.bind_persons`)."""
+        return dataclasses.replace(self, query=self.query.bind_persons(persons))
+
     def filter(self, events: Iterable[Event]) -> list[Event]:
-        """Return the events that pass, in their order (a fresh list)."""
+        """Return the events that pass, in their order (a fresh list).
+
+        ``person:`` terms not bound yet are bound to the persons of ``events`` first.
+        """
         if self.is_empty:
             return list(events)
-        matches = self.matches
+        criteria = self
+        if self.query.needs_persons:
+            events = list(events)
+            criteria = self.bind_persons(persons_among(events, self.query.person_ids))
+        matches = criteria.matches
         return [event for event in events if matches(event)]
 
 
@@ -361,8 +439,9 @@ def _field_term(s: str, field: str, k: int, negate: bool) -> tuple[Term | None, 
             value = value[len(op) :]
         else:
             op = ""  # an operator with nothing after it is the value itself
-    value = re.sub(r"\*+", "*", value.lower())
     kind = field if field in _PSEUDO_FIELDS else "field"
+    if kind != "person":  # a person's id is matched exactly, as typed
+        value = re.sub(r"\*+", "*", value.lower())
     path = tuple(field.split(".")) if kind == "field" else ()
     return Term(kind, value, negate, path, op), end
 
@@ -425,11 +504,16 @@ class _Plan:
     needle: str = ""
 
 
-def _compile(term: Term) -> _Plan:
-    """Turn a term into a plan (see :class:`_Plan`)."""
+def _compile(term: Term, persons: dict[str, frozenset[str]] | None = None) -> _Plan:
+    """Turn a term into a plan (see :class:`_Plan`); ``persons`` binds ``person:`` terms."""
     negate = term.negate
     if term.kind == "text":
         return _Plan(_TEXT, negate, needle=term.value)
+    if term.kind == "person":
+        if term.op:
+            return _Plan(_RECORD, negate, lambda _event: False)
+        ids = frozenset((term.value,)) if persons is None else persons[term.value]
+        return _Plan(_RECORD, negate, lambda event: _identity(event) in ids)
     value_matches = _value_matcher(term.value, term.op)
     if term.kind == "valid":
         if_valid, if_invalid = value_matches(True), value_matches(False)
@@ -477,6 +561,12 @@ def _compile(term: Term) -> _Plan:
     if keys:  # always, for parsed text (a path starts with a name); a hand-made Term may not
         return _Plan(_KEYS, negate, _key_quick(keys[-1]), check)
     return _Plan(_DATA, negate, check=check)
+
+
+def _identity(event: Event) -> str | None:
+    """Return the id an event is filed under: its userId, else its anonymousId (people.py)."""
+    found = event.userId or event.anonymousId
+    return found if type(found) is str and found else None
 
 
 def _key_check(key: str, value_matches: Callable[[Any], bool]) -> _DataCheck:

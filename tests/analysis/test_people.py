@@ -14,6 +14,7 @@ from support.events import make_event
 from segment_debugger.analysis.people import PEOPLE_COLUMNS, IdentityGraph, attach
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
+from segment_debugger.core.query import filter_events, parse_query, person_query
 
 T0 = 1_700_000_000.0
 
@@ -211,6 +212,36 @@ def test_observer_failure_never_stops_the_buffer(caplog: pytest.LogCaptureFixtur
     assert len(buf) == 1 and "boom" in caplog.text
 
 
+def test_a_buffer_whose_people_were_asked_for_is_garbage_collected() -> None:
+    # attach()'s registry is weak on the buffer; People once held it strongly (never freed).
+    import gc
+    import weakref
+
+    buf = EventBuffer()
+    buf.append(ev(userId="u"))
+    assert person_seqs(buf, "u") == [1]
+    ref = weakref.ref(buf)
+    del buf
+    gc.collect()
+    assert ref() is None
+
+
+def test_person_terms_follow_a_person_that_grows() -> None:
+    buf = EventBuffer()
+    buf.extend([ev("page", anonymousId="phone"), ev(userId="u", anonymousId="laptop")])
+    people = attach(buf)
+    query = parse_query("person:u")
+    version, persons = people.resolve(query.person_ids)
+    assert persons == {"u": frozenset({"u", "laptop"})}
+    assert [e.seq for e in filter_events(buf.snapshot(), query.bind_persons(persons))] == [2]
+    buf.append(ev("identify", userId="u", anonymousId="phone"))  # the phone is identified
+    later, persons = people.resolve(query.person_ids)
+    assert later != version and persons == {"u": frozenset({"u", "laptop", "phone"})}
+    assert [e.seq for e in filter_events(buf.snapshot(), query.bind_persons(persons))] == [1, 2, 3]
+    assert [e.seq for e in buf.filter("person:phone")] == [1, 2, 3]
+    assert people.resolve(["nobody"])[1] == {"nobody": frozenset()}
+
+
 # ---- the reference model ----------------------------------------------------------------------
 
 
@@ -354,3 +385,28 @@ def test_identity_graph_equals_the_reference_model(
     events = buf.snapshot()
     assert set(graph.users) == {e.userId for e in events if e.userId}
     assert set(graph.anonymous) == {e.anonymousId for e in events if e.anonymousId}
+    check_person_terms(buf)
+
+
+def check_person_terms(buf: EventBuffer) -> None:
+    """``person:ID`` gives ``person(ID)``'s events: unbound, and bound to the attached graph."""
+    events = buf.snapshot()
+    people = attach(buf)
+    ids = {i for e in events for i in (e.userId, e.anonymousId, e.previousId) if i}
+    for id in sorted(ids | {"nobody"}):
+        expected = person_seqs(buf, id)
+        query = parse_query(person_query(id))
+        assert [e.seq for e in buf.filter(query)] == expected, id
+        _, persons = people.resolve([id])
+        bound = query.bind_persons(persons)
+        assert [e.seq for e in filter_events(events, bound)] == expected, id
+    for event in events:
+        summary = people.summary(event)
+        if not (event.userId or event.anonymousId):
+            assert summary is None
+            continue
+        assert summary is not None
+        frame = buf.person(summary["person"])
+        assert summary["events"] == len(frame) and event.seq in set(frame["seq"])
+        assert summary["user_ids"] == frame.attrs["user_ids"]
+        assert summary["anonymous_ids"] == frame.attrs["anonymous_ids"]
