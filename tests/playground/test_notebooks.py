@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from support import REPO_ROOT
+from support.leftovers import process_gone
+from support.waiting import wait_until
 
 from segment_debugger.playground.publisher import Publisher
 from segment_debugger.playground.server import ENV_EMBEDDED, EmbeddedRedis
@@ -83,21 +84,12 @@ def execute(name: str, specs: KernelSpecManager, *extra: str) -> nbformat.Notebo
         kernel_pid = km.provisioner.pid  # type: ignore[union-attr]
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)  # raises CellExecutionError with the traceback
-        started = psutil.Process(kernel_pid).children(recursive=True)
-    deadline = time.monotonic() + 15
-    while (alive := [p for p in started if _alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert alive == [], f"{name}: the kernel left processes behind: {alive}"
+        started = [p.pid for p in psutil.Process(kernel_pid).children(recursive=True)]
+    wait_until(lambda: all(process_gone(pid) for pid in started), timeout=15,
+               what=f"{name}: the kernel's processes {started} to end after its shutdown")
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == [], f"{name}: error outputs {errors}"
     return nb
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def text_of(nb: nbformat.NotebookNode) -> str:

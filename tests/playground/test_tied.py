@@ -169,7 +169,7 @@ def _pgid(pid: int) -> int | None:
 
 
 def test_a_tied_child_stops_with_its_watchdog_and_stop_is_idempotent() -> None:
-    child = spawn_tied([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = spawn_tied([sys.executable, "-c", "import time; time.sleep(60)"])  # runs till stopped
     assert child.poll() is None
     assert os.getpgid(child.pid) == child.pid, "the child leads a group of its own"
     watchdog = child.watchdog.pid

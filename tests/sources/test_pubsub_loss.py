@@ -20,6 +20,9 @@ from segment_debugger.sources.pubsub import RedisSource
 
 pytestmark = pytest.mark.redis
 
+#: The first reconnect attempt whose backoff is capped (BACKOFF_BASE_S * 2**n >= BACKOFF_CAP_S).
+CAPPED_ATTEMPT = next(n for n in range(32) if base.BACKOFF_BASE_S * 2**n >= base.BACKOFF_CAP_S)
+
 
 class SlowBuffer(EventBuffer):
     """A buffer whose writer is slow, so the subscriber falls behind the publisher."""
@@ -29,7 +32,7 @@ class SlowBuffer(EventBuffer):
         self.delay = delay
 
     def extend(self, events: Iterable[Event]) -> None:
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # deliberate: the scenario is a writer slower than the publisher
         super().extend(events)
 
 
@@ -52,7 +55,7 @@ def paced_publisher(url: str, rate: float, stop: threading.Event) -> threading.T
                     pipe.publish("events", numbered(i))
                     i += 1
                 pipe.execute()
-                time.sleep(0.002)
+                time.sleep(0.002)  # paces the publisher: small slices, a steady rate
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -115,7 +118,10 @@ def test_live_again_within_two_seconds_of_the_server_returning(
         wait_until(lambda: src.status.state == "live")
         private_redis.stop()
         wait_until(lambda: src.status.state != "live")
-        time.sleep(6)  # a long outage: the backoff has grown to its cap
+        # A long outage: the source has grown its backoff to the cap and is waiting it out
+        # (the attempt counter only moves on when a backoff starts).
+        wait_until(lambda: src._attempt > CAPPED_ATTEMPT, timeout=20,
+                   what="the backoff grown to its cap")
         private_redis.start()
         back = time.monotonic()
         wait_until(lambda: src.status.state == "live", timeout=10)

@@ -204,7 +204,7 @@ class SlowBuffer(EventBuffer):
     """A buffer whose writer is slow, so the subscriber falls behind the publisher."""
 
     def extend(self, events: Iterable[Event]) -> None:
-        time.sleep(0.02)
+        time.sleep(0.02)  # deliberate: the scenario is a writer slower than the publisher
         super().extend(events)
 
 

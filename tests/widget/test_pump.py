@@ -333,7 +333,7 @@ def test_snapshots_racing_a_writer_lose_and_repeat_nothing(pumps: list[Pump]) ->
             if stop.is_set():
                 return
             buffer.extend(events[start : start + 25])
-            time.sleep(0.001)
+            time.sleep(0.001)  # paces the writer, so snapshots interleave with its batches
 
     pump.snapshot("first")
     pump.start()
@@ -344,7 +344,7 @@ def test_snapshots_racing_a_writer_lose_and_repeat_nothing(pumps: list[Pump]) ->
         while thread.is_alive() or snapshots < 5:
             pump.snapshot(f"s{snapshots}")
             snapshots += 1
-            time.sleep(0.03)
+            time.sleep(0.03)  # paces the snapshots: several during the writer's run
     finally:
         stop.set()
         thread.join()
@@ -381,7 +381,7 @@ def test_high_input_rate_is_thinned_to_the_budget(pumps: list[Pump]) -> None:
     started = time.monotonic()
     for k, start in enumerate(range(0, len(events), 500)):  # 100 batches, one per 10 ms
         buffer.extend(events[start : start + 500])
-        time.sleep(max(0.0, started + (k + 1) * 0.01 - time.monotonic()))
+        time.sleep(max(0.0, started + (k + 1) * 0.01 - time.monotonic()))  # paces the input
     wait_until(lambda: rec.msgs()[-1]["last_seq"] == buffer.last_seq)
     pump.stop()
 
