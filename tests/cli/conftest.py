@@ -1,4 +1,4 @@
-"""The CLI as a child process (``process``), and a subscriber that witnesses what was published."""
+"""The CLI as a child process (``process``); the witness ``collect`` is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from support.collector import ChannelCollector
-from support.redis_server import RedisServer
 
 
 class Process:
@@ -72,15 +70,3 @@ def process() -> Iterator[Callable[..., Process]]:
     for p in started:
         p.kill()
 
-
-@pytest.fixture
-def collect(redis_server: RedisServer) -> Iterator[Callable[[str], ChannelCollector]]:
-    collectors: list[ChannelCollector] = []
-
-    def start(channel: str) -> ChannelCollector:
-        collectors.append(ChannelCollector(redis_server, channel))
-        return collectors[-1]
-
-    yield start
-    for c in collectors:
-        c.stop()

@@ -327,3 +327,17 @@ def test_iter_recording_streams_every_part(tmp_path: Path) -> None:
     assert [r.raw for r in iter_recording(path)] == [e.raw for e in original]
     with gzip.open(tmp_path / "x.gz", "wb") as f:
         f.write(b"")
+
+
+def test_recording_and_recorder_still_export_every_name_of_their_parts() -> None:
+    """The format, reader, writer and spool modules split out keep their old import paths."""
+    from segment_debugger.io import recorder, recording
+
+    for module in (recording, recorder):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+    assert recording.open_recording is segment_debugger.open_recording
+    assert {"decode_line", "encode_record", "iter_recording", "part_path", "gaps_path",
+            "RecordingError", "RecordingWarning", "RecordingSource"} <= set(recording.__all__)
+    assert {"CaptureBuffer", "RecordingWriter", "Spool", "record", "Progress"} <= set(
+        recorder.__all__)

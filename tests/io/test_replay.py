@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,19 +32,6 @@ PACING_TOLERANCE_S = 0.080
 
 
 Collect = Callable[[str], ChannelCollector]
-
-
-@pytest.fixture
-def collect(redis_server: RedisServer) -> Iterator[Collect]:
-    collectors: list[ChannelCollector] = []
-
-    def start(channel: str) -> ChannelCollector:
-        collectors.append(ChannelCollector(redis_server, channel))
-        return collectors[-1]
-
-    yield start
-    for c in collectors:
-        c.stop()
 
 
 def recorded(
