@@ -59,6 +59,7 @@ export class DebuggerView {
         this.setCriteria({ ...this.criteria, invalidOnly: only });
         save(model, "invalid_only", only);
       },
+      requestSuggestions: (text, caret, handlers) => session.requestSuggestions(text, caret, handlers),
     });
     this.exporter = new ExportControl({
       request: (handlers) => session.requestExport(handlers),

@@ -2,6 +2,7 @@
 import { button, el, on, setText } from "./dom";
 import { count } from "./format";
 import { EVENT_TYPES } from "../sync/protocol";
+import { SuggestBox, type SuggestRequester } from "./suggest";
 
 interface ToolbarHandlers {
   /** the Live/Pause button or the "N new" link was clicked */
@@ -11,6 +12,8 @@ interface ToolbarHandlers {
   /** a type toggle was clicked: the new type_filter */
   onTypeFilterChange(types: string[]): void;
   onInvalidOnlyChange(invalidOnly: boolean): void;
+  /** asks Python for the filter box's suggestions (none: no dropdown) */
+  requestSuggestions?: SuggestRequester;
 }
 
 /** The filter box's tooltip: the filter language (README "Filter language") in brief. */
@@ -20,7 +23,9 @@ export const FILTER_HELP = [
   "field:value, a.b.c:value: a payload field (* wildcard; field:* = has the field)",
   "field:>10, >=, <, <=: numeric comparison",
   "valid:false: events with violations; violation:text: a violation containing text",
+  "warning:text: a warning containing text; person:ID: every event of that person",
   "stream_id:ID: the Redis Stream entry id (* wildcard; stream_id:* = read from a stream)",
+  "As you type: fields and values seen in the traffic (↓/↑, Tab or Enter, Esc).",
 ].join("\n");
 
 /** What the list's count says (one paint: the same figures as the header's). */
@@ -81,6 +86,8 @@ export function countText(c: ListCounts): { text: string; shown: boolean; title:
 export class Toolbar {
   readonly element: HTMLElement;
   readonly filter: HTMLInputElement;
+  /** the filter box's suggestions and hint (null without a requester) */
+  readonly suggest: SuggestBox | null;
   private readonly live: HTMLButtonElement;
   private readonly newCount: HTMLButtonElement;
   private readonly matchCount: HTMLElement;
@@ -112,6 +119,11 @@ export class Toolbar {
         "aria-label": "Filter events",
       },
     });
+    this.suggest = handlers.requestSuggestions
+      ? new SuggestBox(this.filter, handlers.requestSuggestions, (text) => handlers.onQueryInput(text))
+      : null;
+    const filterBox = el("span", { className: "sd-filter-box" }, [this.filter]);
+    if (this.suggest) filterBox.appendChild(this.suggest.element);
     this.matchCount = el("span", { className: "sd-count", testid: "sd-count" });
     // "37 of 400 shown": sd-count holds the numbers, the word outside it.
     this.suffix = el("span", { className: "sd-count", text: " shown" });
@@ -146,7 +158,7 @@ export class Toolbar {
     this.element = el("div", { className: "sd-toolbar" }, [
       this.live,
       this.newCount,
-      this.filter,
+      filterBox,
       this.countBox,
       toggles,
     ]);
@@ -201,6 +213,7 @@ export class Toolbar {
 
   destroy(): void {
     for (const fn of this.cleanups.splice(0)) fn();
+    this.suggest?.destroy();
     this.element.remove();
   }
 }
