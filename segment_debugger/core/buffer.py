@@ -49,6 +49,10 @@ MAX_GAPS_KEPT = 1000
 #: ``stats["rate_per_s"]`` averages over this many seconds (in one-second buckets).
 RATE_WINDOW_S = 5
 
+#: With payloads shared by the analysis (a tracking plan, schema inference), the most events
+#: whose parsed payloads are alive at once (see ``EventBuffer._append_locked``).
+SHARED_CHUNK = 32
+
 #: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
 log = logging.getLogger(__name__)
 
@@ -249,8 +253,22 @@ class EventBuffer:
                 self._estimate_gap(*pending)
 
     def _append_locked(self, batch: Sequence[Event]) -> None:
-        """Append each event in turn, evicting as needed (the hot path: one loop over locals)."""
+        """Append each event in turn, evicting as needed (the hot path: one loop over locals).
+
+        With a tracking plan or schema inference on, each payload is parsed once and shared
+        by the plan check and the observers; a batch is then appended (and told to the
+        observers) in chunks of :data:`SHARED_CHUNK` events, so only a chunk's parsed objects
+        are alive at once: a whole read's (thousands of dicts) would be scanned again and
+        again by the cyclic garbage collector, which cost more than the analysis itself.
+        """
         self._count_rate(len(batch))
+        if (self._plan is None and self._schemas is None) or len(batch) <= SHARED_CHUNK:
+            self._append_chunk_locked(batch)
+            return
+        for start in range(0, len(batch), SHARED_CHUNK):
+            self._append_chunk_locked(batch[start:start + SHARED_CHUNK])
+
+    def _append_chunk_locked(self, batch: Sequence[Event]) -> None:
         buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
         max_messages, max_bytes = self.max_messages, self.max_bytes
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0

@@ -608,3 +608,55 @@ def test_observers_see_appends_evictions_and_clears() -> None:
     assert tally.held == [] and len(buf) == 0
     buf.append(sized(1))
     assert tally.held == [buf.last_seq]
+
+
+def test_analysis_parses_a_large_batch_a_chunk_at_a_time() -> None:
+    """With a plan and schemas on, a batch larger than SHARED_CHUNK is appended (and told to
+    observers) a chunk at a time, so only a chunk's parsed payloads are alive together; the
+    warnings, violations, counts and what observers hold are those of one-by-one appends."""
+    from segment_debugger.core.buffer import SHARED_CHUNK
+    from segment_debugger.playground.fake import FakeEventStream
+
+    plan = {"events": {"Order Completed": {"properties": {
+        "type": "object", "properties": {"revenue": {"type": "string"}}}}}}
+    stream = FakeEventStream(seed=3)
+    payloads = [stream.payload() for _ in range(5 * SHARED_CHUNK + 7)]
+
+    class Sizes:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+            self.parsed_alive: list[int] = []
+            self.held: list[int] = []
+
+        def appended(self, events: Any, evicted: Any) -> None:
+            self.calls.append(len(events))
+            self.held.extend(e.seq for e in events)
+            for e in evicted:
+                self.held.remove(e.seq)
+
+        def cleared(self) -> None:
+            self.held.clear()
+
+    def run(batched: bool) -> tuple[EventBuffer, Sizes, list[Event]]:
+        buf = EventBuffer(max_messages=50, tracking_plan=plan, infer_schemas=True)
+        sizes = Sizes()
+        buf.add_observer(sizes)
+        events = [parse_event(p, "events", 1.7e9) for p in payloads]
+        if batched:
+            buf.extend(events)
+        else:
+            for e in events:
+                buf.append(e)
+        return buf, sizes, events
+
+    whole, sizes, batched = run(True)
+    one_by_one, _, single = run(False)
+    assert max(sizes.calls) <= SHARED_CHUNK and sum(sizes.calls) == len(payloads)
+    assert sizes.held == [e.seq for e in whole]
+    assert [(e.valid, e.violations_view(), e.warnings_view()) for e in batched] == [
+        (e.valid, e.violations_view(), e.warnings_view()) for e in single
+    ]
+    assert any(e.violations_view() for e in batched)  # the plan was applied
+    assert whole.stats["invalid"] == one_by_one.stats["invalid"] > 0
+    assert whole.stats["warnings"] == one_by_one.stats["warnings"]
+    assert all(e._data is not None and not isinstance(e._data, dict) for e in batched)

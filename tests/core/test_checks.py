@@ -133,3 +133,50 @@ def test_a_failing_check_never_loses_an_event(caplog: pytest.LogCaptureFixture) 
     broken.timestamp = 12  # type: ignore[assignment]  # hand-made nonsense
     buf.extend([broken, event()])
     assert len(buf) == 2
+
+
+def _reference_clock_warnings(e: Event, checks: Checks) -> list[str]:
+    """The clock checks worded from epoch seconds, one date at a time (the definition)."""
+    found: list[str] = []
+    at = None if e.timestamp is None else epoch_seconds(e.timestamp)
+    if at is None:
+        return found
+    reference = None if e.receivedAt is None else epoch_seconds(e.receivedAt)
+    label = "receivedAt"
+    if reference is None:
+        reference, label = e.received_at, "the local receive time"
+    ahead = at - reference
+    if checks.future_s is not None and ahead > checks.future_s:
+        found.append(f"timestamp is {seconds_text(ahead)} ahead of {label} (clock skew?)")
+    elif checks.max_age_s is not None and -ahead > checks.max_age_s:
+        found.append(f"timestamp is {seconds_text(-ahead)} older than {label} "
+                     "(a replay or a stuck device queue?)")
+    sent = None if e.sentAt is None else epoch_seconds(e.sentAt)
+    if checks.sent_before_s is not None and sent is not None and at - sent > checks.sent_before_s:
+        found.append(f"sentAt is {seconds_text(at - sent)} before timestamp")
+    return found
+
+
+def test_clock_checks_agree_with_epoch_seconds_on_every_date_shape() -> None:
+    """The check compares datetimes directly when it can: same warnings as from epoch seconds
+    for zones, offsets, naive dates (UTC), mixed ones, missing and unreadable dates, and
+    differences on either side of each threshold."""
+    stamps = [
+        None, "2024-05-01T12:00:00Z", "2024-05-01T12:00:59.999Z", "2024-05-01T12:01:00.001Z",
+        "2024-05-01T14:01:30+02:00", "2024-05-01T12:01:30", "2024-04-30T11:59:59Z",
+        "2024-04-30T12:00:01.000Z", "2024-04-28T12:00:00", "not a date", "2024-05-01T11:59:55Z",
+    ]
+    checkss = [Checks(), Checks(future_s=10, sent_before_s=2.5, max_age_s=3600),
+               Checks(future_s=None), Checks(max_age_s=None, sent_before_s=None)]
+    compared = 0
+    for checks in checkss:
+        for timestamp in stamps:
+            for received in stamps:
+                for sent in stamps[:6]:
+                    fields = {k: v for k, v in (("timestamp", timestamp), ("receivedAt", received),
+                                                ("sentAt", sent)) if v is not None}
+                    e = event(**fields)
+                    (found,) = warnings_of(e, checks=checks)
+                    assert found == _reference_clock_warnings(e, checks), fields
+                    compared += 1
+    assert compared == 4 * 11 * 11 * 6
