@@ -21,6 +21,7 @@ from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
 
 if TYPE_CHECKING:
     from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.playground.publisher import Target
     from segment_debugger.sources.base import ThreadedSource
 
 #: Exit code for usage errors and an unreachable Redis.
@@ -79,6 +80,19 @@ def connect(url: str, *, socket_timeout: float = 10, flags: str = "--url / REDIS
             f"there, or point {flags} at a running one."
         ) from None
     return client
+
+
+def failure_text(exc: BaseException, to: Target, plain: str) -> str:
+    """Return what to print when Redis refused or failed writing to ``to``, saying why if known.
+
+    ``plain`` says how to PUBLISH instead when the server does not know SPUBLISH.
+    """
+    text = str(exc)
+    if to.kind == "sharded" and "unknown command" in text.lower():
+        return f"this Redis does not know SPUBLISH ({text}): --sharded needs Redis >= 7; {plain}"
+    if to.kind == "stream" and "WRONGTYPE" in text:
+        return f"key {to.name!r} holds something other than a stream ({text}): name another"
+    return text
 
 
 # ---- the sources tail and record read -------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from segment_debugger.cli.common import CommandError, connect, stop_on_signals
+from segment_debugger.cli.common import CommandError, connect, failure_text, stop_on_signals
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
 
 if TYPE_CHECKING:
@@ -131,19 +131,6 @@ def resolve_destination(args: argparse.Namespace, channel: str) -> Target:
     return target(channel, sharded=args.sharded)
 
 
-def _failure(exc: Exception, to: Target) -> str:
-    """Return what to print when Redis refused or failed, saying why when that is known."""
-    text = str(exc)
-    if to.kind == "sharded" and "unknown command" in text.lower():
-        return (
-            f"this Redis does not know SPUBLISH ({text}): --sharded needs Redis >= 7; "
-            "drop --sharded to PUBLISH"
-        )
-    if to.kind == "stream" and "WRONGTYPE" in text:
-        return f"key {to.name!r} holds something other than a stream ({text}): name another"
-    return text
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``segment-debugger publish``: fake Segment events onto a Redis channel or stream."""
     import redis
@@ -179,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed, stop=stop, on_progress=progress, progress_every=args.progress,
             )
         except (redis.RedisError, RedisClusterException, OSError) as exc:
-            print(f"error: Redis at {redact(url)} failed: {_failure(exc, to)}", file=sys.stderr)
+            why = failure_text(exc, to, "drop --sharded to PUBLISH")
+            print(f"error: Redis at {redact(url)} failed: {why}", file=sys.stderr)
             code = 1
         finally:
             client.close()

@@ -3,7 +3,8 @@
 ``--filter`` replays a subset (say, exactly the events that broke something), ``--speed``
 scales the recorded pacing (``max``: as fast as Redis takes them), ``--loop`` repeats until
 Ctrl-C. A progress bar shows on a terminal. When Redis goes away the command stops, says how
-many events were replayed, and exits with status 1.
+many events were replayed, and exits with status 1 (likewise when Redis refuses them: a key
+of another type, SPUBLISH on Redis < 7).
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ import time
 import warnings
 from typing import TextIO
 
-from segment_debugger.cli.common import CommandError, connect, redis_url, stop_on_signals
+from segment_debugger.cli.common import (
+    CommandError,
+    connect,
+    failure_text,
+    redis_url,
+    stop_on_signals,
+)
 
-#: Exit status when Redis went away during the replay.
+#: Exit status when Redis went away (or refused the payloads) during the replay.
 EXIT_LOST = 1
 BAR_WIDTH = 30
 
@@ -121,7 +128,11 @@ def run(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         if tty:
             err.write("\n")
-        print(f"segment-debugger replay: stopped: {exc}; "
+        why = str(exc)
+        if exc.__cause__ is not None:  # a known refusal is said in its own words
+            hint = failure_text(exc.__cause__, target, "give --channel instead to PUBLISH")
+            why = why if hint == str(exc.__cause__) else hint
+        print(f"segment-debugger replay: stopped: {why}; "
               f"{exc.replayed:,} of {len(events):,} events replayed", file=err, flush=True)
         return EXIT_LOST
     if tty:

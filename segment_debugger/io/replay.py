@@ -5,7 +5,8 @@ a query matches, judged exactly as the widget judges them (duplicate messageIds 
 :func:`replay` publishes them to a :class:`~segment_debugger.playground.publisher.Target`
 (a channel, a shard channel or a stream) on the schedule ``received_at`` gives, divided by
 ``speed`` (None: as fast as possible); events due together go in one pipelined batch. When
-Redis goes away it raises :class:`ReplayError` saying how many were replayed.
+Redis goes away, or refuses the payloads (a key of another type, a command it does not know),
+it raises :class:`ReplayError` saying how many were replayed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import redis
+from redis.exceptions import RedisClusterException
 
 from segment_debugger.io.recording import open_recording
 
@@ -33,7 +35,10 @@ MAX_WAIT_S = 0.1
 
 
 class ReplayError(Exception):
-    """Redis went away during a replay; ``replayed`` events had been sent (confirmed)."""
+    """Redis went away or refused during a replay; ``replayed`` events had been sent (confirmed).
+
+    The Redis error is its ``__cause__``.
+    """
 
     def __init__(self, message: str, replayed: int) -> None:
         super().__init__(message)
@@ -68,7 +73,7 @@ def replay(
     (``speed=None``: no pacing). With ``loop`` the events are replayed again and again, each
     pass starting when the previous one ends, until ``stop`` is set. ``on_progress(sent,
     pass_number)`` is called after each batch. Returns how many payloads were sent; raises
-    :class:`ReplayError` (with that count) when Redis goes away.
+    :class:`ReplayError` (with that count) when Redis goes away or refuses them.
     """
     from segment_debugger.playground.publisher import publish_batch
 
@@ -104,6 +109,12 @@ def replay(
                     f"Redis went away after {sent:,} payload(s) were replayed "
                     f"({type(exc).__name__}: {exc}); the batch of {j - i} in flight may be "
                     "partly delivered",
+                    sent,
+                ) from exc
+            except (redis.RedisError, RedisClusterException) as exc:
+                raise ReplayError(
+                    f"Redis refused the payloads after {sent:,} were replayed "
+                    f"({type(exc).__name__}: {exc})",
                     sent,
                 ) from exc
             sent += j - i

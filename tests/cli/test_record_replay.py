@@ -195,3 +195,18 @@ def test_replay_says_what_is_wrong_instead_of_a_traceback(
     rec.write_bytes(b'{"type":"track","event":"x"}\n')
     assert main(["replay", str(rec), "--url", url, *target]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_replay_into_a_key_of_another_type_says_so_and_exits_1(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from segment_debugger.cli import main
+
+    with redis_server.client() as admin:
+        admin.set("taken", "a string")
+    rec = tmp_path / "rec.ndjson"
+    rec.write_bytes(b'{"type":"track","event":"x"}\n')
+    assert main(["replay", str(rec), "--url", redis_server.url, "--stream", "taken"]) == 1
+    err = capsys.readouterr().err
+    assert "key 'taken' holds something other than a stream" in err
+    assert "0 of 1 events replayed" in err

@@ -143,3 +143,17 @@ def test_a_server_that_goes_away_stops_the_replay_with_the_count(
     assert 20 <= error.replayed < 150
     assert error.replayed == progress[-1]
     assert f"after {error.replayed:,} payload(s) were replayed" in str(error)
+
+
+def test_a_key_of_another_type_stops_the_replay_with_the_count(
+    redis_server: RedisServer,
+) -> None:
+    """Redis refusing the payloads (WRONGTYPE) is a ReplayError too, not an escaping error."""
+    with redis_server.client() as admin:
+        admin.set("taken", "a string")
+    events = recorded([b'{"i":1}', b'{"i":2}'], [0.0, 0.01])
+    with (connect(redis_server.url, socket_timeout=5) as client,
+          pytest.raises(ReplayError, match="refused the payloads after 0") as caught):
+        replay(client, Target("taken", "stream"), events, speed=None)
+    assert caught.value.replayed == 0
+    assert "WRONGTYPE" in str(caught.value.__cause__)
