@@ -1,9 +1,11 @@
 """The ``segment-debugger`` command line: one parser, one module per subcommand.
 
 ``publish`` (:mod:`.publish`) sends fake events, ``tail`` (:mod:`.tail`) prints them one line
-each, ``demo`` (:mod:`.demo`) runs the dashboard. Each module exposes ``add_parser(subparsers)``,
-which registers the subcommand and sets ``func``: ``func(args)`` returns the exit code or raises
-:class:`~.common.CommandError`.
+each (the line: :mod:`.format`), ``record`` (:mod:`.record`) writes them to a file, ``replay``
+(:mod:`.replay`) publishes a recording again, ``demo`` (:mod:`.demo`) runs the dashboard. Each
+module exposes ``add_parser(subparsers)``, which registers the subcommand and sets ``func``:
+``func(args)`` returns the exit code or raises :class:`~.common.CommandError`. What they share
+(the source flags of ``tail`` and ``record``, connecting to Redis) is :mod:`.common`'s.
 """
 
 from __future__ import annotations
