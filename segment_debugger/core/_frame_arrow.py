@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 #: An event's group slots: FROM_RAW (an object, parsed again from ``raw``), None, or a value
 #: assigned by hand.
 _get_slots = operator.attrgetter("_properties", "_traits", "_context")
+_get_raw = operator.attrgetter("raw")
 #: What to do with an event, by its slots: 0 nothing (no group to flatten: not JSON, not an
 #: object, or no group in it); 1..7 Arrow reads ``raw`` (bit ``4 >> i`` set when group ``i`` of
 #: :data:`FLATTENED` is an object in it); :data:`_PYTHON` the Python path (groups set by hand).
@@ -66,29 +67,33 @@ def arrow_groups(
 
     ``cache`` keeps the tables read for the next call (see :class:`ReadCache`).
     """
+    n = len(events)
     every_slots = list(map(_get_slots, events))
     try:  # see _SLOT_KINDS
         kinds = np.fromiter(
-            map(_SLOT_KINDS.get, every_slots, repeat(_PYTHON)), dtype=np.int8, count=len(events)
+            map(_SLOT_KINDS.get, every_slots, repeat(_PYTHON)), dtype=np.int8, count=n
         )
     except TypeError:  # a group assigned by hand that cannot be hashed (a dict): go slowly
         kinds = np.array([_slot_kind(slots) for slots in every_slots], dtype=np.int8)
     del every_slots
-    arrow_rows: list[int] = np.flatnonzero((kinds > 0) & (kinds < _PYTHON)).tolist()
-    python_rows: list[int] = np.flatnonzero(kinds == _PYTHON).tolist()
-    if len(arrow_rows) < _ARROW_MIN_ROWS:
+    arrow = (kinds > 0) & (kinds < _PYTHON)
+    groups_to_read = int(np.count_nonzero(arrow))
+    if groups_to_read < _ARROW_MIN_ROWS:
         return None
-    raws = [events[row].raw for row in arrow_rows]
-    python_rows.extend(
-        row for row, raw in zip(arrow_rows, raws, strict=True) if len(raw) > _ARROW_MAX_BYTES
-    )
-    if len(python_rows) > len(arrow_rows) // 2:
+    raws = list(map(_get_raw, events))
+    big = arrow & (np.fromiter(map(len, raws), dtype=np.int64, count=n) > _ARROW_MAX_BYTES)
+    python = (kinds == _PYTHON) | big
+    arrow &= ~big
+    python_rows: list[int] = np.flatnonzero(python).tolist()
+    if len(python_rows) > groups_to_read // 2:
         return None
-    skip = set(python_rows)
-    kept = [(row, raw) for row, raw in zip(arrow_rows, raws, strict=True) if row not in skip]
-    del raws
-    reads = read_payloads(kept, python_rows, cache)
-    del kept
+    if arrow.all():  # typical: every event
+        rows = list(range(n))
+    else:
+        rows = np.flatnonzero(arrow).tolist()
+        raws = [raws[row] for row in rows]
+    reads = read_payloads(rows, raws, python_rows, cache)
+    del rows, raws
     if not reads:
         return None
     try:
@@ -211,15 +216,16 @@ class _ArrowFrame:
             if pa.types.is_struct(field.type) and depth < MAX_FLATTEN_DEPTH:
                 # a null object here is a missing key or an explicit null: only the second
                 # makes a column (of None), as in Python; payloads without "null" cannot have it
-                if parent_valid is None:
-                    parent_valid = column.is_valid().to_numpy(zero_copy_only=False)
-                nulls = child.is_null().to_numpy(zero_copy_only=False) & parent_valid
-                for i in np.flatnonzero(nulls & read.has_null):
-                    found, _ = lookup(self._groups(read.rows[i]), position, keys)
-                    if found:
-                        if not self._leaf(leaves, name, keys, index, None):
-                            return False
-                        break
+                if read.any_null and child.null_count:
+                    if parent_valid is None:
+                        parent_valid = column.is_valid().to_numpy(zero_copy_only=False)
+                    nulls = child.is_null().to_numpy(zero_copy_only=False) & parent_valid
+                    for i in np.flatnonzero(nulls & read.has_null):
+                        found, _ = lookup(self._groups(read.rows[i]), position, keys)
+                        if found:
+                            if not self._leaf(leaves, name, keys, index, None):
+                                return False
+                            break
                 if not self._walk(index, read, child, position, name, keys, depth + 1, leaves):
                     return False
                 continue

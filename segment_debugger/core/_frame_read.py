@@ -47,19 +47,36 @@ CACHE_MAX_BYTES = 64 << 20
 class Read:
     """One table read by Arrow: the rows it holds (frame positions) and their payloads."""
 
-    __slots__ = ("has_null", "raws", "rows", "table")
+    __slots__ = ("_has_null", "any_null", "raws", "rows", "table")
 
-    def __init__(
-        self, rows: list[int], raws: list[bytes], table: pa.Table, has_null: np.ndarray | None
-    ) -> None:
+    def __init__(self, rows: list[int], raws: list[bytes], table: pa.Table, any_null: bool) -> None:
         self.rows = rows
         self.raws = raws
         self.table = table
-        if has_null is None:  # whether "null" appears at all: explicit nulls need a look
-            has_null = np.fromiter(
-                map(bytes.__contains__, raws, repeat(b"null")), dtype=bool, count=len(raws)
-            )
-        self.has_null = has_null
+        self.any_null = any_null  # whether "null" appears in any payload
+        self._has_null: np.ndarray | None = None
+
+    def moved_to(self, rows: list[int]) -> Read:
+        """Return this read for the same payloads at other frame rows (what it holds is shared)."""
+        read = Read(rows, self.raws, self.table, self.any_null)
+        read._has_null = self._has_null
+        return read
+
+    @property
+    def has_null(self) -> np.ndarray:
+        """Per payload, whether "null" appears in it (explicit nulls need a look); computed once."""
+        has_null = self._has_null
+        if has_null is None:
+            if self.any_null:
+                has_null = np.fromiter(
+                    map(bytes.__contains__, self.raws, repeat(b"null")),
+                    dtype=bool,
+                    count=len(self.raws),
+                )
+            else:  # typical traffic: one search of the joined payloads answered for all
+                has_null = np.zeros(len(self.raws), dtype=bool)
+            self._has_null = has_null
+        return has_null
 
 
 class ReadCache:
@@ -98,60 +115,56 @@ class ReadCache:
 
 
 def read_payloads(
-    kept: list[tuple[int, bytes]], python_rows: list[int], cache: ReadCache | None = None
+    rows: list[int], raws: list[bytes], python_rows: list[int], cache: ReadCache | None = None
 ) -> list[Read]:
-    """Return the tables for ``kept`` (frame row, payload); refused rows go to ``python_rows``."""
+    """Return the tables for payloads ``raws`` at frame ``rows``; refused rows: ``python_rows``."""
     reads: list[Read] = []
     if cache is None:
-        for start in range(0, len(kept), _ARROW_CHUNK_ROWS):
-            _read(kept[start : start + _ARROW_CHUNK_ROWS], reads, python_rows, split=True)
+        for start in range(0, len(rows), _ARROW_CHUNK_ROWS):
+            end = start + _ARROW_CHUNK_ROWS
+            _read(rows[start:end], raws[start:end], reads, python_rows, split=True)
         return reads
     tables = cache._tables()
-    raws = [raw for _, raw in kept]
-    pending = 0  # kept[pending:at] has no table yet
-    at = 0
-    while at < len(kept):
-        cached = tables.get(id(raws[at]))
-        end = at + len(cached.raws) if cached is not None else 0
-        if (
-            cached is None
-            or end > len(kept)
-            or not all(map(operator.is_, cached.raws, raws[at:end]))
-        ):
-            at += 1
+    pending = 0  # raws[pending:at] has no table yet
+    starts = [at for at, raw in enumerate(raws) if id(raw) in tables] if tables else []
+    for at in starts:
+        if at < pending:
+            continue  # inside a table reused already
+        cached = tables[id(raws[at])]
+        end = at + len(cached.raws)
+        if end > len(raws) or not all(map(operator.is_, cached.raws, raws[at:end])):
             continue
-        _read_cached(kept[pending:at], reads, python_rows)
-        rows = [row for row, _ in kept[at:end]]
-        reads.append(Read(rows, cached.raws, cached.table, cached.has_null))
-        pending = at = end
-    _read_cached(kept[pending:], reads, python_rows)
+        _read_cached(rows[pending:at], raws[pending:at], reads, python_rows)
+        reads.append(cached.moved_to(rows[at:end]))
+        pending = end
+    _read_cached(rows[pending:], raws[pending:], reads, python_rows)
     cache._keep(reads)
     return reads
 
 
-def _read_cached(chunk: list[tuple[int, bytes]], reads: list[Read], python_rows: list[int]) -> None:
-    """Read ``chunk`` in pieces of :data:`_CACHED_CHUNK_ROWS`, the last one not too small."""
+def _read_cached(
+    rows: list[int], raws: list[bytes], reads: list[Read], python_rows: list[int]
+) -> None:
+    """Read in pieces of :data:`_CACHED_CHUNK_ROWS`, the last one not too small."""
     start = 0
-    while start < len(chunk):
+    while start < len(rows):
         end = start + _CACHED_CHUNK_ROWS
-        if len(chunk) - end < _CACHED_MIN_ROWS:
-            end = len(chunk)
-        _read(chunk[start:end], reads, python_rows, split=True)
+        if len(rows) - end < _CACHED_MIN_ROWS:
+            end = len(rows)
+        _read(rows[start:end], raws[start:end], reads, python_rows, split=True)
         start = end
 
 
 def _read(
-    chunk: list[tuple[int, bytes]], reads: list[Read], python_rows: list[int], split: bool
+    rows: list[int], raws: list[bytes], reads: list[Read], python_rows: list[int], split: bool
 ) -> None:
-    """Read ``chunk`` with Arrow into ``reads``; what Arrow refuses goes to ``python_rows``.
+    """Read ``raws`` with Arrow into ``reads``; what Arrow refuses goes to ``python_rows``.
 
     A refused chunk is retried once in a few pieces, so one odd event sends only its piece to
     the Python path; a piece refused again goes there whole.
     """
-    if not chunk:
+    if not rows:
         return
-    rows = [row for row, _ in chunk]
-    raws = [raw for _, raw in chunk]
     blob = b"\n".join(raws)
     if blob.count(b"\n") != len(raws) - 1 or b"\r" in blob:
         # newlines only appear between tokens in valid JSON: as spaces they mean the same
@@ -162,14 +175,16 @@ def _read(
             raise ValueError(f"{table.num_rows} rows read from {len(rows)} payloads")
     except (pa.ArrowException, ValueError, TypeError, OverflowError, MemoryError) as exc:
         del blob
-        if split and len(chunk) >= _SPLIT_MIN_ROWS:
-            step = -(-len(chunk) // _ARROW_SPLIT)
-            for start in range(0, len(chunk), step):
-                _read(chunk[start : start + step], reads, python_rows, split=False)
+        if split and len(rows) >= _SPLIT_MIN_ROWS:
+            step = -(-len(rows) // _ARROW_SPLIT)
+            for start in range(0, len(rows), step):
+                end = start + step
+                _read(rows[start:end], raws[start:end], reads, python_rows, split=False)
         else:
             log.debug("Arrow refused %d payloads (%s): Python path", len(rows), exc)
             python_rows.extend(rows)
         return
+    any_null = b"null" in blob
     del blob
     wanted = [name for name in FLATTENED if name in table.column_names]
-    reads.append(Read(rows, raws, table.select(wanted), None))  # the other columns freed now
+    reads.append(Read(rows, raws, table.select(wanted), any_null))  # the other columns freed now

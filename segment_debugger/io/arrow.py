@@ -19,10 +19,8 @@ event has no value);
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
@@ -30,12 +28,15 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from segment_debugger.core import frame as _frame
-from segment_debugger.core._frame_arrow import arrow_groups
-from segment_debugger.core._frame_columns import epoch_seconds_to_utc, iso_to_utc
-from segment_debugger.core._frame_python import python_groups
 from segment_debugger.core.event import TIME_FIELDS, Event
-from segment_debugger.core.frame import BASE_COLUMNS, DATETIME_UNIT
+from segment_debugger.core.frame import (
+    BASE_COLUMNS,
+    DATETIME_UNIT,
+    epoch_seconds_to_utc,
+    group_columns,
+    iso_to_utc,
+    paused_gc,
+)
 
 #: Schema metadata key: the flattened columns written as JSON text (a JSON array of names).
 JSON_COLUMNS_KEY = b"segment_debugger.json_columns"
@@ -82,33 +83,12 @@ def columns_without_raw(events: Sequence[Event], max_columns: int | None = None)
 
     The cyclic garbage collector is paused meanwhile (see :func:`paused_gc`).
     """
-    limit = _frame.MAX_COLUMNS if max_columns is None else max_columns
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"max_columns must be an int >= 0, got {max_columns!r}")
     with paused_gc():
-        return _columns_without_raw(events, limit)
+        return _columns_without_raw(events, max_columns)
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the block (as it was, after).
-
-    Building the columns makes millions of short-lived containers (the Arrow path's tuples,
-    lists); each few hundred thousand set off a full collection, which walks every object
-    alive, the buffer's events included: at a million buffered events that was a fifth of the
-    export's time. Nothing made here forms a cycle; reference counting frees it all.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _columns_without_raw(events: Sequence[Event], limit: int) -> pa.Table:
+def _columns_without_raw(events: Sequence[Event], max_columns: int | None) -> pa.Table:
+    groups, folded = group_columns(events, max_columns)  # raises for a bad max_columns first
     n = len(events)
     arrays: dict[str, Any] = {
         "seq": pa.array(np.fromiter(map(_get_seq, events), dtype=np.int64, count=n)),
@@ -128,10 +108,6 @@ def _columns_without_raw(events: Sequence[Event], limit: int) -> pa.Table:
     )
     arrays["violations"] = _string_lists(list(map(_get_violations, events)))
     arrays["warnings"] = _string_lists(list(map(_get_warnings, events)))
-    groups = arrow_groups(events, limit)
-    folded: dict[str, int] = {}
-    if groups is None:
-        groups, folded = python_groups(events, limit)
     json_columns: list[str] = []
     for name, column in groups.items():
         arrays[name] = _group_array(name, column, json_columns)

@@ -611,3 +611,74 @@ def test_a_cache_given_other_events_still_gives_their_frame() -> None:
         assert_same_frame(events_to_frame(events, cache=cache), reference_frame(events))
     cache.clear()
     assert_same_frame(events_to_frame(first, cache=cache), reference_frame(first))
+
+
+# -- speed work (issue 10): what the fast paths must not change ---------------------------------
+
+#: ISO strings around what Arrow's parser accepts (it takes a strict subset of pandas').
+ISO_STRINGS = [
+    "2024-05-01T12:34:56Z", "2024-05-01T12:34:56.789Z", "2024-05-01T12:34:56.123456Z",
+    "2024-05-01T12:34:56.123456789Z", "2024-05-01T12:34:56.1234567891Z", "2024-05-01",
+    "2024-05-01T12:34:56+05:30", "2024-05-01T12:34:56+0530", "2024-05-01T12:34:56+05",
+    "2024-05-01T12:34:56-00:00", "2024-05-01T12:34:56+23:59", "2024-05-01T12:34:56+24:00",
+    "2024-05-01T12:34:56", "2024-05-01 12:34:56Z", "2024-05-01T12Z", "2024-05-01T12:34Z",
+    "20240501T123456Z", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z",
+    "2016-12-31T23:59:60Z", "2024-05-01T24:00:00Z", "2024-05-01T12:34:56,5Z",
+    "2024-05-01T12:34:56.Z", "2024-05-01t12:34:56z", " 2024-05-01T12:34:56Z",
+    "2024-05-01T12:34:56Z ", "-2024-05-01T00:00:00Z", "2024-5-1T00:00:00Z", "", "nope",
+    "\ud800", "2024-05-01T12:34:56.000000000Z", "٢٠٢٤-05-01T00:00:00Z",
+]
+
+
+@pytest.mark.parametrize("text", ISO_STRINGS)
+def test_times_parsed_through_arrow_are_what_pandas_gives(text: str) -> None:
+    from segment_debugger.core.frame import iso_to_utc
+
+    def pandas_alone(values: list[Any]) -> pd.DatetimeIndex:
+        return pd.to_datetime(pd.Index(values, dtype=object), utc=True, errors="coerce",
+                              format="ISO8601").as_unit("us")
+
+    for values in ([text], [text, None], ["2024-05-01T12:34:56.789Z", text, None]):
+        got = iso_to_utc(values)
+        assert got.dtype == DATETIME_DTYPE
+        assert got.equals(pandas_alone(values)), values
+    assert iso_to_utc([None, None]).equals(pandas_alone([None, None]))
+    assert iso_to_utc([]).dtype == DATETIME_DTYPE
+
+
+def test_the_garbage_collector_is_paused_while_a_frame_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A million buffered events made every full collection during to_pandas() walk them all."""
+    import gc
+
+    from segment_debugger.core import frame as f
+
+    seen: list[bool] = []
+    original = f.group_columns
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(f, "group_columns", spy)
+    assert gc.isenabled()
+    events_to_frame(fake_events(50))
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(f, "group_columns", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        events_to_frame(fake_events(5))
+    assert gc.isenabled()
+    monkeypatch.setattr(f, "group_columns", original)
+    with pytest.raises(ValueError):
+        events_to_frame([], max_columns=-1)
+    assert gc.isenabled()
+
+
+def test_io_builds_tables_from_the_public_frame_api() -> None:
+    import inspect
+
+    import segment_debugger.io.arrow as io_arrow
+
+    assert "_frame_" not in inspect.getsource(io_arrow)

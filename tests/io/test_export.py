@@ -267,7 +267,7 @@ def test_the_garbage_collector_is_paused_only_while_building() -> None:
 
     buf = buffer_of(realistic(50))
     seen: list[bool] = []
-    original = io_arrow.arrow_groups
+    original = io_arrow.group_columns
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
@@ -275,10 +275,10 @@ def test_the_garbage_collector_is_paused_only_while_building() -> None:
 
     assert gc.isenabled()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(io_arrow, "arrow_groups", spy)
+        patch.setattr(io_arrow, "group_columns", spy)
         buf.to_arrow()
         assert seen == [False] and gc.isenabled()
-        patch.setattr(io_arrow, "arrow_groups", lambda *a, **k: 1 / 0)
+        patch.setattr(io_arrow, "group_columns", lambda *a, **k: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             buf.to_arrow()
         assert gc.isenabled()
