@@ -347,6 +347,7 @@ class Pump:
             request_id=request_id,
             buffered=buffered,
             matched=matched,
+            persons=criteria.query.persons if criteria is not None else None,
         )
         self._send(dict(msg))
         self._cursor = last

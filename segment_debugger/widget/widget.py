@@ -26,6 +26,7 @@ import anywidget
 import traitlets
 
 from segment_debugger import __version__
+from segment_debugger.analysis.people import attach as people_attach
 from segment_debugger.analysis.rates import attach as rates_attach
 from segment_debugger.analysis.suggest import Suggester
 from segment_debugger.core.buffer import EventBuffer
@@ -130,7 +131,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     selected_seq = traitlets.Int(None, allow_none=True).tag(sync=True, two_way=True)
     """int | None, two-way (default None): the seq of the selected event."""
     selected = traitlets.Dict(default_value=None, allow_none=True, read_only=True).tag(sync=True)
-    """dict | None, read-only: the selected event's fields (``wire.selected_dict``), or None."""
+    """dict | None, read-only: the selected event's fields (``wire.selected_dict``) and its
+    ``person`` (``wire.PersonSummary``, None when it carries no id), or None."""
     status = traitlets.Dict().tag(sync=True)
     """dict, Python -> front end: the source's {state, reason, url (redacted), since}."""
     stats = traitlets.Dict().tag(sync=True)
@@ -201,6 +203,10 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self._buffer: EventBuffer = buffer
         self._source: Source | None = source
         self._rates = rates_attach(buffer)
+        # Attached here, not on the first person: term: the detail pane shows every selected
+        # event's person, and identity warnings then cover every event from the start.
+        self._people = people_attach(buffer)
+        self._bound: tuple[Criteria, int, Criteria] | None = None  # see _view_criteria
         self._suggester = Suggester(buffer)
         self._pump = Pump(
             buffer,
@@ -209,7 +215,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             max_rows_per_second=max_rows_per_second,
             on_traits=self._set_traits,
             status=self._current_status,
-            criteria=lambda: self._criteria,
+            criteria=self._view_criteria,
             rates=self._rates.series,
             lock=self._funnel,  # one lock: a front-end write and a delta can't wait on each other
         )
@@ -460,6 +466,30 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         if not self._closed:
             self._pump.criteria_changed()
 
+    def _view_criteria(self) -> Criteria:
+        """Return the criteria the pump filters with: ``person:`` terms bound to the graph.
+
+        Bound again when the graph changed since; the same object while the id sets stay the
+        same, a new one when a person grew or shrank, so the pump sends a fresh snapshot
+        (the rows and the id sets the front end filters with, ``SnapshotMsg.persons``).
+        """
+        criteria = self._criteria
+        if not criteria.query.person_ids:
+            return criteria
+        with self._funnel:
+            bound = self._bound
+            if bound is not None and bound[0] is criteria \
+                    and bound[1] == self._people.graph.version:
+                return bound[2]
+            version, persons = self._people.resolve(criteria.query.person_ids)
+            if bound is not None and bound[0] is criteria \
+                    and bound[2].query.persons == {i: sorted(s) for i, s in persons.items()}:
+                view = bound[2]
+            else:
+                view = criteria.bind_persons(persons)
+            self._bound = (criteria, version, view)
+            return view
+
     @traitlets.observe("selected_seq")
     def _on_selected_seq(self, change: dict[str, Any]) -> None:
         if not self._closed:
@@ -469,6 +499,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         """Set the read-only ``selected`` from ``selected_seq`` (None when not buffered)."""
         event = None if seq is None else self._buffer.get(seq)
         value = None if event is None else selected_dict(event)
+        if value is not None and event is not None:
+            value["person"] = self._people.summary(event)
         with self._funnel, self.hold_sync():
             self.set_trait("selected", value)
 

@@ -15,7 +15,9 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
     selected_seq  int | None, two-way. The selected event's seq; the front end highlights
                   that row and writes this trait (click, arrow keys, Esc), nothing else.
     selected      dict | None, Python -> front end, derived from ``selected_seq``: the event's
-                  fields (:func:`selected_dict`), ``raw`` cut, ``data`` left out. One shape.
+                  fields (:func:`selected_dict`), ``raw`` cut, ``data`` left out, plus
+                  ``person`` (:class:`PersonSummary`: the detail pane's person and its
+                  "Show this person" button; None when the event carries no id). One shape.
     status        dict, Python -> front end: {state, reason, url (password redacted), since}.
                   state is one of connecting / live / reconnecting / stopped / error.
     stats         dict, Python -> front end: the buffer's stats (received, buffered, evicted,
@@ -33,7 +35,11 @@ Python -> front end
                   invalid-only), oldest first, at most ``max_rows``. Sent when the front end
                   asks, after ``clear()``, and when the criteria change. Replaces the front
                   end's store. ``buffered``: events in the buffer; ``matched``: how many of
-                  them match (None when there are no criteria: all match).
+                  them match (None when there are no criteria: all match). ``persons``: for
+                  each ``person:ID`` term of the query, every id of that person (the front
+                  end's filter matches rows whose userId, else anonymousId, is one of them);
+                  None without such terms. When a person grows or shrinks while live (an
+                  anonymousId gets identified, an eviction), a new snapshot is sent.
     ``delta``     rows newer than the previous message's ``last_seq``. ``after_seq`` is the
                   ``last_seq`` of the previous snapshot/delta: if the store's last seq differs,
                   the front end lost a message and asks for a snapshot. ``skipped`` counts rows
@@ -113,6 +119,16 @@ class SnapshotMsg(TypedDict):
     request_id: str | None
     buffered: int  # events in the Python buffer when the snapshot was taken
     matched: int | None  # buffered events matching the view's criteria; None: no criteria
+    persons: dict[str, list[str]] | None  # person:ID term -> the ids of that person; None: none
+
+
+class PersonSummary(TypedDict):
+    """The selected event's person (``selected["person"]``): who the detail pane shows."""
+
+    person: str  # its key: the userId, or the anonymousId of an anonymous person
+    user_ids: list[str]
+    anonymous_ids: list[str]  # in the order first buffered (alias previousIds included)
+    events: int  # the person's buffered events when the event was selected
 
 
 class DeltaMsg(TypedDict):
@@ -321,6 +337,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join(_type_name(arg) for arg in get_args(annotation))
     if origin is list:
         return f"list[{_type_name(get_args(annotation)[0])}]"
+    if origin is dict:
+        return "dict[{}]".format(", ".join(_type_name(arg) for arg in get_args(annotation)))
     if isinstance(annotation, typing._TypedDictMeta):  # type: ignore[attr-defined]
         return annotation.__name__
     return str(annotation.__name__)

@@ -17,19 +17,35 @@ export interface FilterInput {
   warnings?: string[];
   /** the Redis Stream entry id; null or absent: none (pub/sub) */
   stream_id?: string | null;
+  /** the event's userId and anonymousId as Python summarised them (the row's); for person: */
+  userId?: string | null;
+  anonymousId?: string | null;
+}
+
+/**
+ * For each `person:ID` term, every id of the person ID belongs to, as Python resolved it from
+ * its identity graph (the snapshot's `persons`). An ID it has no entry for yet is taken alone.
+ */
+export type Persons = Readonly<Record<string, readonly string[]>>;
+
+/** Options of compileQuery. */
+export interface CompileOptions {
+  /** the id sets of the person terms, read at each test (they change with snapshots) */
+  persons?: () => Persons | null | undefined;
 }
 
 type Op = "" | ">" | ">=" | "<" | "<=";
 
 /** Field names that mean the event's own record, not a payload key (query.py _PSEUDO_FIELDS). */
-const PSEUDO_FIELDS = ["valid", "violation", "warning", "stream_id"] as const;
+const PSEUDO_FIELDS = ["valid", "violation", "warning", "stream_id", "person"] as const;
 type PseudoField = (typeof PSEUDO_FIELDS)[number];
 const isPseudoField = (field: string): field is PseudoField => (PSEUDO_FIELDS as readonly string[]).includes(field);
 
 /**
  * One parsed term. `kind` is "text" (substring of the raw payload), "field" (dotted path in
- * the parsed object), "valid", "violation", "warning" or "stream_id" (pseudo-fields). `value` is
- * lowercased with runs of `*` collapsed; `op` is "" (equality) or a comparison.
+ * the parsed object), "valid", "violation", "warning", "stream_id" or "person" (pseudo-fields).
+ * `value` is lowercased with runs of `*` collapsed, except for "person" (the id as typed: ids
+ * are matched exactly); `op` is "" (equality) or a comparison.
  */
 interface Term {
   kind: "text" | "field" | PseudoField;
@@ -131,8 +147,8 @@ function readFieldTerm(s: string, field: string, k: number, negate: boolean): [T
     if (op && value.length > op.length) value = value.slice(op.length);
     else op = ""; // an operator with nothing after it is the value itself
   }
-  value = value.toLowerCase().replace(/\*+/g, "*");
   const kind = isPseudoField(field) ? field : "field";
+  if (kind !== "person") value = value.toLowerCase().replace(/\*+/g, "*"); // an id: as typed
   const path = kind === "field" ? field.split(".") : [];
   return [{ kind, value, negate, path, op: op as Op }, end];
 }
@@ -270,11 +286,34 @@ function valueMatcher(value: string, op: Op): (found: unknown) => boolean {
 
 type Check = (input: FilterInput, lowered: () => string) => boolean;
 
-function compileTerm(term: Term): Check {
+/** The id an event is filed under: its userId, else its anonymousId (people.py). */
+function identity(input: FilterInput): string | null {
+  const found = input.userId || input.anonymousId;
+  return typeof found === "string" && found ? found : null;
+}
+
+/** `person:ID`: the event's identity is one of the person's ids (ID alone until Python says). */
+function personCheck(id: string, persons: CompileOptions["persons"]): Check {
+  let source: Persons | null | undefined;
+  let ids: ReadonlySet<string> = new Set([id]);
+  return (input) => {
+    const current = persons?.();
+    if (current !== source) {
+      source = current;
+      const given = current && Object.prototype.hasOwnProperty.call(current, id) ? current[id] : null;
+      ids = new Set(Array.isArray(given) ? given : [id]);
+    }
+    const found = identity(input);
+    return found !== null && ids.has(found);
+  };
+}
+
+function compileTerm(term: Term, options: CompileOptions): Check {
   if (term.kind === "text") {
     const needle = term.value;
     return (_input, lowered) => lowered().includes(needle);
   }
+  if (term.kind === "person") return term.op ? () => false : personCheck(term.value, options.persons);
   let valueMatches = valueMatcher(term.value, term.op);
   if (term.kind === "valid") return (input) => valueMatches(input.valid);
   if (term.kind === "stream_id") {
@@ -306,9 +345,9 @@ function compileTerm(term: Term): Check {
 }
 
 /** Compiles a query string into a reusable filter. */
-export function compileQuery(query: string): Filter {
+export function compileQuery(query: string, options: CompileOptions = {}): Filter {
   const terms = parseQuery(query);
-  const checks = terms.map((term) => [compileTerm(term), term.negate] as const);
+  const checks = terms.map((term) => [compileTerm(term, options), term.negate] as const);
   return {
     terms,
     needsData: terms.some((t) => t.kind === "field"),
@@ -322,4 +361,13 @@ export function compileQuery(query: string): Filter {
       return true;
     },
   };
+}
+
+/**
+ * The term `person:ID` for an id, quoted when it must be: empty, holding whitespace, a quote
+ * or a backslash, or starting with `<` or `>`. Python's twin: query.py `person_query`.
+ */
+export function personQuery(id: string): string {
+  const plain = id !== "" && !"<>".includes(id[0]) && ![...id].some((c) => WHITESPACE.has(c) || c === '"' || c === "\\");
+  return plain ? `person:${id}` : `person:"${id.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }

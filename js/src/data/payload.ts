@@ -24,5 +24,7 @@ export function filterInput(row: Row, withData: boolean): FilterInput {
     violations: row.violations,
     warnings: row.warnings,
     stream_id: row.stream_id,
+    userId: row.userId,
+    anonymousId: row.anonymousId,
   };
 }

@@ -4,6 +4,8 @@
  * and delta messages.
  */
 import type { DeltaMsg, Row, SnapshotMsg } from "../sync/protocol";
+import type { Persons } from "./filter";
+import { isObject } from "./json";
 
 /**
  * Index of the row with this seq in `rows[start..]` (ordered by seq), or -1: the one binary
@@ -49,6 +51,7 @@ export class RowStore {
   private _pythonBuffered: { seq: number; count: number } | null = null;
   /** buffered events matching Python's criteria, as of the newest message (null: no criteria) */
   private _matched: number | null = null;
+  private _persons: Persons | null = null;
 
   constructor(capacity: number) {
     this._capacity = RowStore.checkCapacity(capacity);
@@ -86,6 +89,11 @@ export class RowStore {
    */
   get matched(): number | null {
     return this._matched;
+  }
+
+  /** The id sets of the `person:` terms, from the newest snapshot (null: none). */
+  get persons(): Persons | null {
+    return this._persons;
   }
 
   /** The seq the pause started after (null when not paused): newer rows are the backlog. */
@@ -131,6 +139,7 @@ export class RowStore {
     const buffered = typeof msg.buffered === "number" ? msg.buffered : rows.length;
     this._pythonBuffered = { seq: msg.last_seq, count: buffered };
     this._matched = typeof msg.matched === "number" ? msg.matched : null;
+    this._persons = isObject(msg.persons) ? (msg.persons as Persons) : null;
     if (this.pausedAtSeq !== null) {
       const since = this.pausedAtSeq;
       this._backlog = rows.reduce((n, r) => n + (r.seq > since ? 1 : 0), 0);

@@ -25,8 +25,9 @@ function criteriaKey(c: Criteria): string {
 }
 
 /** Builds the row predicate for the given criteria. */
-function rowPredicate(criteria: Criteria): (row: Row) => boolean {
-  const filter: Filter = compileQuery(criteria.query);
+function rowPredicate(criteria: Criteria, store: RowStore): (row: Row) => boolean {
+  // person: terms use the id sets of the newest snapshot (Python resolves who is who)
+  const filter: Filter = compileQuery(criteria.query, { persons: () => store.persons });
   const types = new Set(criteria.typeFilter);
   const { invalidOnly } = criteria;
   return (row) => {
@@ -51,7 +52,7 @@ export class RowView {
     private readonly store: RowStore,
     criteria: Criteria,
   ) {
-    this.predicate = rowPredicate(criteria);
+    this.predicate = rowPredicate(criteria, store);
     this.key = criteriaKey(criteria);
     this.rebuild();
   }
@@ -101,7 +102,7 @@ export class RowView {
 
   /** New criteria: filters everything again (the frozen rows while paused). */
   setCriteria(criteria: Criteria): void {
-    this.predicate = rowPredicate(criteria);
+    this.predicate = rowPredicate(criteria, this.store);
     this.key = criteriaKey(criteria);
     this.rebuild();
   }

@@ -57,6 +57,12 @@ export interface SnapshotMsg {
   request_id: string | null;
   buffered: number;
   matched: number | null;
+  /**
+   * for each `person:ID` term of the query, every id of that person (rows whose userId, else
+   * anonymousId, is one of them match); null: no such term. A new snapshot follows when a
+   * person grows or shrinks. Absent (an older kernel): none.
+   */
+  persons?: Record<string, string[]> | null;
 }
 
 /**
@@ -238,7 +244,20 @@ export interface Stats {
 /** The `selected` trait (Python -> front end): the selected event as a dict, with its seq. */
 export interface Selected {
   seq: number;
+  /** the event's person (wire.py `PersonSummary`); null: the event carries no id */
+  person?: PersonSummary | null;
   [field: string]: unknown;
+}
+
+/** The selected event's person, as Python's identity graph sees it (wire.py `PersonSummary`). */
+export interface PersonSummary {
+  /** its key: the userId, or the anonymousId of an anonymous person */
+  person: string;
+  user_ids: string[];
+  /** in the order first buffered (alias previousIds included) */
+  anonymous_ids: string[];
+  /** the person's buffered events when the event was selected */
+  events: number;
 }
 
 /**
@@ -277,7 +296,7 @@ type AnyMsg = InboundMsg | OutboundMsg;
 
 /** Every message type and its fields (tied to the message interfaces by tsc). */
 export const MESSAGE_FIELDS = {
-  snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id", "buffered", "matched"]),
+  snapshot: keysOf<SnapshotMsg>()(["type", "rows", "last_seq", "request_id", "buffered", "matched", "persons"]),
   delta: keysOf<DeltaMsg>()(["type", "rows", "after_seq", "last_seq", "skipped", "buffered", "matched"]),
   raw: keysOf<RawMsg>()(["type", "seq", "raw", "request_id"]),
   export: keysOf<ExportMsg>()(["type", "request_id", "filename", "count", "size"]),

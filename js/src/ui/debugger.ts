@@ -67,7 +67,10 @@ export class DebuggerView {
     });
     this.toolbar.element.appendChild(this.exporter.element);
     this.list = new VirtualList({ onSelect: (row) => this.select(row) });
-    this.detail = new DetailPane({ onRequestRaw: (seq) => this.requestRaw(seq) });
+    this.detail = new DetailPane({
+      onRequestRaw: (seq) => this.requestRaw(seq),
+      onShowPerson: (query) => this.showPerson(query),
+    });
     this.root = el("div", { className: "sd-root", testid: "sd-root", attrs: { tabindex: "0" } }, [
       this.header.element,
       this.toolbar.element,
@@ -102,6 +105,7 @@ export class DebuggerView {
         this.setCriteria({ ...this.criteria, invalidOnly: only });
       }),
       listen(model, "change:selected_seq", () => this.showSelection(model.get("selected_seq") ?? null)),
+      listen(model, "change:selected", () => this.showPersonOfSelected()),
       listen(model, "change:status", () => this.header.setStatus(model.get("status"))),
       listen(model, "change:stats", () => this.onStats()),
       listen(model, "change:_version", () => this.header.setKernelVersion(model.get("_version"))),
@@ -267,6 +271,20 @@ export class DebuggerView {
       this.cancelRaw = null;
     }
     this.detail.show(row);
+    this.showPersonOfSelected();
+  }
+
+  /** The detail pane's person: Python's `selected.person`, once it describes the row shown. */
+  private showPersonOfSelected(): void {
+    const selected = this.model.get("selected");
+    if (selected && selected.seq === this.detail.seq) this.detail.setPerson(selected.seq, selected.person ?? null);
+  }
+
+  /** "Show this person": the filter box gets `person:ID`, sent to Python at once. */
+  private showPerson(query: string): void {
+    this.toolbar.setQuery(query);
+    this.onQueryInput(query);
+    this.flushQuery();
   }
 
   /** After a snapshot: the detail pane shows the selected row if it is now held. */

@@ -4,13 +4,16 @@
  * a preview and a button that fetches the full text, rendered in chunks so a
  * 1 MB payload never blocks the page. Control and invisible characters are shown escaped
  * everywhere (visible.ts): the fields, Raw (line breaks of the text kept) and Pretty. Copy
- * copies the payload as it is.
+ * copies the payload as it is. Under the fields, the event's person (from Python's identity
+ * graph, via the `selected` trait): its ids, its event count and "Show this person", which
+ * sets the filter to `person:ID`.
  */
 import { button, el, on, setText } from "./dom";
 import { bytes, count, receivedIso } from "./format";
+import { personQuery } from "../data/filter";
 import { prettyFromRaw } from "./pretty";
 import { visibleNodes } from "./visible";
-import type { Row } from "../sync/protocol";
+import type { PersonSummary, Row } from "../sync/protocol";
 
 /** Payload text longer than this is shown as a preview first. */
 const BIG_PAYLOAD_CHARS = 100_000;
@@ -24,6 +27,8 @@ type Tab = "raw" | "pretty" | "violations" | "checks";
 interface DetailHandlers {
   /** ask Python for the full payload of this seq */
   onRequestRaw(seq: number): void;
+  /** "Show this person": set the filter box to this query (`person:ID`, quoted when needed) */
+  onShowPerson?(query: string): void;
 }
 
 /** Pretty-prints JSON text; returns it unchanged when it does not parse. */
@@ -100,6 +105,10 @@ class ChunkedText {
 export class DetailPane {
   readonly element: HTMLElement;
   private readonly meta = el("div", { className: "sd-detail-meta" });
+  private readonly personBox = el("div", { className: "sd-person", testid: "sd-person" });
+  private readonly personButton: HTMLButtonElement;
+  /** the key of the person shown (what "Show this person" filters on), or null */
+  private personKey: string | null = null;
   private readonly tabs = new Map<Tab, HTMLButtonElement>();
   private readonly body = el("div", { className: "sd-detail-body" });
   private readonly note = el("div", { className: "sd-detail-note", testid: "sd-detail-note" });
@@ -145,6 +154,17 @@ export class DetailPane {
       testid: "sd-show-full",
       text: "Show full payload",
     });
+    this.personButton = button({
+      className: "sd-button sd-show-person",
+      testid: "sd-show-person",
+      text: "Show this person",
+      title: "Filter the list to every event of this person (person:ID)",
+    });
+    this.cleanups.push(
+      on(this.personButton, "click", () => {
+        if (this.personKey !== null) this.handlers.onShowPerson?.(personQuery(this.personKey));
+      }),
+    );
     tabBar.appendChild(el("span", { className: "sd-spacer" }));
     tabBar.appendChild(this.copyButton);
     this.cleanups.push(
@@ -153,6 +173,7 @@ export class DetailPane {
     );
     this.element = el("div", { className: "sd-detail", testid: "sd-detail" }, [
       this.meta,
+      this.personBox,
       tabBar,
       this.note,
       this.body,
@@ -169,6 +190,7 @@ export class DetailPane {
     this.full = row && !row.truncated ? row.raw : null;
     this.element.classList.toggle("sd-empty", row === null);
     this.meta.replaceChildren();
+    this.setPerson(row?.seq ?? null, undefined);
     if (row) {
       const items: Array<[string, string]> = [
         ["seq", String(row.seq)],
@@ -196,6 +218,52 @@ export class DetailPane {
       setText(this.tabs.get("checks")!, "Checks");
     }
     this.render();
+  }
+
+  /**
+   * Shows the person of the event `seq` (Python's `selected.person`): ignored unless that
+   * row is shown. `undefined`: not known yet (the pane shows nothing); null: nobody's (the
+   * event carries neither userId nor anonymousId).
+   */
+  setPerson(seq: number | null, person: PersonSummary | null | undefined): void {
+    if (seq === null || this.row?.seq !== seq || person === undefined) {
+      this.personKey = null;
+      this.personBox.replaceChildren();
+      return;
+    }
+    if (person === null || typeof person.person !== "string") {
+      this.personKey = null;
+      this.personBox.replaceChildren(
+        el("span", { className: "sd-meta-key", text: "person" }),
+        el("span", { className: "sd-person-none", text: "none: no userId nor anonymousId" }),
+      );
+      return;
+    }
+    this.personKey = person.person;
+    const ids = (label: string, list: unknown, testid: string): HTMLElement => {
+      const items = Array.isArray(list) ? list.filter((i): i is string => typeof i === "string") : [];
+      const value = el("span", { className: "sd-meta-value", testid });
+      items.forEach((id, i) => {
+        if (i > 0) value.appendChild(document.createTextNode(", "));
+        value.append(...visibleNodes(id));
+      });
+      if (items.length === 0) value.textContent = "—";
+      return el("span", { className: "sd-meta-item" }, [el("span", { className: "sd-meta-key", text: label }), value]);
+    };
+    const events = typeof person.events === "number" ? person.events : 0;
+    this.personBox.replaceChildren(
+      el("span", { className: "sd-meta-item" }, [
+        el("span", { className: "sd-meta-key", text: "person" }),
+        el("span", { className: "sd-meta-value", testid: "sd-person-key" }, visibleNodes(person.person)),
+      ]),
+      ids("user ids", person.user_ids, "sd-person-user-ids"),
+      ids("anonymous ids", person.anonymous_ids, "sd-person-anonymous-ids"),
+      el("span", { className: "sd-meta-item" }, [
+        el("span", { className: "sd-meta-key", text: "events" }),
+        el("span", { className: "sd-meta-value", testid: "sd-person-events", text: count(events) }),
+      ]),
+      this.personButton,
+    );
   }
 
   /** The currently shown row's seq, or null. */
