@@ -49,6 +49,8 @@ ESTABLISHED_SHARE = 0.95
 MAX_DEPTH = 8
 #: At most this many paths are learned per event (hostile payloads).
 MAX_PATHS = 500
+#: At most this many distinct signatures (path and type lists) are interned (then forgotten).
+MAX_SIGNATURES = 10_000
 #: At most this many drift warnings are written per event (the rest are counted).
 MAX_WARNINGS = 5
 
@@ -65,6 +67,7 @@ _TYPES: dict[type, str] = {
     list: "array", type(None): "null",
 }
 _loads = orjson.loads
+_NONE: frozenset[str] = frozenset()
 
 Key = tuple[str, "str | None"]
 Signature = tuple[tuple[str, str], ...]
@@ -112,6 +115,9 @@ class Schemas:
         self._seen: dict[int, tuple[Key, Signature, frozenset[str]]] = {}
         # interned: events share them; with the set of their paths, for judging
         self._signatures: dict[Signature, tuple[Signature, frozenset[str]]] = {}
+        # (group, keys, value types) of a flat group -> its interned signature
+        self._shapes: dict[tuple[str, tuple[str, ...], tuple[type, ...]],
+                           tuple[Signature, frozenset[str]]] = {}
         self._baseline: dict[Key, _Baseline] | None = None
 
     # ---- BufferObserver ----------------------------------------------------------------------
@@ -136,6 +142,7 @@ class Schemas:
             self._schemas.clear()
             self._seen.clear()
             self._signatures.clear()
+            self._shapes.clear()
 
     # ---- learning ----------------------------------------------------------------------------
 
@@ -148,26 +155,18 @@ class Schemas:
         key: Key = (typ, name)
         group_name = _GROUP_OF.get(typ)
         signature: Signature = ()
-        present: frozenset[str] = frozenset()
+        present: frozenset[str] = _NONE
         if group_name is not None:
             group = event.traits if group_name == "traits" else event.properties
             if group:
-                pairs: list[tuple[str, str]] = []
-                _walk(group, group_name, 1, pairs)
-                signature = tuple(pairs)
-                interned = self._signatures.get(signature)
-                if interned is None:
-                    present = frozenset(path for path, _ in signature)
-                    self._signatures[signature] = (signature, present)
-                else:
-                    signature, present = interned
+                signature, present = self._signature(group_name, group)
         schema = self._schemas.get(key)
         if schema is None:
             schema = self._schemas[key] = _Schema()
         drifted = (
             self._judge(event, key, schema, signature, present)
             if judge and schema.occurrences
-            else frozenset()
+            else _NONE
         )
         at = event.received_at
         schema.occurrences += 1
@@ -177,12 +176,44 @@ class Schemas:
             if stats is None:
                 stats = paths[path] = _Path(first_seen=at)
             stats.count += 1
-            stats.types[kind] = stats.types.get(kind, 0) + 1
-            if path not in drifted:
-                stats.clean[kind] = stats.clean.get(kind, 0) + 1
+            types = stats.types
+            types[kind] = types.get(kind, 0) + 1
+            if not drifted or path not in drifted:
+                clean = stats.clean
+                clean[kind] = clean.get(kind, 0) + 1
             if at > stats.last_seen:
                 stats.last_seen = at
         self._seen[event.seq] = (key, signature, drifted)
+
+    def _signature(
+        self, group_name: str, group: dict[str, Any]
+    ) -> tuple[Signature, frozenset[str]]:
+        """Return the (path, JSON type) pairs of ``group`` and the set of its paths, interned.
+
+        A flat group (no object inside) is looked up by its keys and value types, without
+        walking it: most events of a name share one shape.
+        """
+        shape = None
+        if len(group) < MAX_PATHS:
+            kinds = tuple(map(type, group.values()))
+            if dict not in kinds:
+                shape = (group_name, tuple(group), kinds)
+                known = self._shapes.get(shape)
+                if known is not None:
+                    return known
+        pairs: list[tuple[str, str]] = []
+        _walk(group, group_name, 1, pairs)
+        signature = tuple(pairs)
+        interned = self._signatures.get(signature)
+        if interned is None:
+            if len(self._signatures) >= MAX_SIGNATURES:  # hostile traffic: stay bounded
+                self._signatures.clear()
+                self._shapes.clear()
+            interned = (signature, frozenset(path for path, _ in signature))
+            self._signatures[signature] = interned
+        if shape is not None:
+            self._shapes[shape] = interned
+        return interned
 
     def _forget(self, seq: int) -> None:
         seen = self._seen.pop(seq, None)
@@ -191,14 +222,25 @@ class Schemas:
         key, signature, drifted = seen
         schema = self._schemas[key]
         schema.occurrences -= 1
+        paths = schema.paths
         for path, kind in signature:
-            stats = schema.paths[path]
+            stats = paths[path]
             stats.count -= 1
-            _decrement(stats.types, kind)
-            if path not in drifted:
-                _decrement(stats.clean, kind)
+            types = stats.types
+            left = types[kind] - 1  # inlined: this loop runs per path per event
+            if left:
+                types[kind] = left
+            else:
+                del types[kind]
+            if not drifted or path not in drifted:
+                clean = stats.clean
+                left = clean[kind] - 1
+                if left:
+                    clean[kind] = left
+                else:
+                    del clean[kind]
             if not stats.count:
-                del schema.paths[path]
+                del paths[path]
         if not schema.occurrences:
             del self._schemas[key]
 
@@ -257,7 +299,7 @@ class Schemas:
             if len(found) > MAX_WARNINGS:
                 found[MAX_WARNINGS:] = [f"{label}: {len(found) - MAX_WARNINGS} more drift warnings"]
             event.warnings = [*event.warnings_view(), *found]
-        return frozenset(drifted)
+        return frozenset(drifted) if drifted else _NONE
 
     @staticmethod
     def _missing(
@@ -376,14 +418,6 @@ def _walk(obj: dict[str, Any], prefix: str, depth: int, out: list[tuple[str, str
             return
         if kind == "object" and depth < MAX_DEPTH and value:
             _walk(value, path, depth + 1, out)
-
-
-def _decrement(counts: dict[str, int], kind: str) -> None:
-    left = counts[kind] - 1
-    if left:
-        counts[kind] = left
-    else:
-        del counts[kind]
 
 
 def _is_group(path: str) -> bool:
