@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str], str]] = [
     ("sweep.py", ["--duration", "60"], ["--duration", "5"], "no-gap rate sweep"),
     ("pandas_frames.py", [], ["--quick"], "to_pandas vs json_normalize"),
     ("filter.py", [], [], "filter over 10k events"),
+    ("suggest.py", [], ["--repeat", "3"], "filter-box suggestions vs a filter pass"),
     ("hostile.py", [], [], "hostile payloads (1M properties)"),
     ("latency.py", [], ["--quick"], "PUBLISH -> row visible (Voila + Chromium)"),
 ]

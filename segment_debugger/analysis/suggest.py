@@ -8,10 +8,11 @@ their JSON types), top-level fields, the pseudo-fields (``valid:``, ``violation:
 (:mod:`.hints`) for a term the grammar reads differently from what was likely meant.
 
 Where the figures come from: ``properties.*`` and ``traits.*`` paths from the buffer's
-inferred schemas (:mod:`.schemas`: every buffered event, exact counts); top-level fields,
-other nested paths (``context.*``) and values from the newest :data:`MAX_SCAN` buffered
-events. Bounded work per request: at most :data:`MAX_SCAN` events read, :data:`MAX_VALUES`
-distinct values counted per field, :data:`MAX_PATHS` paths kept; the summary is cached per
+inferred schemas (:mod:`.schemas`: every buffered event, exact counts); top-level fields and
+other nested paths (``context.*``) from the newest :data:`SHAPE_SCAN` buffered events; values
+from the newest :data:`MAX_SCAN`. Bounded work per request: at most :data:`MAX_SCAN` events
+read, :data:`MAX_VALUES` distinct values counted per field, :data:`MAX_PATHS` paths kept, each
+distinct shape of event walked once; the summary is cached per
 buffer version (newest and oldest seq) and, while events keep arriving, rebuilt at most once
 per :data:`REFRESH_S`, so a flood costs one summary a second whatever the typing.
 """
@@ -27,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from segment_debugger.analysis.hints import PSEUDO_FIELDS, hint, spans
-from segment_debugger.analysis.schemas import json_type
 from segment_debugger.core.event import TEXT_FIELDS, Event
 from segment_debugger.core.query import number_text
 
@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Suggester", "Suggestion", "Suggestions"]
 
-#: Newest buffered events read for fields and values.
+#: Newest buffered events whose values are counted.
 MAX_SCAN = 5_000
+#: Newest buffered events whose fields and nested paths are read (their shape varies less).
+SHAPE_SCAN = 1_000
 #: Distinct values counted per field (later new values are not counted).
 MAX_VALUES = 1_000
 #: Paths kept per summary (the most frequent).
@@ -53,6 +55,8 @@ MAX_VALUE_CHARS = 120
 REFRESH_S = 1.0
 
 _GROUPS = ("properties", "traits")
+_KINDS = {str: "string", int: "number", float: "number", bool: "boolean", dict: "object",
+          list: "array", type(None): "null"}
 _FIELD_CHARS = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]*")
 _FIELD_PREFIX = re.compile(r"([A-Za-z_$][A-Za-z0-9_$.-]*)?")
 #: Characters a value cannot carry into the filter box as they are: controls, line breaks,
@@ -162,10 +166,7 @@ class Suggester:
         events = buffer.since(version[0] - self._scan, self._scan) if version[1] else []
         top: dict[str, _PathStats] = {}
         nested: dict[str, _PathStats] = {}
-        for event in events:
-            data = event.data
-            if type(data) is dict:
-                _walk_event(data, top, nested)
+        _count_shapes(events[-SHAPE_SCAN:], top, nested)
         for group, paths in _schema_paths(buffer).items():
             top.setdefault(group, _PathStats(0, Counter({"object": 1})))
             for path, stats in paths.items():
@@ -244,39 +245,45 @@ def _field_insert(path: str, stats: _PathStats) -> str:
     return f"{path}." if stats.is_object() else f"{path}:"
 
 
-def _walk_event(data: dict[str, Any], top: dict[str, _PathStats], nested: dict[str, _PathStats]
-                ) -> None:
-    """Count the event's top-level keys and nested paths (not under properties/traits)."""
-    budget = [MAX_PATHS_PER_EVENT]
-    for key, value in data.items():
-        _count(top, key, value)
-        if type(value) is dict and key not in _GROUPS:
-            _walk(value, key, 2, nested, budget)
-        budget[0] -= 1
-        if budget[0] <= 0:
-            return
+_Shape = tuple[tuple[str, str], ...]
 
 
-def _walk(obj: dict[str, Any], prefix: str, depth: int, out: dict[str, _PathStats],
-          budget: list[int]) -> None:
+def _count_shapes(events: Iterable[Event], top: dict[str, _PathStats],
+                  nested: dict[str, _PathStats]) -> None:
+    """Count top-level keys and nested paths (not under properties/traits) of ``events``.
+
+    Events share a few shapes: each event's (path, JSON type) pairs are one key, counted;
+    the paths of each distinct shape are then added once, weighted by its count.
+    """
+    shapes: Counter[_Shape] = Counter()
+    for event in events:
+        data = event.data
+        if type(data) is dict:
+            pairs: list[tuple[str, str]] = []
+            _walk(data, "", 1, pairs)
+            shapes[tuple(pairs)] += 1
+    for shape, n in shapes.items():
+        for path, kind in shape:
+            out = nested if "." in path else top
+            stats = out.get(path)
+            if stats is None:
+                if len(out) >= MAX_PATHS:
+                    continue
+                stats = out[path] = _PathStats()
+            stats.count += n
+            stats.types[kind] += n
+
+
+def _walk(obj: dict[str, Any], prefix: str, depth: int, out: list[tuple[str, str]]) -> None:
+    """Append (path, JSON type) of ``obj``'s keys, depth first (bounded per event)."""
     for key, value in obj.items():
-        if budget[0] <= 0:
+        if len(out) >= MAX_PATHS_PER_EVENT:
             return
-        budget[0] -= 1
-        path = f"{prefix}.{key}"
-        if path not in out and len(out) >= MAX_PATHS:
-            continue
-        _count(out, path, value)
-        if type(value) is dict and depth < MAX_DEPTH:
-            _walk(value, path, depth + 1, out, budget)
-
-
-def _count(out: dict[str, _PathStats], path: str, value: Any) -> None:
-    stats = out.get(path)
-    if stats is None:
-        stats = out[path] = _PathStats()
-    stats.count += 1
-    stats.types[json_type(value)] += 1
+        path = f"{prefix}{key}"
+        kind = _KINDS.get(type(value), "string")
+        out.append((path, kind))
+        if kind == "object" and depth < MAX_DEPTH and not (depth == 1 and key in _GROUPS):
+            _walk(value, path + ".", depth + 1, out)
 
 
 def _schema_paths(buffer: EventBuffer) -> dict[str, dict[str, _PathStats]]:

@@ -212,3 +212,22 @@ def test_spans_read_terms_exactly_as_the_parser(text: str) -> None:
     assert tuple(s.term for s in spans(text) if s.term is not None) == parse_query(text).terms
     for s in spans(text):
         assert 0 <= s.start <= s.body <= s.end <= len(text)
+
+
+def test_hostile_shapes_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(suggest_module, "MAX_PATHS", 300)
+    deep: dict[str, Any] = {}
+    node = deep
+    for i in range(50):
+        node[f"k{i}"] = node = {}
+    payloads = [{"type": "track", "event": "E", "userId": "u", "context": deep,
+                 **{f"f{j}_{i}": j for j in range(400)}} for i in range(40)]
+    s = Suggester(buffer_of(*payloads))
+    answer = s.suggest("")
+    assert len(answer.items) == suggest_module.MAX_ITEMS
+    summary = s._summary
+    assert summary is not None
+    assert len(summary.top) <= 300 + 2 and len(summary.nested) <= 300  # + the schema groups
+    assert max(p.count(".") for p in summary.nested) < suggest_module.MAX_DEPTH
+    # each event gave at most MAX_PATHS_PER_EVENT paths: the first 200 keys, no nesting reached
+    assert sum(stats.count for stats in summary.top.values()) <= 40 * 200
