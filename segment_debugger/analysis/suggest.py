@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from segment_debugger.analysis.hints import PSEUDO_FIELDS, hint, spans
 from segment_debugger.core.event import TEXT_FIELDS, Event
-from segment_debugger.core.query import number_text
+from segment_debugger.core.query import number_text, person_query
 
 if TYPE_CHECKING:
     from segment_debugger.core.buffer import EventBuffer
@@ -231,6 +231,11 @@ class Suggester:
                   and not v.lower().startswith(partial)]
         out = []
         for value, n in (*prefix, *inside)[:MAX_ITEMS]:
+            if name == "person":  # an id is matched exactly: no wildcard may stand in
+                if "\n" not in value and "\r" not in value:  # a text box cannot hold these
+                    label = value[:MAX_VALUE_CHARS] + ("…" if len(value) > MAX_VALUE_CHARS else "")
+                    out.append(Suggestion(label, person_query(value), f"{n:,}"))
+                continue
             shown = _UNTYPABLE.sub("*", value)
             cut = len(shown) > MAX_VALUE_CHARS
             if cut:

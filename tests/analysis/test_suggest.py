@@ -125,6 +125,19 @@ def test_hostile_values_are_typable_and_bounded() -> None:
         assert buf.filter(item.insert), item.insert
 
 
+def test_person_ids_are_inserted_exactly() -> None:
+    buf = buffer_of(
+        {"type": "identify", "userId": "ann lee", "traits": {}},
+        {"type": "identify", "userId": "ann\u202e", "traits": {}},
+        {"type": "identify", "userId": "two\nlines", "traits": {}},
+        {"type": "track", "event": "E", "anonymousId": "a-1"},
+    )
+    inserts = sorted(i.insert for i in Suggester(buf).suggest("person:").items)
+    assert inserts == ['person:"ann lee"', "person:a-1", "person:ann\u202e"]  # no * for an id
+    for insert in inserts:
+        assert buf.filter(insert), insert
+
+
 def test_garbage_and_non_objects_never_crash() -> None:
     buf = buffer_of(b"\xff\xfe not json", b"[1, 2]", b'{"type": 5, "event": {"a": 1}}',
                     b'{"type":"track","event":"E","userId":"u","properties":"nope"}')
