@@ -40,6 +40,7 @@ from segment_debugger.widget.wire import (
     ErrorMsg,
     ExportMsg,
     RawMsg,
+    SuggestionItem,
     SuggestionsMsg,
     selected_dict,
 )
@@ -570,7 +571,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             return
         answer = self._suggester.suggest(text, caret)
         self._send_message(SuggestionsMsg(
-            type="suggestions", items=[item.to_dict() for item in answer.items],
+            type="suggestions",
+            items=[SuggestionItem(label=i.label, insert=i.insert, detail=i.detail)
+                   for i in answer.items],
             start=answer.start, end=answer.end, hint=answer.hint, request_id=request_id))
 
     def _reply_error(self, message: str, request_id: str | None) -> None:
