@@ -21,7 +21,7 @@ from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
 
 if TYPE_CHECKING:
     from segment_debugger.core.buffer import EventBuffer
-    from segment_debugger.playground.publisher import Target
+    from segment_debugger.io.publish import Target
     from segment_debugger.sources.base import ThreadedSource
 
 #: Exit code for usage errors and an unreachable Redis.
@@ -69,7 +69,7 @@ def connect(url: str, *, socket_timeout: float = 10, flags: str = "--url / REDIS
     import redis
     from redis.exceptions import RedisClusterException
 
-    from segment_debugger.playground.publisher import connect as client_for
+    from segment_debugger.io.publish import connect as client_for
 
     try:
         client = client_for(url, socket_connect_timeout=3, socket_timeout=socket_timeout)

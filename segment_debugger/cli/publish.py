@@ -22,7 +22,7 @@ from segment_debugger.cli.common import CommandError, connect, failure_text, sto
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL, redact
 
 if TYPE_CHECKING:
-    from segment_debugger.playground.publisher import Target
+    from segment_debugger.io.publish import Target
 
 DEFAULT_RATE = 100.0
 #: The halves of :data:`~segment_debugger.sources.url.DEFAULT_URL` that REDIS_HOST/REDIS_PORT
@@ -114,7 +114,7 @@ def resolve_destination(args: argparse.Namespace, channel: str) -> Target:
 
     Raise :class:`CommandError` for flags that do not go together.
     """
-    from segment_debugger.playground.publisher import target
+    from segment_debugger.io.publish import target
 
     if args.stream is not None:
         if args.channel is not None:

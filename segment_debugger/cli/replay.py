@@ -79,9 +79,9 @@ def bar(sent: int, total: int, passes: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``segment-debugger replay``."""
+    from segment_debugger.io.publish import Target
     from segment_debugger.io.recording import RecordingError
     from segment_debugger.io.replay import ReplayError, load_replay, replay
-    from segment_debugger.playground.publisher import Target
     from segment_debugger.sources.url import redact
 
     err: TextIO = sys.stderr

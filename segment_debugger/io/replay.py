@@ -2,7 +2,7 @@
 
 :func:`load_replay` reads a recording (:func:`~.recording.open_recording`) and keeps the events
 a query matches, judged exactly as the widget judges them (duplicate messageIds included).
-:func:`replay` publishes them to a :class:`~segment_debugger.playground.publisher.Target`
+:func:`replay` publishes them to a :class:`~.publish.Target`
 (a channel, a shard channel or a stream) on the schedule ``received_at`` gives, divided by
 ``speed`` (None: as fast as possible); events due together go in one pipelined batch. When
 Redis goes away, or refuses the payloads (a key of another type, a command it does not know),
@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 import redis
 from redis.exceptions import RedisClusterException
 
+from segment_debugger.io.publish import publish_batch
 from segment_debugger.io.recording import open_recording
 
 if TYPE_CHECKING:
     from redis.cluster import RedisCluster
 
     from segment_debugger.core.event import Event
-    from segment_debugger.playground.publisher import Target
+    from segment_debugger.io.publish import Target
 
 #: The most payloads sent in one round trip.
 MAX_BATCH = 1000
@@ -75,8 +76,6 @@ def replay(
     pass_number)`` is called after each batch. Returns how many payloads were sent; raises
     :class:`ReplayError` (with that count) when Redis goes away or refuses them.
     """
-    from segment_debugger.playground.publisher import publish_batch
-
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be more than 0 (or None for no pacing), got {speed!r}")
     stop = stop or threading.Event()

@@ -1,12 +1,11 @@
-"""Publish Segment messages to Redis: one pipelined batch, a paced fake stream, a thread.
+"""The demo's fake stream onto Redis: paced by :func:`publish`, in a thread by :class:`Publisher`.
 
 :func:`publish` stands in for the ``segment/fake-event-stream`` Docker image: it paces
-:class:`~.fake.FakeEventStream` messages onto a :class:`Target`, a pub/sub channel
-(``PUBLISH``), a sharded channel (``SPUBLISH``, Redis >= 7) or a stream (``XADD``, field
-``data``, optionally trimmed ``MAXLEN ~ N``); :func:`publish_batch` sends a list of payloads in
-one round trip; :class:`Publisher` runs :func:`publish` in a background thread that survives
-Redis restarts. :func:`connect` returns the right client for a URL: a plain one, or a
-``RedisCluster`` for a seed list or a cluster node.
+:class:`~.fake.FakeEventStream` messages onto a target (a channel, a shard channel or a
+stream: :func:`segment_debugger.io.publish.target`), whatever is due sent in one
+:func:`~segment_debugger.io.publish.publish_batch`; :class:`Publisher` runs :func:`publish` in
+a background thread that survives Redis restarts. Writing to Redis itself (targets, clients,
+batches) is :mod:`segment_debugger.io.publish`'s.
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 
+from segment_debugger.io.publish import Target, connect, publish_batch, target
 from segment_debugger.playground.fake import FakeEventStream
 from segment_debugger.playground.procs import (
     forget_at_exit,
@@ -31,154 +29,6 @@ from segment_debugger.playground.procs import (
 from segment_debugger.sources.url import DEFAULT_CHANNEL, split_seed_urls
 
 log = logging.getLogger(__name__)
-
-#: The field of each stream entry that holds the message (the one StreamSource reads first).
-STREAM_FIELD = "data"
-
-Kind = Literal["channel", "sharded", "stream"]
-
-@dataclass(frozen=True)
-class Target:
-    """Where messages go: the one place that decides between channel, sharded channel, stream.
-
-    ``kind`` is ``"channel"`` (PUBLISH), ``"sharded"`` (SPUBLISH, Redis >= 7: on a cluster
-    only the shard owning the channel's slot carries it) or ``"stream"`` (XADD, the message
-    in field ``data``; with ``maxlen`` the stream is trimmed to about that many entries,
-    ``MAXLEN ~ N``). Build one with :func:`target`.
-    """
-
-    name: str
-    kind: Kind = "channel"
-    maxlen: int | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(
-                f"a channel or stream name must be a non-empty string, got {self.name!r}"
-            )
-        if self.kind not in ("channel", "sharded", "stream"):
-            raise ValueError(f"kind must be 'channel', 'sharded' or 'stream', got {self.kind!r}")
-        if self.maxlen is not None:
-            if self.kind != "stream":
-                raise ValueError("maxlen trims a stream: it needs kind='stream' (stream=True)")
-            if isinstance(self.maxlen, bool) or not isinstance(self.maxlen, int) or self.maxlen < 1:
-                raise ValueError(f"maxlen must be a positive int, got {self.maxlen!r}")
-
-    @property
-    def keyed(self) -> bool:
-        """True when the command names a key (slot) a cluster routes by: SPUBLISH and XADD."""
-        return self.kind != "channel"
-
-    def command(self, payload: bytes) -> tuple[Any, ...]:
-        """Return the Redis command that sends ``payload`` to this target."""
-        if self.kind == "channel":
-            return ("PUBLISH", self.name, payload)
-        if self.kind == "sharded":
-            return ("SPUBLISH", self.name, payload)
-        trim = ("MAXLEN", "~", self.maxlen) if self.maxlen is not None else ()
-        return ("XADD", self.name, *trim, "*", STREAM_FIELD, payload)
-
-    def __str__(self) -> str:
-        if self.kind == "channel":
-            return f"channel {self.name!r}"
-        if self.kind == "sharded":
-            return f"shard channel {self.name!r}"
-        trim = f" (MAXLEN ~ {self.maxlen})" if self.maxlen is not None else ""
-        return f"stream {self.name!r}{trim}"
-
-
-def target(
-    name: str | Target = DEFAULT_CHANNEL,
-    *,
-    stream: bool = False,
-    sharded: bool = False,
-    maxlen: int | None = None,
-) -> Target:
-    """Return the :class:`Target` for ``name`` (a channel unless a flag says otherwise).
-
-    With ``sharded`` a shard channel (SPUBLISH), with ``stream`` a stream (XADD, trimmed to
-    about ``maxlen`` entries). A :class:`Target` is returned as it is (the flags must then
-    be left at their defaults).
-    """
-    if isinstance(name, Target):
-        if stream or sharded or maxlen is not None:
-            raise ValueError("pass either a Target or a name with stream/sharded/maxlen")
-        return name
-    if stream and sharded:
-        raise ValueError("a target is a stream or a sharded channel, not both")
-    kind: Kind = "stream" if stream else "sharded" if sharded else "channel"
-    return Target(name, kind, maxlen)
-
-
-def connect(url: str, **options: Any) -> redis.Redis | RedisCluster:
-    """Return a client for ``url``: a ``RedisCluster`` for a cluster, else a plain ``Redis``.
-
-    ``url`` may be a seed list (``redis://h1:7000,h2:7001``, see
-    :func:`~segment_debugger.sources.url.split_seed_urls`): that is always a cluster. One URL
-    is a cluster when its server says so (``INFO cluster``). ``options`` (timeouts) go to the
-    client. Raises ``RedisURLError`` (a ValueError) for a bad URL and Redis errors as they come.
-    """
-    seeds = split_seed_urls(url)
-    if len(seeds) > 1:
-        return _cluster(seeds, options)
-    client = redis.Redis.from_url(seeds[0], **options)
-    if seeds[0].lower().startswith("unix:"):
-        return client
-    try:
-        info = client.info("cluster")
-    except redis.ResponseError:  # a server without INFO cluster (fakeredis) is no cluster
-        return client
-    except BaseException:
-        client.close()
-        raise
-    if not info.get("cluster_enabled"):
-        return client
-    client.close()
-    return _cluster(seeds, options)
-
-
-def _cluster(seeds: tuple[str, ...], options: dict[str, Any]) -> RedisCluster:
-    others = []
-    for seed in seeds[1:]:
-        parsed = redis.connection.parse_url(seed)
-        others.append(ClusterNode(parsed["host"], parsed.get("port", 6379)))
-    return RedisCluster(url=seeds[0], startup_nodes=others, **options)
-
-
-def publish_batch(
-    client: redis.Redis | RedisCluster, channel: str | Target, payloads: list[bytes]
-) -> None:
-    """Send every payload to ``channel`` (a channel name or a :class:`Target`) in one round trip.
-
-    On one server the commands are packed on a pooled connection and the replies read: about
-    twice as fast as a redis-py pipeline, which matters at tens of thousands of messages per
-    second. On a cluster, SPUBLISH and XADD go through a cluster pipeline (routed to the slot's
-    owner, redirects followed); PUBLISH, which a cluster broadcasts, goes to one node.
-    A command the server refuses raises its ``ResponseError``.
-    """
-    if not payloads:
-        return
-    to = target(channel)
-    commands = [to.command(p) for p in payloads]
-    if isinstance(client, RedisCluster):
-        if to.keyed:
-            pipe = client.pipeline()
-            for command in commands:
-                pipe.execute_command(*command)
-            pipe.execute()
-            return
-        client = client.get_redis_connection(client.get_default_node())
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command(conn.pack_commands(commands))
-        for _ in payloads:
-            conn.read_response()
-    except BaseException:
-        conn.disconnect()  # replies may be half read: never reuse this connection
-        raise
-    finally:
-        pool.release(conn)
 
 
 def publish(
@@ -195,8 +45,8 @@ def publish(
 ) -> int:
     """Publish fake events to ``channel`` at ``rate`` per second; return how many were published.
 
-    ``channel`` is a channel name or a :class:`Target` (a shard channel, a stream): see
-    :func:`target`.
+    ``channel`` is a channel name or a :class:`~segment_debugger.io.publish.Target` (a shard
+    channel, a stream): see :func:`~segment_debugger.io.publish.target`.
 
     Pacing follows a monotonic-clock schedule (message ``n`` is due at ``start + n / rate``), so
     per-message overhead does not slow the rate down; whatever is due is sent in one pipelined
@@ -237,9 +87,10 @@ def publish(
 class Publisher:
     """A background thread publishing the fake Segment stream to one target at ``rate``/s.
 
-    The target is ``channel`` (a name or a :class:`Target`), a shard channel with ``sharded``,
-    a stream with ``stream`` (trimmed to about ``maxlen`` entries): see :func:`target`. ``url``
-    may name a cluster (see :func:`connect`).
+    The target is ``channel`` (a name or a :class:`~segment_debugger.io.publish.Target`), a
+    shard channel with ``sharded``, a stream with ``stream`` (trimmed to about ``maxlen``
+    entries): see :func:`~segment_debugger.io.publish.target`. ``url`` may name a cluster (see
+    :func:`~segment_debugger.io.publish.connect`).
     ``start()``/``stop()`` are idempotent; ``stop()`` joins. Connection errors are logged and
     retried every second until stopped, so a Redis restart does not kill the stream.
     """

@@ -24,8 +24,8 @@ import time
 import orjson
 import redis
 
+from segment_debugger.io.publish import publish_batch
 from segment_debugger.playground.fake import FakeEventStream
-from segment_debugger.playground.publisher import publish_batch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from support.waiting import wait_until
 
 from segment_debugger.cli import build_parser, main
 from segment_debugger.cli.common import parse_from
-from segment_debugger.playground.publisher import Target, target
+from segment_debugger.io.publish import Target, target
 
 pytestmark = pytest.mark.redis
 

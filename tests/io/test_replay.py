@@ -15,11 +15,11 @@ from support.waiting import wait_until
 
 from segment_debugger.core.event import Event
 from segment_debugger.core.segment import parse_event
+from segment_debugger.io.publish import Target, connect
 from segment_debugger.io.recorder import RecordingWriter
 from segment_debugger.io.recording import open_recording
 from segment_debugger.io.replay import ReplayError, load_replay, replay
 from segment_debugger.playground.fake import BAD_KINDS, FakeEventStream
-from segment_debugger.playground.publisher import Target, connect
 
 pytestmark = pytest.mark.redis
 
