@@ -78,22 +78,37 @@ def parse_start(start: str | datetime | timedelta, now: float | None = None) -> 
     return text if dash else f"{ms_text}-0"
 
 
-def entries(reply: Any) -> list[tuple[bytes, bytes, Any]]:
-    """Flatten an XREAD/XREADGROUP reply to (stream, entry id, fields), in order."""
+#: One stream's part of an XREAD/XREADGROUP reply: (stream, [[entry id, fields], ...]).
+Group = tuple[bytes, list[Any]]
+
+
+def groups(reply: Any) -> list[Group]:
+    """Return an XREAD/XREADGROUP reply as (stream, entries) pairs, entries as parsed.
+
+    An entry's fields are None for a pending entry deleted meanwhile (skip it).
+    """
     if not reply:
         return []
     pairs: Iterable[tuple[Any, Any]] = reply.items() if isinstance(reply, dict) else reply
-    out: list[tuple[bytes, bytes, Any]] = []
+    out: list[Group] = []
     for stream, items in pairs:
         if isinstance(items, list) and len(items) == 1 and isinstance(items[0], list) and (
             items[0] and isinstance(items[0][0], (list, tuple))
         ):
             items = items[0]  # RESP3 nests the entries one level deeper in some versions
-        for entry_id, fields in items:
-            if fields is None:  # a pending entry that was deleted meanwhile
-                continue
-            out.append((stream, entry_id, fields))
+        if items:
+            out.append((stream, items))
     return out
+
+
+def entries(reply: Any) -> list[tuple[bytes, bytes, Any]]:
+    """Flatten an XREAD/XREADGROUP reply to (stream, entry id, fields), in order."""
+    return [
+        (stream, entry_id, fields)
+        for stream, items in groups(reply)
+        for entry_id, fields in items
+        if fields is not None  # a pending entry that was deleted meanwhile
+    ]
 
 
 def raw_reply(response: Any, **_options: Any) -> Any:

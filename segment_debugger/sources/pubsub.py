@@ -223,11 +223,19 @@ class RedisSource(SeededSource):
     def _store(self, batch: list[_Raw]) -> None:
         """Parse a batch (one timestamp: it was all read at once) and buffer it in one call."""
         now = time.time()
+        known = self._name_cache.get
         name = self._name
-        events: list[Event] = [
-            parse_event(data, name(channel), now, None if pattern is None else name(pattern))
-            for channel, data, pattern in batch
-        ]
+        parse = parse_event
+        events: list[Event] = []
+        append = events.append
+        for channel, data, pattern in batch:
+            text = known(channel)
+            if text is None:
+                text = name(channel)
+            if pattern is None:
+                append(parse(data, text, now))
+            else:
+                append(parse(data, text, now, known(pattern) or name(pattern)))
         self._buffer.extend(events)
 
     def _name(self, raw: bytes) -> str:

@@ -123,6 +123,7 @@ class StreamSource(SeededSource):
         })
         self._cursors: dict[str, rep.Cursor] = {}
         self._keys = {name: name.encode() for name in self.streams}
+        self._key_names: dict[bytes, str] = {}  # stream key in replies -> its name
         self._pending_done: set[str] = set()
         self._client: redis.Redis | None = None  # the current single-mode session's
 
@@ -188,16 +189,15 @@ class StreamSource(SeededSource):
     def _read(self, client: redis.Redis, names: Sequence[str]) -> bool:
         """Read and buffer the next batch of ``names`` without waiting; False when none."""
         if self.group is None:
-            entries = self._read_counted(client, names)
+            read = self._read_counted(client, names)
         else:
-            entries = rep.entries(client.xreadgroup(
+            read = rep.groups(client.xreadgroup(
                 self.group, self.consumer, self._group_ids(names), count=self.batch
             ))
-            if not entries:
-                self._pending_done.update(names)
-        if entries:
-            self._store(client, entries)
-        return bool(entries)
+        stored = self._store(client, read) if read else 0
+        if not stored and self.group is not None:
+            self._pending_done.update(names)
+        return stored > 0
 
     def _wait_command(self, names: Sequence[str]) -> tuple[Any, ...]:
         """Return the blocking read that waits (BLOCK_MS at most) for an entry of ``names``."""
@@ -215,9 +215,9 @@ class StreamSource(SeededSource):
         A plain read's reply only said there is more, which the next counted read takes.
         """
         if self.group is not None:
-            entries = rep.entries(reply)
-            if entries:
-                self._store(client, entries)
+            read = rep.groups(reply)
+            if read:
+                self._store(client, read)
 
     def _read_ids(self, names: Sequence[str]) -> _StreamIds:
         return {self._keys[name]: self._cursors[name].last_id for name in names}
@@ -305,9 +305,7 @@ class StreamSource(SeededSource):
 
     # ---- trimming ----------------------------------------------------------------------------
 
-    def _read_counted(
-        self, client: redis.Redis, names: Sequence[str]
-    ) -> list[tuple[bytes, bytes, Any]]:
+    def _read_counted(self, client: redis.Redis, names: Sequence[str]) -> list[rep.Group]:
         """Read the next entries of ``names`` and, in the same MULTI, each stream's XINFO.
 
         Entries leave a stream from its head, so it has lost ``entries-added - length`` in all
@@ -329,7 +327,7 @@ class StreamSource(SeededSource):
                 self._info(client, name)  # raises the readable error (WRONGTYPE...)
                 raise info
             self._account_trimming(name, self._cursors[name], rep.info_dict(info))
-        return rep.entries(reply)
+        return rep.groups(reply)
 
     def _account_trimming(self, name: str, cursor: rep.Cursor, info: dict[str, Any]) -> None:
         added, length = rep.as_int(info.get("entries-added")), rep.as_int(info.get("length"))
@@ -364,38 +362,58 @@ class StreamSource(SeededSource):
 
     # ---- storing ---------------------------------------------------------------------------
 
-    def _store(self, client: redis.Redis, entries: list[tuple[bytes, bytes, Any]]) -> None:
+    def _store(self, client: redis.Redis, read: list[rep.Group]) -> int:
+        """Parse and buffer a read (one call), move the cursors, ACK in a group; return how many.
+
+        The usual entry (one field, the payload as bytes, no ``field`` named) is taken inline;
+        any other shape goes through :func:`~._stream_replies.payload`.
+        """
         now = time.time()
-        names: dict[bytes, str] = {}
         events: list[Event] = []
         append = events.append
         field = self.field
-        payload_of = rep.payload
-        for key, entry_id, fields in entries:
-            name = names.get(key)
+        inline = field is None
+        parse, payload_of = parse_event, rep.payload
+        taken: list[tuple[bytes, str, bytes, int]] = []  # (stream, name, last id, count)
+        acks: dict[bytes, list[bytes]] = {}
+        for key, items in read:
+            name = self._key_names.get(key)
             if name is None:
-                name = names[key] = key.decode("utf-8", "replace")
-            payload = payload_of(fields, field)
-            if payload is None:
-                event = rep.unusable(name, entry_id, fields, field, now)
-            else:
-                event = parse_event(payload, name, now)
+                name = self._key_names[key] = key.decode("utf-8", "replace")
+            first = len(events)
+            last = None
+            for entry_id, fields in items:
+                if fields is None:  # a pending entry that was deleted meanwhile
+                    continue
+                last = entry_id
+                payload: bytes | None
+                if inline and fields.__class__ is list and len(fields) == 2 and (
+                    fields[1].__class__ is bytes
+                ):
+                    payload = fields[1]
+                else:
+                    payload = payload_of(fields, field)
+                if payload is None:
+                    append(rep.unusable(name, entry_id, fields, field, now))
+                    continue
+                event = parse(payload, name, now)
                 event.stream_id = entry_id.decode("ascii", "replace")
-            append(event)
-        self._buffer.extend(events)
-        last: dict[bytes, bytes] = {}
-        counts: dict[bytes, int] = {}
-        for key, entry_id, _fields in entries:
-            last[key] = entry_id
-            counts[key] = counts.get(key, 0) + 1
-        for key, entry_id in last.items():
-            cursor = self._cursors[names[key]]
-            cursor.last_id = entry_id
+                append(event)
+            if last is not None:
+                taken.append((key, name, last, len(events) - first))
+                if self.group is not None:
+                    acks[key] = [e for e, f in items if f is not None]
+        if events:
+            self._buffer.extend(events)
+        for _key, name, last, count in taken:
+            cursor = self._cursors[name]
+            cursor.last_id = last
             cursor.held = True
             if cursor.ordinal is not None:
-                cursor.ordinal += counts[key]
-        if self.group is not None:
+                cursor.ordinal += count
+        if acks and self.group is not None:
             pipe = client.pipeline(transaction=False)
-            for key in last:
-                pipe.xack(key, self.group, *[e for k, e, _ in entries if k == key])
+            for key, ids in acks.items():
+                pipe.xack(key, self.group, *ids)
             pipe.execute()
+        return len(events)
