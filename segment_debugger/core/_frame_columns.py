@@ -32,15 +32,31 @@ _TEXT_PANDAS_DTYPE: Any = None if TEXT_DTYPE is object else pd.api.types.pandas_
 
 def text_column(values: list[Any]) -> Any:
     """Return ``values`` as a text column: strings kept, anything else missing."""
+    array = text_arrow(values)
+    if array is not None:
+        return text_from_arrow(array)
+    strings = [_sound(v) if isinstance(v, str) else None for v in values]
+    return pd.array(strings, dtype=TEXT_DTYPE)
+
+
+def text_arrow(values: list[Any]) -> pa.Array | None:
+    """Return ``values`` (str or None each) as an Arrow string array; None for anything else."""
     if _all_none(values):  # a column no event fills (pattern, groupId...)
-        return text_from_arrow(pa.nulls(len(values), pa.string()))
+        return pa.nulls(len(values), pa.string())
     if set(map(type, values)) <= _STR_OR_NONE:
         try:
-            return text_from_arrow(pa.array(values, type=pa.string()))
-        except (pa.ArrowException, ValueError, TypeError):  # lone surrogates, say
-            pass
-    strings = [v if isinstance(v, str) else None for v in values]
-    return pd.array(strings, dtype=TEXT_DTYPE)
+            return pa.array(values, type=pa.string())
+        except (pa.ArrowException, ValueError, TypeError):  # lone surrogates (set by hand)
+            pass  # pandas' "str" cannot hold them either: U+FFFD for each flaw, as to_arrow()
+        return pa.array([_sound(v) for v in values], type=pa.string())
+    return None
+
+
+def _sound(text: str | None) -> str | None:
+    """Return ``text`` with U+FFFD for what UTF-8 cannot encode (lone surrogates)."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def text_from_arrow(array: pa.Array | pa.ChunkedArray) -> Any:

@@ -18,6 +18,7 @@ import logging
 import operator
 import threading
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -90,11 +91,15 @@ class ReadCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_first: dict[int, Read] = {}  # id() of a table's first payload -> the table
+        #: The base columns of the last call (:class:`~segment_debugger.core._frame_base.
+        #: BaseMemo`), replaced whole by each call.
+        self.base_memo: Any = None
 
     def clear(self) -> None:
-        """Forget every table."""
+        """Forget every table (and the base columns kept)."""
         with self._lock:
             self._by_first = {}
+            self.base_memo = None
 
     def _tables(self) -> dict[int, Read]:
         with self._lock:

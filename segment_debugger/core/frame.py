@@ -34,26 +34,23 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from segment_debugger.core._frame_arrow import arrow_groups
+from segment_debugger.core._frame_base import TEXT_COLUMNS, base_columns
 from segment_debugger.core._frame_columns import (
     DATETIME_DTYPE,
     DATETIME_UNIT,
     TEXT_DTYPE,
     epoch_seconds_to_utc,
     iso_to_utc,
-    object_array,
-    text_column,
 )
 from segment_debugger.core._frame_python import FLATTENED, MAX_FLATTEN_DEPTH, REST, python_groups
 from segment_debugger.core._frame_read import ReadCache
-from segment_debugger.core.event import TEXT_FIELDS, TIME_FIELDS, Event
+from segment_debugger.core.event import TIME_FIELDS, Event
 
 __all__ = [
     "BASE_COLUMNS",
@@ -79,7 +76,7 @@ MAX_COLUMNS = 1000
 log = logging.getLogger(__name__)
 
 #: Text columns taken straight from the Event's attributes.
-_TEXT_COLUMNS: tuple[str, ...] = ("channel", "pattern", "stream_id", "type", *TEXT_FIELDS)
+_TEXT_COLUMNS: tuple[str, ...] = TEXT_COLUMNS
 
 #: The base columns, always present and always in this order.
 BASE_COLUMNS: tuple[str, ...] = (
@@ -94,13 +91,6 @@ BASE_COLUMNS: tuple[str, ...] = (
     "raw",
 )
 
-_get_seq = operator.attrgetter("seq")
-_get_received_at = operator.attrgetter("received_at")
-_get_size = operator.attrgetter("size")
-_get_raw = operator.attrgetter("raw")
-_get_valid = operator.attrgetter("valid")
-_get_violations = operator.attrgetter("_violations")  # None or a list: no list made for None
-_get_warnings = operator.attrgetter("_warnings")
 
 _epoch_seconds_to_utc = epoch_seconds_to_utc  # the name tests/core/test_frame.py knows
 
@@ -124,7 +114,7 @@ def events_to_frame(
     n = len(events)
     with paused_gc():
         groups, folded = group_columns(events, max_columns, cache=cache)
-        columns = _base_columns(events)
+        columns = base_columns(events, cache)
         columns.update(groups)
         del groups
         frame: pd.DataFrame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
@@ -181,25 +171,3 @@ def _limit(max_columns: int | None) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"max_columns must be an int >= 0, got {max_columns!r}")
     return limit
-
-
-def _base_columns(events: Sequence[Event]) -> dict[str, Any]:
-    """Return the base columns (:data:`BASE_COLUMNS`), read from the events' attributes."""
-    n = len(events)
-    columns: dict[str, Any] = {
-        "seq": np.fromiter(map(_get_seq, events), dtype=np.int64, count=n),
-        "received_at": epoch_seconds_to_utc(list(map(_get_received_at, events))),
-    }
-    for name in _TEXT_COLUMNS:
-        columns[name] = text_column(list(map(operator.attrgetter(name), events)))
-    for name in TIME_FIELDS:
-        columns[name] = iso_to_utc(list(map(operator.attrgetter(name), events)))
-    columns["size"] = np.fromiter(map(_get_size, events), dtype=np.int64, count=n)
-    columns["valid"] = np.fromiter(map(bool, map(_get_valid, events)), dtype=bool, count=n)
-    columns["violations"] = object_array(
-        [list(v) if v else [] for v in map(_get_violations, events)]  # copies: not the event's
-    )
-    columns["warnings"] = object_array([list(w) if w else [] for w in map(_get_warnings, events)])
-    columns["raw"] = object_array(list(map(_get_raw, events)))
-    return columns
-

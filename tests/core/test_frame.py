@@ -682,3 +682,70 @@ def test_io_builds_tables_from_the_public_frame_api() -> None:
     import segment_debugger.io.arrow as io_arrow
 
     assert "_frame_" not in inspect.getsource(io_arrow)
+
+
+def test_the_base_columns_of_a_live_buffer_are_converted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another to_pandas() converts the text and times of the new events only (same frame)."""
+    from segment_debugger.core import _frame_base
+    from segment_debugger.core.buffer import EventBuffer
+
+    converted: list[int] = []
+    original = _frame_base.text_arrow
+
+    def counting(values: list[Any]) -> Any:
+        converted.append(len(values))
+        return original(values)
+
+    monkeypatch.setattr(_frame_base, "text_arrow", counting)
+    texts = len(_frame_base.TEXT_COLUMNS)
+    buf = EventBuffer(max_messages=300)
+    feed = iter(fake_events(1000, seed=31))
+    buf.extend(next(feed) for _ in range(250))
+    assert_same_frame(buf.to_pandas(), reference_frame(buf.snapshot()))
+    assert converted == [250] * texts
+    for k in (0, 7, 40, 120):  # appends, then evictions past 300
+        converted.clear()
+        buf.extend(next(feed) for _ in range(k))
+        assert_same_frame(buf.to_pandas(), reference_frame(buf.snapshot()))
+        assert converted == ([k] * texts if k else [])
+    assert buf.stats["evicted"] > 0
+
+
+def test_base_attributes_changed_by_hand_show_in_the_next_frame() -> None:
+    from segment_debugger.core.buffer import EventBuffer
+
+    buf = EventBuffer(max_messages=200)
+    feed = iter(fake_events(600, seed=33))
+    buf.extend(next(feed) for _ in range(150))
+    buf.to_pandas()
+    events = buf.snapshot()
+    edited = events[40:48]
+    edited[0].type = "identify"
+    edited[1].userId = "\u00e9\ud800"  # UTF-8 cannot encode it: U+FFFD in the frame
+    edited[2].timestamp = "2024-05-01T12:34:56+05:30"
+    edited[3].sentAt = 17  # type: ignore[assignment]
+    edited[4].received_at = 1.5
+    edited[5].channel = None  # type: ignore[assignment]
+    edited[6].warnings.append("added after buffering")
+    edited[7].violations.append("added too")
+    buf.extend(next(feed) for _ in range(80))  # 30 evicted: the edited rows move up by 30
+    got = buf.to_pandas()
+    sound = "\u00e9\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    assert sound.startswith("\u00e9\ufffd")  # what to_arrow() writes too
+    edited[1].userId = sound  # what the reference (pandas alone) can hold
+    assert_same_frame(got, reference_frame(buf.snapshot()))
+    edited[1].userId = "\u00e9\ud800"
+    rows = got.set_index("seq").loc[[e.seq for e in edited]]
+    assert rows["type"].iloc[0] == "identify"
+    assert rows["userId"].iloc[1] == sound
+    assert rows["timestamp"].iloc[2] == pd.Timestamp("2024-05-01T07:04:56Z")
+    assert pd.isna(rows["sentAt"].iloc[3]) and pd.isna(rows["channel"].iloc[5])
+    assert rows["received_at"].iloc[4] == pd.Timestamp(1.5, unit="s", tz="UTC")
+    assert rows["warnings"].iloc[6][-1] == "added after buffering"
+    assert rows["violations"].iloc[7][-1] == "added too"
+    assert_same_frame(buf.to_pandas(), got)
+    buf.clear()
+    buf.extend(next(feed) for _ in range(20))
+    assert_same_frame(buf.to_pandas(), reference_frame(buf.snapshot()))
