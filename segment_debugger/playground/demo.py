@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from segment_debugger.io.publish import target
 from segment_debugger.playground.procs import forget_at_exit, stop_at_exit
-from segment_debugger.playground.publisher import Publisher, target
+from segment_debugger.playground.publisher import Publisher
 from segment_debugger.playground.server import EmbeddedRedis
 from segment_debugger.sources.url import DEFAULT_CHANNEL
 

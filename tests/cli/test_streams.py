@@ -1,4 +1,5 @@
-"""``publish --stream/--maxlen/--sharded`` and ``tail --stream --from/--group`` on a real Redis."""
+"""``publish --stream/--maxlen/--sharded`` and ``tail --stream --from/--group`` on a real Redis
+(what a target itself says and refuses: ``tests/io/test_publish.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from support.waiting import wait_until
 
 from segment_debugger.cli import build_parser, main
 from segment_debugger.cli.common import parse_from
-from segment_debugger.io.publish import Target, target
 
 pytestmark = pytest.mark.redis
 
@@ -245,34 +245,3 @@ def test_publish_sharded_uses_spublish(redis_server: RedisServer) -> None:
         pubsub.close()
         plain.close()
     assert all(orjson.loads(p)["type"] for p in received)
-
-
-# ---- Target: the one place that says channel, shard channel or stream --------------------------
-
-
-def test_target_commands() -> None:
-    assert target("c").command(b"x") == ("PUBLISH", "c", b"x")
-    assert target("c", sharded=True).command(b"x") == ("SPUBLISH", "c", b"x")
-    assert target("s", stream=True).command(b"x") == ("XADD", "s", "*", "data", b"x")
-    assert target("s", stream=True, maxlen=9).command(b"x") == (
-        "XADD", "s", "MAXLEN", "~", 9, "*", "data", b"x"
-    )
-    assert str(target("s", stream=True, maxlen=9)) == "stream 's' (MAXLEN ~ 9)"
-    assert str(target("c", sharded=True)) == "shard channel 'c'"
-    t = Target("s", "stream")
-    assert target(t) is t
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"name": "c", "maxlen": 5}, "needs kind='stream'"),
-        ({"name": "s", "stream": True, "maxlen": 0}, "positive int"),
-        ({"name": "s", "stream": True, "sharded": True}, "not both"),
-        ({"name": ""}, "non-empty"),
-        ({"name": Target("s"), "stream": True}, "either a Target"),
-    ],
-)
-def test_bad_targets(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        target(**kwargs)
