@@ -43,6 +43,9 @@ _CACHED_CHUNK_ROWS = 2048
 _CACHED_MIN_ROWS = 512
 #: The most table bytes a cache keeps (the newest tables win); about 100,000 typical events.
 CACHE_MAX_BYTES = 64 << 20
+#: Only the newest this many payloads are read in cache-sized tables (older ones would not
+#: be kept: a million-event buffer read in 2,048-row tables spent its time between them).
+_CACHED_TAIL_ROWS = 131_072
 
 
 class Read:
@@ -130,6 +133,7 @@ def read_payloads(
             _read(rows[start:end], raws[start:end], reads, python_rows, split=True)
         return reads
     tables = cache._tables()
+    tail = len(raws) - _CACHED_TAIL_ROWS  # rows before it: read in big chunks, not kept
     pending = 0  # raws[pending:at] has no table yet
     starts = [at for at, raw in enumerate(raws) if id(raw) in tables] if tables else []
     for at in starts:
@@ -139,19 +143,26 @@ def read_payloads(
         end = at + len(cached.raws)
         if end > len(raws) or not all(map(operator.is_, cached.raws, raws[at:end])):
             continue
-        _read_cached(rows[pending:at], raws[pending:at], reads, python_rows)
+        _read_cached(rows[pending:at], raws[pending:at], reads, python_rows, tail - pending)
         reads.append(cached.moved_to(rows[at:end]))
         pending = end
-    _read_cached(rows[pending:], raws[pending:], reads, python_rows)
+    _read_cached(rows[pending:], raws[pending:], reads, python_rows, tail - pending)
     cache._keep(reads)
     return reads
 
 
 def _read_cached(
-    rows: list[int], raws: list[bytes], reads: list[Read], python_rows: list[int]
+    rows: list[int], raws: list[bytes], reads: list[Read], python_rows: list[int], bulk: int
 ) -> None:
-    """Read in pieces of :data:`_CACHED_CHUNK_ROWS`, the last one not too small."""
+    """Read in pieces of :data:`_CACHED_CHUNK_ROWS`, the last one not too small.
+
+    The first ``bulk`` rows are older than the cache could keep: read in big chunks.
+    """
     start = 0
+    while start < bulk and start < len(rows):
+        end = min(start + _ARROW_CHUNK_ROWS, bulk, len(rows))
+        _read(rows[start:end], raws[start:end], reads, python_rows, split=True)
+        start = end
     while start < len(rows):
         end = start + _CACHED_CHUNK_ROWS
         if len(rows) - end < _CACHED_MIN_ROWS:

@@ -749,3 +749,21 @@ def test_base_attributes_changed_by_hand_show_in_the_next_frame() -> None:
     buf.clear()
     buf.extend(next(feed) for _ in range(20))
     assert_same_frame(buf.to_pandas(), reference_frame(buf.snapshot()))
+
+
+def test_only_the_newest_payloads_are_read_in_cache_sized_tables(
+    small_tables: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older payloads than the cache keeps are read in big chunks (a million in 2,048-row
+    tables spent its time between the tables); the frame is the same."""
+    from segment_debugger.core import _frame_read
+    from segment_debugger.core.buffer import EventBuffer
+
+    monkeypatch.setattr(_frame_read, "_CACHED_TAIL_ROWS", 100)
+    buf = EventBuffer(max_messages=1000)
+    feed = iter(fake_events(1000, seed=41))
+    buf.extend(next(feed) for _ in range(300))
+    assert assert_buffer_frame(buf, small_tables) == 300
+    assert small_tables[:5] == [200, 24, 24, 24, 28]  # 200 at once, then cache-sized tables
+    buf.extend(next(feed) for _ in range(30))
+    assert assert_buffer_frame(buf, small_tables) == 30  # every table read before is reused
