@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 BLOCK_MS = 250
 #: The socket timeout for every command (the blocking read included: see BLOCK_MS).
 SOCKET_TIMEOUT_S = 10.0
+#: After this many full reads in a row at a reduced COUNT, the COUNT doubles again (up to
+#: ``batch``): see ``StreamSource._single_session``.
+GROW_AFTER = 20
 
 #: Stream name -> the id to read after, as redis-py's xread/xreadgroup take them.
 _StreamIds = dict[bytes | str | memoryview, int | bytes | str | memoryview]
@@ -117,6 +120,8 @@ class StreamSource(SeededSource):
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 100_000:
             raise ValueError(f"StreamSource batch must be an int in [1, 100000], got {batch!r}")
         self.batch = batch
+        self._count = batch  # the COUNT read with now: halved after sessions that read nothing
+        self._full_reads = 0
         timeout = SOCKET_TIMEOUT_S  # read now: tests change it
         self._open_pools(lambda _seed: {
             "socket_timeout": timeout, "health_check_interval": 0, "retry": Retry(NoBackoff(), 0)
@@ -153,14 +158,47 @@ class StreamSource(SeededSource):
         return StreamClusterSession(self, self._seed_pools)
 
     def _single_session(self, stop: threading.Event) -> None:
+        """Connect, position the streams, then read until stopped.
+
+        A session whose connection is lost during its first read completed none: if a reply
+        of COUNT entries cannot arrive before the connection goes (a server that closes
+        clients whose replies pass ``client-output-buffer-limit normal``, clients killed
+        faster than a large reply crosses a loaded machine), reading again with the same
+        COUNT would never progress. The COUNT is halved for the next session (down to 1),
+        and doubles back towards ``batch`` after GROW_AFTER full reads in a row.
+        """
         self._client = client = self._new_client(self._seed_pools[0])
         resumed = self._prepare(client, self.streams)
         self._went_live(self._describe(resumed))
-        while not stop.is_set():
-            if not self._read(client, self.streams):  # caught up: wait for more
-                wait = self._wait_command(self.streams)
-                self._took(client, client.execute_command(*wait))  # type: ignore[no-untyped-call]
-            self._mark_ok()
+        completed = False
+        try:
+            while not stop.is_set():
+                caught_up = not self._read(client, self.streams)
+                completed = True
+                if caught_up:  # wait for more
+                    wait = self._wait_command(self.streams)
+                    reply = client.execute_command(*wait)  # type: ignore[no-untyped-call]
+                    self._took(client, reply)
+                self._mark_ok()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            if not completed and not stop.is_set() and self._count > 1:
+                self._count //= 2
+                self._full_reads = 0
+                logger.info("StreamSource(%s): no read completed in the last session; reading "
+                            "%d entries at a time", self.url, self._count)
+            raise
+
+    def _counted_full(self, got: int) -> None:
+        """Note a read of ``got`` entries: after enough full ones, read more at a time again."""
+        if self._count >= self.batch:
+            return
+        if got < self._count:
+            self._full_reads = 0
+            return
+        self._full_reads += 1
+        if self._full_reads >= GROW_AFTER:
+            self._count = min(self.batch, self._count * 2)
+            self._full_reads = 0
 
     def _describe(self, resumed: bool, shards: int | None = None) -> str:
         where = ", ".join(f"{name} after {c.last_id.decode()}" for name, c in self._cursors.items())
@@ -192,9 +230,10 @@ class StreamSource(SeededSource):
             read = self._read_counted(client, names)
         else:
             read = rep.groups(client.xreadgroup(
-                self.group, self.consumer, self._group_ids(names), count=self.batch
+                self.group, self.consumer, self._group_ids(names), count=self._count
             ))
         stored = self._store(client, read) if read else 0
+        self._counted_full(stored)
         if not stored and self.group is not None:
             self._pending_done.update(names)
         return stored > 0
@@ -206,7 +245,7 @@ class StreamSource(SeededSource):
             head: tuple[Any, ...] = ("XREAD", "COUNT", 1)
         else:
             ids = self._group_ids(names)
-            head = ("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self.batch)
+            head = ("XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", self._count)
         return (*head, "BLOCK", BLOCK_MS, "STREAMS", *ids, *ids.values())
 
     def _took(self, client: redis.Redis, reply: Any) -> None:
@@ -316,7 +355,7 @@ class StreamSource(SeededSource):
         pipe = client.pipeline(transaction=True)
         for name in names:
             pipe.xinfo_stream(name)
-        pipe.xread(self._read_ids(names), count=self.batch)
+        pipe.xread(self._read_ids(names), count=self._count)
         *infos, reply = pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply

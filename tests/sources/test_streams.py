@@ -182,6 +182,31 @@ def test_100k_entries_through_client_kills_and_a_restart_arrive_exactly_once(
         assert src.buffer.stats["gaps"] == 0
 
 
+def test_a_read_that_never_completes_halves_the_count(
+    make_source: Callable[..., StreamSource],
+) -> None:
+    """A server that closes a client whose reply passes its output buffer limit kills every
+    XREAD COUNT 1000 here (about 300 KB of entries): no read ever completed, so the source
+    read nothing, reconnecting forever. It now halves COUNT after a session that completed
+    no read, and every entry arrives exactly once, in order."""
+    total = 3000
+    filler = "x" * 250
+    with RedisServer() as server:
+        with server.client() as c:
+            for start in range(0, total, 500):
+                pipe = c.pipeline(transaction=False)
+                for i in range(start, start + 500):
+                    pipe.xadd("events", {b"data": orjson.dumps({
+                        "type": "track", "event": "E", "userId": "u",
+                        "properties": {"n": i, "filler": filler}})})
+                pipe.execute()
+            c.config_set("client-output-buffer-limit", "normal 64kb 64kb 0")
+        src = live(make_source(server.url, start="0"))
+        wait_until(lambda: len(src.buffer) >= total, timeout=30, what="every entry")
+        assert [n_of(e) for e in src.buffer] == list(range(total))
+        assert src._count < src.batch == 1000 and src.buffer.stats["gaps"] == 0
+
+
 def test_a_quiet_stream_never_trips_the_socket_timeout(
     redis_server: RedisServer, make_source: Callable[..., StreamSource],
     monkeypatch: pytest.MonkeyPatch,
