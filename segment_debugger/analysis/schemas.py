@@ -91,6 +91,12 @@ class _Path:
 class _Schema:
     occurrences: int = 0  # buffered events of this (type, name)
     paths: dict[str, _Path] = field(default_factory=dict)
+    # Bumped whenever a path is added or removed, or a type appears in or leaves a path's
+    # counts: what "settled" signatures were judged against.
+    version: int = 0
+    # id(signature) -> (signature, version, its paths' stats): signatures whose events cannot
+    # drift while the version stays (see Schemas._settle); kept alive here, so ids stay unique.
+    settled: dict[int, tuple[Signature, int, list[_Path]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +118,7 @@ class Schemas:
         self._lock = threading.Lock()
         self._schemas: dict[Key, _Schema] = {}
         # seq -> what the event added: (key, signature, drifted paths), to forget it on eviction
-        self._seen: dict[int, tuple[Key, Signature, frozenset[str]]] = {}
+        self._seen: dict[int, tuple[Key, Signature, frozenset[str] | None]] = {}
         # interned: events share them; with the set of their paths, for judging
         self._signatures: dict[Signature, tuple[Signature, frozenset[str]]] = {}
         # (group, keys, value types) of a flat group -> its interned signature
@@ -163,27 +169,90 @@ class Schemas:
         schema = self._schemas.get(key)
         if schema is None:
             schema = self._schemas[key] = _Schema()
+        at = event.received_at
+        settled = schema.settled.get(id(signature)) if self._baseline is None else None
+        if settled is not None and settled[0] is signature and settled[1] == schema.version:
+            # Judged before, and nothing that could make it drift has changed: no warning;
+            # learnt through the stats it holds (no lookup per path).
+            schema.occurrences += 1
+            for held, (_path, kind) in zip(settled[2], signature, strict=True):
+                held.count += 1
+                types = held.types
+                n = types.get(kind)
+                if n is None:
+                    types[kind] = 1
+                    schema.version += 1
+                else:
+                    types[kind] = n + 1
+                clean = held.clean
+                n = clean.get(kind)
+                if n is None:
+                    clean[kind] = 1
+                    schema.version += 1
+                else:
+                    clean[kind] = n + 1
+                if at > held.last_seen:
+                    held.last_seen = at
+            self._seen[event.seq] = (key, signature, None)
+            return
         drifted = (
             self._judge(event, key, schema, signature, present)
             if judge and schema.occurrences
-            else _NONE
+            else None
         )
-        at = event.received_at
         schema.occurrences += 1
         paths = schema.paths
         for path, kind in signature:
             stats = paths.get(path)
             if stats is None:
                 stats = paths[path] = _Path(first_seen=at)
+                schema.version += 1
             stats.count += 1
             types = stats.types
-            types[kind] = types.get(kind, 0) + 1
+            n = types.get(kind)
+            if n is None:
+                types[kind] = 1
+                schema.version += 1
+            else:
+                types[kind] = n + 1
             if not drifted or path not in drifted:
                 clean = stats.clean
-                clean[kind] = clean.get(kind, 0) + 1
+                n = clean.get(kind)
+                if n is None:
+                    clean[kind] = 1
+                    schema.version += 1
+                else:
+                    clean[kind] = n + 1
             if at > stats.last_seen:
                 stats.last_seen = at
         self._seen[event.seq] = (key, signature, drifted)
+        if judge and not drifted:
+            self._settle(schema, signature)
+
+    def _settle(self, schema: _Schema, signature: Signature) -> None:
+        """Remember ``signature`` as settled if no event of it can drift until the version moves.
+
+        That is when the schema holds exactly its paths (none new, none missing) and each path
+        has seen one type only outside drift, this signature's (or the value is null): then
+        the judgement does not depend on the counts. Anything that could change it (a path
+        added or removed, a type appearing in or leaving a path's counts) bumps the version.
+        """
+        paths = schema.paths
+        if len(paths) != len(signature) or self._baseline is not None:
+            return
+        bound: list[_Path] = []
+        for path, kind in signature:
+            stats = paths.get(path)
+            if stats is None:
+                return
+            clean = stats.clean
+            if kind != "null" and not (len(clean) == 1 and kind in clean):
+                return
+            bound.append(stats)
+        settled = schema.settled
+        if len(settled) >= MAX_SIGNATURES:
+            settled.clear()
+        settled[id(signature)] = (signature, schema.version, bound)
 
     def _signature(
         self, group_name: str, group: dict[str, Any]
@@ -232,6 +301,7 @@ class Schemas:
                 types[kind] = left
             else:
                 del types[kind]
+                schema.version += 1
             if not drifted or path not in drifted:
                 clean = stats.clean
                 left = clean[kind] - 1
@@ -239,16 +309,18 @@ class Schemas:
                     clean[kind] = left
                 else:
                     del clean[kind]
+                    schema.version += 1
             if not stats.count:
                 del paths[path]
+                schema.version += 1
         if not schema.occurrences:
             del self._schemas[key]
 
     def _judge(
         self, event: Event, key: Key, schema: _Schema, signature: Signature,
         present: frozenset[str],
-    ) -> frozenset[str]:
-        """Add drift warnings to ``event``; return the paths whose type drifted."""
+    ) -> frozenset[str] | None:
+        """Add drift warnings to ``event``; return the paths whose type drifted (None: none)."""
         baseline = None if self._baseline is None else self._baseline.get(key)
         label = key[1] if key[1] is not None else key[0]
         found: list[str] = []
@@ -299,7 +371,7 @@ class Schemas:
             if len(found) > MAX_WARNINGS:
                 found[MAX_WARNINGS:] = [f"{label}: {len(found) - MAX_WARNINGS} more drift warnings"]
             event.warnings = [*event.warnings_view(), *found]
-        return frozenset(drifted) if drifted else _NONE
+        return frozenset(drifted) if drifted else None
 
     @staticmethod
     def _missing(

@@ -197,3 +197,83 @@ def test_interned_signatures_stay_bounded_and_counts_stay_true(monkeypatch: Any)
         assert len(schemas._signatures) <= 8 and len(schemas._shapes) <= 8
     got = {(r["type"], r["event"], r["path"]): r["count"] for r in schemas.rows()}
     assert got == {k: c for k, (_, c) in recount(buf.snapshot()).items()}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    max_messages=st.integers(3, 40),
+    ops=st.lists(
+        st.tuples(st.sampled_from(["track", "identify"]), st.sampled_from(["Order", "Home"]),
+                  st.dictionaries(st.sampled_from(["price", "sku", "a"]),
+                                  st.one_of(values, st.dictionaries(
+                                      st.sampled_from(["b"]), values, max_size=1)),
+                                  max_size=3)),
+        max_size=120,
+    ),
+    freeze_at=st.integers(0, 200),
+)
+def test_settled_signatures_judge_as_the_full_check_does(
+    max_messages: int, ops: list[tuple[str, str, dict[str, Any]]], freeze_at: int
+) -> None:
+    """Events whose signature is settled skip the per-path judgement: the warnings and the
+    learnt schema are exactly those of judging every event in full."""
+    def run(settle: bool) -> tuple[list[list[str]], list[dict[str, Any]]]:
+        schemas = Schemas(new_after=3, missing_after=6, min_established=2)
+        if not settle:
+            schemas._settle = lambda *args: None  # type: ignore[method-assign]
+        buf = EventBuffer(max_messages=max_messages, checks=None)
+        buf.add_observer(schemas)
+        events = []
+        for i, (typ, name, group) in enumerate(ops):
+            if i == freeze_at:
+                schemas.freeze()
+            if i == freeze_at + 30:
+                schemas.unfreeze()
+            e = ev(typ, name, float(i), **group)
+            buf.append(e)
+            events.append(e)
+        return [list(e.warnings_view()) for e in events], schemas.rows()
+
+    assert run(True) == run(False)
+
+
+def test_settled_signatures_on_typical_traffic_with_drift() -> None:
+    """The fake stream (most events settled) with prices turning into strings and a property
+    dropped midway: the same warnings as judging every event in full, and most events took
+    the settled path."""
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=5)
+    payloads = []
+    for i in range(3000):
+        data = orjson.loads(stream.payload())
+        props = data.get("properties")
+        if i > 1500 and isinstance(props, dict) and "price" in props:
+            props["price"] = str(props["price"])
+        if i > 2200 and isinstance(props, dict):
+            props.pop("currency", None)
+        payloads.append(orjson.dumps(data))
+
+    def run(settle: bool) -> tuple[list[list[str]], list[dict[str, Any]], int]:
+        schemas = Schemas()
+        fast = 0
+        full = schemas._judge
+
+        def judge(*args: Any) -> Any:
+            nonlocal fast
+            fast -= 1
+            return full(*args)
+
+        schemas._judge = judge  # type: ignore[method-assign]
+        if not settle:
+            schemas._settle = lambda *args: None  # type: ignore[method-assign]
+        buf = EventBuffer(max_messages=500, checks=None)
+        buf.add_observer(schemas)
+        events = [parse_event(p, "events", float(i)) for i, p in enumerate(payloads)]
+        for start in range(0, len(events), 100):
+            buf.extend(events[start:start + 100])
+        return [list(e.warnings_view()) for e in events], schemas.rows(), fast + len(events)
+
+    warned, rows, settled = run(True)
+    assert (warned, rows) == run(False)[:2]
+    assert any(warned) and settled > len(payloads) // 2
