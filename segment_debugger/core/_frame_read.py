@@ -9,7 +9,8 @@ goes to the Python path. Only the ``properties``/``traits``/``context`` columns 
 arrive): a table is reused only for the very same payloads (the same ``bytes`` objects, in the
 same order, all of them), so its content is what a new read would give. Any partition of the
 payloads into tables gives the same frame (the Arrow path reconciles types across tables), so
-reusing one changes nothing but the time.
+reusing one changes nothing but the time. It also holds the base columns the last call
+converted (:mod:`~segment_debugger.core._frame_base`), under the same rule.
 """
 
 from __future__ import annotations

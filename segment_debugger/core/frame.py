@@ -23,9 +23,12 @@ would itself make a ``_rest`` column is kept inside ``_rest``. When anything was
 ``frame.attrs["max_columns"]`` says the bound), and a warning is logged. Typical traffic never
 reaches the bound: no ``_rest`` column, no attrs.
 
-Here: the public API and the base columns. The flattening rules and the Python path live in
+Here: the public API (:func:`events_to_frame`, and :func:`group_columns` with the dtype
+helpers for writers of other tables). The base columns live in
+:mod:`~segment_debugger.core._frame_base`, the flattening rules and the Python path in
 :mod:`~segment_debugger.core._frame_python`, the Arrow path (the fast one, exactly the same
-frame) in :mod:`~segment_debugger.core._frame_arrow`, the dtype rules in
+frame) in :mod:`~segment_debugger.core._frame_arrow` with its reads and their cache in
+:mod:`~segment_debugger.core._frame_read`, the dtype rules in
 :mod:`~segment_debugger.core._frame_columns`.
 """
 
@@ -90,7 +93,6 @@ BASE_COLUMNS: tuple[str, ...] = (
     "warnings",
     "raw",
 )
-
 
 _epoch_seconds_to_utc = epoch_seconds_to_utc  # the name tests/core/test_frame.py knows
 
