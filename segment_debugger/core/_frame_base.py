@@ -33,8 +33,9 @@ from segment_debugger.core.event import TEXT_FIELDS, TIME_FIELDS, Event
 #: Text columns taken straight from the Event's attributes.
 TEXT_COLUMNS: tuple[str, ...] = ("channel", "pattern", "stream_id", "type", *TEXT_FIELDS)
 
-#: Streams of more events than this keep no memo (it holds a pointer per value and column).
-MEMO_MAX_EVENTS = 200_000
+#: Streams of more events than this keep no memo. It holds the last call's events and their
+#: values until the next call (evicted ones included), like the cache's ~100,000 payloads.
+MEMO_MAX_EVENTS = 100_000
 
 _get_seq = operator.attrgetter("seq")
 _get_received_at = operator.attrgetter("received_at")
