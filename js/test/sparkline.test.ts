@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Header } from "../src/ui/header";
 import { SPARK_WIDTH, Sparkline, Sparklines, secondOfDay, sparkPoints, sparkText } from "../src/ui/sparkline";
-import type { Rates } from "../src/sync/protocol";
+import type { Rates, Stats } from "../src/sync/protocol";
 
 const T0 = new Date(2024, 0, 1, 12, 3, 32).getTime() / 1000; // local 12:03:32
 
@@ -98,6 +98,43 @@ describe("header sparklines", () => {
     header.setStats({ received: 501, rates: null });
     expect(sparks.hidden).toBe(true);
     expect(sparks.children).toHaveLength(0);
+    header.destroy();
+  });
+});
+
+describe("header layout", () => {
+  it("keeps two rows whatever the data: counts per type and sparklines under the main row", () => {
+    // widget.css gives each row a fixed height and no wrapping: data coming or going never
+    // changes the header's height (a paused list below it must not move).
+    const header = new Header(() => {});
+    mount(header.element);
+    const rows = () => [...header.element.children].map((c) => (c as HTMLElement).dataset.testid);
+    expect(rows()).toEqual(["sd-header-main", "sd-header-rates"]);
+    const ratesRow = header.element.querySelector<HTMLElement>("[data-testid=sd-header-rates]")!;
+    expect(ratesRow.querySelector("[data-testid=sd-sparks]")).not.toBeNull();
+    header.setStats({ received: 500, by_type: { track: 400, page: 100 }, rates: { t0: T0, by_type: { track: series(9) } } });
+    expect(rows()).toEqual(["sd-header-main", "sd-header-rates"]);
+    expect(ratesRow.textContent).toContain("track 400 · page 100");
+    expect(ratesRow.querySelector("[data-testid=sd-spark-track]")).not.toBeNull();
+    const main = header.element.querySelector<HTMLElement>("[data-testid=sd-header-main]")!;
+    expect(main.querySelector("[data-testid=sd-stats]")).not.toBeNull();
+    expect(main.querySelector("[data-testid=sd-clear]")).not.toBeNull();
+    header.destroy();
+  });
+
+  it("counts events with warnings beside the invalid ones", () => {
+    const header = new Header(() => {});
+    mount(header.element);
+    const stats: Stats & { warnings: number } = { received: 10, buffered: 10, invalid: 2, warnings: 3 };
+    header.setStats(stats);
+    header.setRows({ lastSeq: 10, pythonBuffered: { seq: 10, count: 10 } });
+    const counters = header.element.querySelector<HTMLElement>("[data-testid=sd-stats]")!;
+    expect(counters.textContent).toBe("10 received · 0/s · 10 buffered · 2 invalid · 3 with warnings");
+    expect(counters.dataset.warnings).toBe("3");
+    header.setStats({ received: 11, buffered: 11 });
+    header.setRows({ lastSeq: 11, pythonBuffered: { seq: 11, count: 11 } });
+    expect(counters.textContent).not.toContain("warnings");
+    expect(counters.dataset.warnings).toBe("0");
     header.destroy();
   });
 });

@@ -126,6 +126,40 @@ def session(nb7: NbSession) -> Iterator[NbSession]:
     assert IOPUB_WARNING not in nb7.server.log()
 
 
+#: The list's box in the page: where the paused view is drawn.
+_LIST_BOX_JS = """
+(root) => {
+  const b = root.querySelector('[role=listbox]').getBoundingClientRect();
+  return [b.top, b.height];
+}
+"""
+
+
+def test_paused_view_stays_put_while_the_header_fills_in(session: NbSession) -> None:
+    """A paused view must not move: the header keeps its height as counts and sparklines come.
+
+    First in the module, so the header starts with no counts per type and no sparklines (the
+    debugger is new); they arrive with the stats while the view is paused. The header used to
+    wrap onto a second line then, pushing the list down a row: ``test_rows_pause_filter_select``
+    failed under CPU load when the stats came in after it captured the frozen view.
+    """
+    w = session.widget
+    assert not w.root.locator(".sd-spark").count(), "sparklines already shown: test without teeth"
+    w.testid("sd-live-toggle").click()
+    wait_until(lambda: session.kernel.eval("dbg.paused") is True, 10, "dbg.paused mirrored")
+    box = w.root.evaluate(_LIST_BOX_JS)
+    session.publish(60, rate=1000, seed=4)
+    wait_until(lambda: w.new_count() == 60, 20, lambda: f"60 new (shows {w.new_count()})")
+    wait_until(lambda: w.root.locator(".sd-spark").count() >= 3, 10, "sparklines shown")
+    assert w.root.evaluate(_LIST_BOX_JS) == box, "the paused list moved"
+    expect(w.testid("sd-header-rates")).to_contain_text("track")
+    assert w.visible_seqs() == []
+    w.testid("sd-live-toggle").click()
+    wait_until(lambda: session.kernel.eval("dbg.paused") is False, 10, "dbg.paused cleared")
+    session.wait_caught_up()
+    assert w.root.evaluate(_LIST_BOX_JS) == box, "the list moved"
+
+
 def test_rows_pause_filter_select(session: NbSession) -> None:
     w = session.widget
     session.publish(60, rate=1000, seed=4)

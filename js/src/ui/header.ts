@@ -1,4 +1,7 @@
-/** The header: connection status, gap warning, counters, thinning note, clear button. */
+/**
+ * The header: connection status, gap warning, counters, thinning note, clear button; under
+ * them the counts per type and the per-type sparklines.
+ */
 import { button, el, on, setText } from "./dom";
 import { bytes, count, timeOfDay } from "./format";
 import { EVENT_TYPES, type Gap, type Stats, type Status } from "../sync/protocol";
@@ -76,6 +79,12 @@ export function thinningNote(stats: Stats, matching: MatchingRates | null): { te
     text: `showing ${count(stats.displayed_rate_per_s ?? 0)} of ${count(stats.rate_per_s ?? 0)} events/s`,
     title: "Input outruns the display; Python's buffer keeps every event.",
   };
+}
+
+/** `stats.warnings`: events received with at least one warning (clock, delivery, drift). */
+function warningsOf(stats: Stats): number {
+  const n = (stats as { warnings?: unknown }).warnings;
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
 }
 
 const plural = (n: number, one: string, many: string): string => `${count(n)} ${n === 1 ? one : many}`;
@@ -167,16 +176,23 @@ export class Header {
       title: "Empty the buffer (Python and here)",
     });
     this.off = on(clear, "click", onClear);
+    // Two rows that never wrap, so the header's height never changes with its data: text
+    // that appears (counts per type, sparklines, the thinning note, a gap) must not push the
+    // list down, least of all while the view is paused (widget.css: .sd-header-row).
     this.element = el("div", { className: "sd-header" }, [
-      this.status,
-      this.version,
-      this.gap,
-      this.counters,
-      this.byType,
-      this.sparks.element,
-      this.thinning,
-      el("span", { className: "sd-spacer" }),
-      clear,
+      el("div", { className: "sd-header-row sd-header-main", testid: "sd-header-main" }, [
+        this.status,
+        this.version,
+        this.gap,
+        this.counters,
+        this.thinning,
+        el("span", { className: "sd-spacer" }),
+        clear,
+      ]),
+      el("div", { className: "sd-header-row sd-header-rates", testid: "sd-header-rates" }, [
+        this.byType,
+        this.sparks.element,
+      ]),
     ]);
     this.gap.hidden = true;
     this.thinning.hidden = true;
@@ -247,10 +263,13 @@ export class Header {
     ];
     if (s.evicted) parts.push(`${count(s.evicted)} evicted`);
     if (s.invalid) parts.push(`${count(s.invalid)} invalid`);
+    const warned = warningsOf(s);
+    if (warned) parts.push(`${count(warned)} with warnings`);
     if (s.bytes) parts.push(bytes(s.bytes));
     setText(this.counters, parts.join(" · "));
     this.counters.dataset.received = String(received);
     this.counters.dataset.buffered = String(buffered);
+    this.counters.dataset.warnings = String(warned);
     return { received, buffered };
   }
 
