@@ -31,6 +31,7 @@ export class FakeModel {
       query: "",
       type_filter: [],
       invalid_only: false,
+      warnings_only: false,
       selected_seq: null,
       selected: null,
       status: { state: "live", reason: null, url: "redis://localhost:6379/0", since: 0 },

@@ -326,35 +326,42 @@ def person_query(id: str) -> str:
 
 @dataclass(frozen=True)
 class Criteria:
-    """What a view shows: ``query`` AND one of ``types`` AND, if ``invalid_only``, invalid only.
+    """What a view shows: ``query``, one of ``types``, the invalid-only and warnings-only toggles.
+
+    ``invalid_only``: only events with violations; ``warnings_only``: only events with warnings.
 
     ``types`` empty means any type; events whose type is missing or unknown pass only then.
     The one place this conjunction is written: the widget's ``filtered()``, ``tail --filter``
-    and exports use it; the front end applies the same three (``js/src/data/view.ts``).
+    and exports use it; the front end applies the same (``js/src/data/view.ts``).
     """
 
     query: Query = dataclasses.field(default_factory=lambda: parse_query(""))
     types: frozenset[str] = frozenset()
     invalid_only: bool = False
+    warnings_only: bool = False
 
     @classmethod
     def of(
-        cls, query: Query | str = "", types: Iterable[str] = (), invalid_only: bool = False
+        cls, query: Query | str = "", types: Iterable[str] = (), invalid_only: bool = False,
+        warnings_only: bool = False,
     ) -> Criteria:
-        """Build criteria from filter-language text (or a parsed Query) and the two toggles."""
+        """Build criteria from filter-language text (or a parsed Query) and the toggles."""
         parsed = parse_query(query) if isinstance(query, str) else query
-        return cls(parsed, frozenset(types), bool(invalid_only))
+        return cls(parsed, frozenset(types), bool(invalid_only), bool(warnings_only))
 
     @property
     def is_empty(self) -> bool:
         """True when every event passes."""
-        return self.query.is_empty and not self.types and not self.invalid_only
+        return (self.query.is_empty and not self.types and not self.invalid_only
+                and not self.warnings_only)
 
     def matches(self, event: Event) -> bool:
-        """Tell whether ``event`` passes all three."""
+        """Tell whether ``event`` passes them all."""
         if self.types and event.type not in self.types:
             return False
         if self.invalid_only and event.valid:
+            return False
+        if self.warnings_only and not event.warnings_view():
             return False
         return self.query.matches(event)
 

@@ -230,6 +230,8 @@ class Capture:
             parts.append("types " + ",".join(sorted(criteria.types)))
         if criteria.invalid_only:
             parts.append("invalid only")
+        if criteria.warnings_only:
+            parts.append("with warnings only")
         return " AND ".join(parts) if parts else "(anything)"
 
 

@@ -110,8 +110,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     learns the traffic's schemas from the start (drift warnings). ``throttle_ms`` is the delta
     interval (at least 50); ``max_rows_per_second`` the display budget above which rows are
     thinned (the buffer keeps them all). The two-way traits (``paused``, ``query``,
-    ``type_filter``, ``invalid_only``, ``selected_seq``) may be given as initial values; any
-    other keyword is a TypeError.
+    ``type_filter``, ``invalid_only``, ``warnings_only``, ``selected_seq``) may be given as
+    initial values; any other keyword is a TypeError.
     """
 
     _esm = _asset(ESM_PATH, FALLBACK_ESM)
@@ -129,6 +129,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     """list[str], two-way (default []): event types shown; empty shows all."""
     invalid_only = traitlets.Bool(False).tag(sync=True, two_way=True)
     """bool, two-way (default False): show only events with violations."""
+    warnings_only = traitlets.Bool(False).tag(sync=True, two_way=True)
+    """bool, two-way (default False): show only events with warnings (checks, drift)."""
     selected_seq = traitlets.Int(None, allow_none=True).tag(sync=True, two_way=True)
     """int | None, two-way (default None): the seq of the selected event."""
     selected = traitlets.Dict(default_value=None, allow_none=True, read_only=True).tag(sync=True)
@@ -175,7 +177,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self._closed = True  # until fully constructed: close() (and __del__) must cope
         self._owns_source = False
         self._criteria = Criteria.of(
-            kwargs.get("query", ""), kwargs.get("type_filter", ()), kwargs.get("invalid_only", 0)
+            kwargs.get("query", ""), kwargs.get("type_filter", ()), kwargs.get("invalid_only", 0),
+            kwargs.get("warnings_only", 0),
         )
         if source is not None:
             if buffer is not None and buffer is not source.buffer:
@@ -204,11 +207,11 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self._buffer: EventBuffer = buffer
         self._source: Source | None = source
         self._rates = rates_attach(buffer)
+        self._suggester = Suggester(buffer)
         # Attached here, not on the first person: term: the detail pane shows every selected
         # event's person, and identity warnings then cover every event from the start.
         self._people = people_attach(buffer)
         self._bound: tuple[Criteria, int, Criteria] | None = None  # see _view_criteria
-        self._suggester = Suggester(buffer)
         self._pump = Pump(
             buffer,
             self._send_message,
@@ -353,7 +356,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
 
     @property
     def criteria(self) -> Criteria:
-        """What the view shows now: ``query`` AND ``type_filter`` AND ``invalid_only``."""
+        """What the view shows now: query, type_filter, invalid_only and warnings_only."""
         return self._criteria
 
     def to_pandas(self) -> pd.DataFrame:
@@ -460,10 +463,12 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
                     "url": None, "since": None}
         return dict(self._source.status.as_dict())
 
-    @traitlets.observe("query", "type_filter", "invalid_only")
+    @traitlets.observe("query", "type_filter", "invalid_only", "warnings_only")
     def _on_criteria(self, _change: dict[str, Any]) -> None:
         """Filter in Python before thinning: the front end gets a snapshot of what matches."""
-        self._criteria = Criteria.of(self.query, self.type_filter, self.invalid_only)
+        self._criteria = Criteria.of(
+            self.query, self.type_filter, self.invalid_only, self.warnings_only
+        )
         if not self._closed:
             self._pump.criteria_changed()
 

@@ -12,6 +12,7 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
     type_filter   list[str], two-way. Quick toggles: the event types shown; empty = all.
                   Events whose type is missing/unknown show only when this is empty.
     invalid_only  bool, two-way. Quick toggle: only events with violations.
+    warnings_only bool, two-way. Quick toggle: only events with warnings.
     selected_seq  int | None, two-way. The selected event's seq; the front end highlights
                   that row and writes this trait (click, arrow keys, Esc), nothing else.
     selected      dict | None, Python -> front end, derived from ``selected_seq``: the event's
@@ -26,16 +27,18 @@ Control state that must survive a re-render lives in traitlets on ``SegmentDebug
                   away, total) and ``rates`` ({t0, by_type: {type: [60 per-second counts]}}).
     max_rows      int, Python -> front end: the front end's store capacity (= max_messages).
 
-``dbg.filtered()`` applies query AND type_filter AND invalid_only, exactly like the front end.
+``dbg.filtered()`` applies query AND type_filter AND invalid_only AND warnings_only, exactly
+like the front end.
 
 Everything else is a custom message with a ``type``.
 
 Python -> front end
     ``snapshot``  the buffered rows that match the view's criteria (query, type toggles,
-                  invalid-only), oldest first, at most ``max_rows``. Sent when the front end
-                  asks, after ``clear()``, and when the criteria change. Replaces the front
-                  end's store. ``buffered``: events in the buffer; ``matched``: how many of
-                  them match (None when there are no criteria: all match). ``persons``: for
+                  invalid-only, warnings-only), oldest first, at most ``max_rows``. Sent when
+                  the front end asks, after ``clear()``, and when the criteria change.
+                  Replaces the front end's store. ``buffered``: events in the buffer;
+                  ``matched``: how many of them match (None when there are no criteria: all
+                  match). ``persons``: for
                   each ``person:ID`` term of the query, every id of that person (the front
                   end's filter matches rows whose userId, else anonymousId, is one of them);
                   None without such terms. When a person grows or shrinks while live (an
@@ -315,6 +318,7 @@ TRAITS: dict[str, tuple[str, str]] = {
     "query": ("str", "two-way"),
     "type_filter": ("list[str]", "two-way"),
     "invalid_only": ("bool", "two-way"),
+    "warnings_only": ("bool", "two-way"),
     "selected_seq": ("int | null", "two-way"),
     "selected": ("dict | null", "to-frontend"),
     "status": ("dict", "to-frontend"),

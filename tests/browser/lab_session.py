@@ -70,6 +70,7 @@ class LabSession:
         self.page.evaluate("() => document.activeElement && document.activeElement.blur()")
         self.kernel.exec(
             "dbg.resume(); dbg.query = ''; dbg.type_filter = []; dbg.invalid_only = False\n"
+            "dbg.warnings_only = False\n"
             "dbg.select(None); dbg.clear()"
         )
         w = self.widget

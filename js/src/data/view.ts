@@ -1,6 +1,6 @@
 /**
  * The rows the list shows: the store's rows (or, while paused, the rows frozen
- * at pause time) that pass the query, the type toggles and the invalid toggle.
+ * at pause time) that pass the query, the type toggles and the invalid and warnings toggles.
  * Kept oldest first internally; `at(0)` is the newest.
  *
  * Python filters by the same criteria before it thins, so the store holds what the
@@ -12,16 +12,18 @@ import { filterInput } from "./payload";
 import type { Row } from "../sync/protocol";
 import { findSeq, type RowStore } from "./store";
 
-/** What the user filters on (the query, type_filter and invalid_only traits). */
+/** What the user filters on (the query, type_filter, invalid_only and warnings_only traits). */
 export interface Criteria {
   query: string;
   typeFilter: readonly string[];
   invalidOnly: boolean;
+  /** only rows with warnings (missing: off) */
+  warningsOnly?: boolean;
 }
 
 /** A key equal for equal criteria (types in any order). */
 function criteriaKey(c: Criteria): string {
-  return JSON.stringify([c.query, [...c.typeFilter].sort(), c.invalidOnly]);
+  return JSON.stringify([c.query, [...c.typeFilter].sort(), c.invalidOnly, Boolean(c.warningsOnly)]);
 }
 
 /** Builds the row predicate for the given criteria. */
@@ -30,9 +32,11 @@ function rowPredicate(criteria: Criteria, store: RowStore): (row: Row) => boolea
   const filter: Filter = compileQuery(criteria.query, { persons: () => store.persons });
   const types = new Set(criteria.typeFilter);
   const { invalidOnly } = criteria;
+  const warningsOnly = Boolean(criteria.warningsOnly);
   return (row) => {
     if (types.size > 0 && (row.type === null || !types.has(row.type))) return false;
     if (invalidOnly && row.valid) return false;
+    if (warningsOnly && (row.warnings ?? []).length === 0) return false;
     return filter.test(filterInput(row, filter.needsData));
   };
 }

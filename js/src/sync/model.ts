@@ -16,6 +16,8 @@ export interface ModelTraits {
   type_filter: string[];
   /** two-way: only events with violations */
   invalid_only: boolean;
+  /** two-way: only events with warnings */
+  warnings_only: boolean;
   /** two-way: seq of the selected event, or null; the row with this seq is highlighted */
   selected_seq: number | null;
   /** Python -> front end: the selected event as a dict (derived by Python; not read here) */
@@ -39,6 +41,7 @@ export const TRAIT_NAMES = keysOf<ModelTraits>()([
   "query",
   "type_filter",
   "invalid_only",
+  "warnings_only",
   "selected_seq",
   "selected",
   "status",
@@ -48,7 +51,14 @@ export const TRAIT_NAMES = keysOf<ModelTraits>()([
 ]);
 
 /** The traits this front end writes (spec/protocol.json: sync "two-way"); it only reads the rest. */
-export const WRITABLE_TRAITS = ["paused", "query", "type_filter", "invalid_only", "selected_seq"] as const;
+export const WRITABLE_TRAITS = [
+  "paused",
+  "query",
+  "type_filter",
+  "invalid_only",
+  "warnings_only",
+  "selected_seq",
+] as const;
 export type WritableTrait = (typeof WRITABLE_TRAITS)[number];
 
 type Callback = (...args: any[]) => void;

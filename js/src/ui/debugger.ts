@@ -44,6 +44,7 @@ export class DebuggerView {
       query: model.get("query") ?? "",
       typeFilter: model.get("type_filter") ?? [],
       invalidOnly: Boolean(model.get("invalid_only")),
+      warningsOnly: Boolean(model.get("warnings_only")),
     };
     this.view = new RowView(session.store, this.criteria);
     if (session.paused) this.view.freeze();
@@ -58,6 +59,10 @@ export class DebuggerView {
       onInvalidOnlyChange: (only) => {
         this.setCriteria({ ...this.criteria, invalidOnly: only });
         save(model, "invalid_only", only);
+      },
+      onWarningsOnlyChange: (only) => {
+        this.setCriteria({ ...this.criteria, warningsOnly: only });
+        save(model, "warnings_only", only);
       },
       requestSuggestions: (text, caret, handlers) => session.requestSuggestions(text, caret, handlers),
     });
@@ -85,6 +90,7 @@ export class DebuggerView {
     this.toolbar.setQuery(this.criteria.query);
     this.toolbar.setTypeFilter(this.criteria.typeFilter);
     this.toolbar.setInvalidOnly(this.criteria.invalidOnly);
+    this.toolbar.setWarningsOnly(Boolean(this.criteria.warningsOnly));
     this.toolbar.setPaused(session.paused, session.store.backlog);
     this.header.setStatus(model.get("status"));
     this.header.setKernelVersion(model.get("_version"));
@@ -103,6 +109,11 @@ export class DebuggerView {
         const only = Boolean(model.get("invalid_only"));
         this.toolbar.setInvalidOnly(only);
         this.setCriteria({ ...this.criteria, invalidOnly: only });
+      }),
+      listen(model, "change:warnings_only", () => {
+        const only = Boolean(model.get("warnings_only"));
+        this.toolbar.setWarningsOnly(only);
+        this.setCriteria({ ...this.criteria, warningsOnly: only });
       }),
       listen(model, "change:selected_seq", () => this.showSelection(model.get("selected_seq") ?? null)),
       listen(model, "change:selected", () => this.showPersonOfSelected()),

@@ -1,4 +1,4 @@
-/** The toolbar: Live | Pause, "N new", filter box, match count, type and invalid toggles. */
+/** The toolbar: Live | Pause, "N new", filter box, match count, type, invalid and warnings toggles. */
 import { button, el, on, setText } from "./dom";
 import { count } from "./format";
 import { EVENT_TYPES } from "../sync/protocol";
@@ -12,6 +12,8 @@ interface ToolbarHandlers {
   /** a type toggle was clicked: the new type_filter */
   onTypeFilterChange(types: string[]): void;
   onInvalidOnlyChange(invalidOnly: boolean): void;
+  /** the warnings toggle was clicked: the new warnings_only */
+  onWarningsOnlyChange?(warningsOnly: boolean): void;
   /** asks Python for the filter box's suggestions (none: no dropdown) */
   requestSuggestions?: SuggestRequester;
 }
@@ -95,10 +97,12 @@ export class Toolbar {
   private readonly suffix: HTMLElement;
   private readonly typeButtons = new Map<string, HTMLButtonElement>();
   private readonly invalid: HTMLButtonElement;
+  private readonly warningsToggle: HTMLButtonElement;
   private readonly cleanups: Array<() => void> = [];
   private paused = false;
   private types: string[] = [];
   private invalidOnly = false;
+  private warningsOnly = false;
 
   constructor(private readonly handlers: ToolbarHandlers) {
     this.live = button({ className: "sd-button sd-live", testid: "sd-live-toggle" });
@@ -149,7 +153,16 @@ export class Toolbar {
       attrs: { "aria-pressed": "false" },
     });
     toggles.appendChild(this.invalid);
+    this.warningsToggle = button({
+      className: "sd-toggle sd-toggle-warnings",
+      testid: "sd-warnings-toggle",
+      text: "warnings",
+      title: "Show only events with warnings (clock, delivery and schema checks)",
+      attrs: { "aria-pressed": "false" },
+    });
+    toggles.appendChild(this.warningsToggle);
     this.cleanups.push(
+      on(this.warningsToggle, "click", () => handlers.onWarningsOnlyChange?.(!this.warningsOnly)),
       on(this.live, "click", () => handlers.onPausedChange(!this.paused)),
       on(this.newCount, "click", () => handlers.onPausedChange(false)),
       on(this.filter, "input", () => handlers.onQueryInput(this.filter.value)),
@@ -201,6 +214,12 @@ export class Toolbar {
     this.invalidOnly = invalidOnly;
     this.invalid.classList.toggle("sd-on", invalidOnly);
     this.invalid.setAttribute("aria-pressed", String(invalidOnly));
+  }
+
+  setWarningsOnly(warningsOnly: boolean): void {
+    this.warningsOnly = warningsOnly;
+    this.warningsToggle.classList.toggle("sd-on", warningsOnly);
+    this.warningsToggle.setAttribute("aria-pressed", String(warningsOnly));
   }
 
   /** Shows the list's count (countText) and its tooltip. */
