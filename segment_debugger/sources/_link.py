@@ -167,11 +167,14 @@ class _Link:
                 self._take_message(message, batch)
             return True
         append = batch.append
+        gets = reader.gets
         not_enough_data = _redispy.NOT_ENOUGH_DATA
-        while len(batch) < MAX_BATCH:
-            reply = reader.gets()
+        room = MAX_BATCH - len(batch)
+        while room > 0:
+            reply = gets()
             if reply is not_enough_data:
                 return False
+            room -= 1
             kind = reply[0] if isinstance(reply, list) and reply else None
             if kind == b"message":
                 append((reply[1], reply[2], None))
@@ -180,6 +183,7 @@ class _Link:
             elif kind == b"smessage":
                 append((reply[1], reply[2], None))
             else:
+                room += 1  # not a message: takes no room in the batch
                 self._take_control(reply)
         return True
 
