@@ -66,8 +66,14 @@ class LabSession:
         return last
 
     def reset(self) -> None:
-        """Empty buffer, live, no filter, no selection, no recorded page errors."""
+        """Empty buffer, live, no filter, no selection, no recorded page errors.
+
+        The filter box is emptied in the page first and Python's ``query`` awaited: a debounced
+        save of the previous test's text must not land after the reset and filter this test.
+        """
         self.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        self.widget.testid("sd-filter").fill("")
+        wait_until(lambda: self.kernel.eval("dbg.query") == "", 10, "the emptied filter synced")
         self.kernel.exec(
             "dbg.resume(); dbg.query = ''; dbg.type_filter = []; dbg.invalid_only = False\n"
             "dbg.warnings_only = False\n"

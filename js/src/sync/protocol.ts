@@ -223,6 +223,8 @@ export interface Stats {
   evicted?: number;
   cleared?: number;
   invalid?: number;
+  /** events received with at least one warning (clock, delivery, drift, identity) */
+  warnings?: number;
   gaps?: number;
   /** events lost in gaps, summed over every gap (estimates included) */
   lost_estimate?: number;

@@ -83,7 +83,7 @@ export function thinningNote(stats: Stats, matching: MatchingRates | null): { te
 
 /** `stats.warnings`: events received with at least one warning (clock, delivery, drift). */
 function warningsOf(stats: Stats): number {
-  const n = (stats as { warnings?: unknown }).warnings;
+  const n: unknown = stats.warnings;  // read defensively: stats come from another process
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
 }
 
