@@ -262,11 +262,14 @@ class EventBuffer:
         again by the cyclic garbage collector, which cost more than the analysis itself.
         """
         self._count_rate(len(batch))
-        if (self._plan is None and self._schemas is None) or len(batch) <= SHARED_CHUNK:
-            self._append_chunk_locked(batch)
-            return
-        for start in range(0, len(batch), SHARED_CHUNK):
-            self._append_chunk_locked(batch[start:start + SHARED_CHUNK])
+        try:
+            if (self._plan is None and self._schemas is None) or len(batch) <= SHARED_CHUNK:
+                self._append_chunk_locked(batch)
+                return
+            for start in range(0, len(batch), SHARED_CHUNK):
+                self._append_chunk_locked(batch[start:start + SHARED_CHUNK])
+        finally:  # once per batch: each wake-up of a waiting reader costs the GIL
+            self._grew.notify_all()
 
     def _append_chunk_locked(self, batch: Sequence[Event]) -> None:
         buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
@@ -337,7 +340,6 @@ class EventBuffer:
                     event._data = FROM_RAW
             # counted after the observers, which may add warnings (schema drift)
             self._warned += sum(1 for event in batch if event._warnings)
-            self._grew.notify_all()
 
     def add_observer(self, observer: BufferObserver, *, replay: bool = False) -> None:
         """Have ``observer`` told of every batch appended, every eviction and every clear.

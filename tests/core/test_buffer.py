@@ -660,3 +660,21 @@ def test_analysis_parses_a_large_batch_a_chunk_at_a_time() -> None:
     assert whole.stats["invalid"] == one_by_one.stats["invalid"] > 0
     assert whole.stats["warnings"] == one_by_one.stats["warnings"]
     assert all(e._data is not None and not isinstance(e._data, dict) for e in batched)
+
+
+def test_waiting_readers_are_woken_once_per_batch() -> None:
+    """A batch appended in chunks (analysis on) wakes waiting readers once, not per chunk."""
+    from segment_debugger.core.buffer import SHARED_CHUNK
+
+    buf = EventBuffer(infer_schemas=True)
+    wakes: list[int] = []
+    notify = buf._grew.notify_all
+
+    def counted() -> None:
+        wakes.append(buf.last_seq)
+        notify()
+
+    buf._grew.notify_all = counted  # type: ignore[method-assign]
+    buf.extend([parse_event(b'{"type":"track","event":"E","userId":"u"}', "c", 1.0)
+                for _ in range(10 * SHARED_CHUNK)])
+    assert wakes == [10 * SHARED_CHUNK]
