@@ -177,20 +177,8 @@ class Schemas:
             schema.occurrences += 1
             for held, (_path, kind) in zip(settled[2], signature, strict=True):
                 held.count += 1
-                types = held.types
-                n = types.get(kind)
-                if n is None:
-                    types[kind] = 1
-                    schema.version += 1
-                else:
-                    types[kind] = n + 1
-                clean = held.clean
-                n = clean.get(kind)
-                if n is None:
-                    clean[kind] = 1
-                    schema.version += 1
-                else:
-                    clean[kind] = n + 1
+                held.types[kind] += 1  # settled: the type is counted in both already
+                held.clean[kind] += 1
                 if at > held.last_seen:
                     held.last_seen = at
             self._seen[event.seq] = (key, signature, None)
@@ -233,9 +221,10 @@ class Schemas:
         """Remember ``signature`` as settled if no event of it can drift until the version moves.
 
         That is when the schema holds exactly its paths (none new, none missing) and each path
-        has seen one type only outside drift, this signature's (or the value is null): then
-        the judgement does not depend on the counts. Anything that could change it (a path
-        added or removed, a type appearing in or leaving a path's counts) bumps the version.
+        has seen one type only outside drift, this signature's (or the value is null, already
+        counted): then the judgement does not depend on the counts, and learning the event
+        only adds one to counts that exist. Anything that could change that (a path added or
+        removed, a type appearing in or leaving a path's counts) bumps the version.
         """
         paths = schema.paths
         if len(paths) != len(signature) or self._baseline is not None:
@@ -246,8 +235,8 @@ class Schemas:
             if stats is None:
                 return
             clean = stats.clean
-            if kind != "null" and not (len(clean) == 1 and kind in clean):
-                return
+            if kind not in clean or (kind != "null" and len(clean) != 1):
+                return  # (a type in ``clean`` is in ``types`` too: counted there first)
             bound.append(stats)
         settled = schema.settled
         if len(settled) >= MAX_SIGNATURES:
