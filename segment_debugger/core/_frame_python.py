@@ -34,18 +34,27 @@ REST = "_rest"
 MIN_EVENT_BUDGET = 1000
 
 
-def python_groups(events: Sequence[Event], limit: int) -> tuple[dict[str, Any], dict[str, int]]:
-    """Flatten every event's groups in Python (one parse per event); fold beyond ``limit``."""
+def python_groups(
+    events: Sequence[Event], limit: int, parsed: dict[int, tuple[Any, Any, Any]] | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Flatten every event's groups in Python (one parse per event); fold beyond ``limit``.
+
+    ``parsed`` maps rows to groups already parsed (by an Arrow attempt that gave up): those
+    are taken from it, not parsed again, and dropped from it once flattened.
+    """
     n = len(events)
     groups = [Group(name) for name in FLATTENED]
     budget = max(limit, MIN_EVENT_BUDGET)
+    taken = parsed.pop if parsed else None
     for row, event in enumerate(events):  # one parse per event, dropped once flattened
-        for group, obj in zip(groups, event.groups(), strict=True):
+        found = taken(row, None) if taken is not None else None
+        for group, obj in zip(groups, event.groups() if found is None else found, strict=True):
             if obj.__class__ is dict:
                 if obj:
                     group.add(row, obj, budget)
             elif obj is not None:  # not an object: keep it whole under the group's own name
                 group.whole[row] = obj
+        found = None  # not kept alive past its row (a huge parse would be, through folding)
     _fold_beyond(groups, limit)
     columns: dict[str, Any] = {}
     folded: dict[str, int] = {}

@@ -143,10 +143,12 @@ def group_columns(
     writers that build other tables from the same columns (:mod:`segment_debugger.io.arrow`).
     """
     limit = _limit(max_columns)
-    groups = arrow_groups(events, limit, cache)
+    parsed: dict[int, tuple[Any, Any, Any]] = {}  # rows the Arrow attempt parsed in Python
+    groups = arrow_groups(events, limit, cache, parsed)
     if groups is not None:
         return groups, {}
-    return python_groups(events, limit)  # the exact path: bounds, folding, what Arrow cannot
+    # the exact path: bounds, folding, what Arrow cannot; each event still parsed only once
+    return python_groups(events, limit, parsed)
 
 
 @contextlib.contextmanager

@@ -214,6 +214,35 @@ def test_an_event_with_huge_properties_is_bounded_and_loses_nothing() -> None:
     assert cpu < 3.0  # unbounded: about 6 s and 200,020 columns
 
 
+def test_a_frame_the_arrow_path_gives_up_on_parses_each_event_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Arrow reads the typical events, the huge one is parsed in Python, then its 5,000 columns
+    # exceed max_columns and the Python path builds the frame: it used to parse the huge
+    # payload a second time (hostile.py: 0.8 -> 1.3 s for a million keys)
+    from segment_debugger.core.segment import parse_event
+
+    raws = [typical_event(i).raw for i in range(40)]
+    raws.append(orjson.dumps({"type": "track", "event": "Huge", "userId": "u",
+                              "properties": {f"key{i:05d}": i for i in range(5_000)}}))
+    events = [parse_event(raw, "events", 1.0 + i) for i, raw in enumerate(raws)]
+    assert len(events[-1].raw) > 4096  # beyond what Arrow reads: parsed in Python
+    parses: list[int] = []
+    groups = Event.groups
+
+    def counted(event: Event) -> tuple[Any, Any, Any]:
+        parses.append(id(event))
+        return groups(event)
+
+    monkeypatch.setattr(Event, "groups", counted)
+    frame = events_to_frame(events)
+    monkeypatch.setattr(Event, "groups", groups)
+    assert frame.attrs["folded"] == {"properties._rest": 1}
+    assert parses.count(id(events[-1])) == 1
+    assert len(parses) == len(set(parses))  # no event parsed twice
+    assert_same_frame(frame, python_path_frame(events))
+
+
 def test_max_columns_keeps_the_most_filled_columns() -> None:
     events = [
         make_event(seq=1, type="identify", userId="u", traits={"a": 1, "b": 2, "c": {"d": 3}}),
