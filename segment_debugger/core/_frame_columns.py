@@ -24,6 +24,16 @@ _MAX_EPOCH_SECONDS = 2.5e11
 _STR_OR_NONE = frozenset({str, type(None)})
 _TIME_TYPE = pa.timestamp(DATETIME_UNIT, tz="UTC")
 
+#: The instants pandas' own ISO parser returns (others become NaT there): years 1..9999 on
+#: pandas 3; the nanosecond range (1677..2262) on pandas 2. Arrow reads further (pyarrow 25
+#: even reads year 0), so an instant it gives outside these bounds sends the column to pandas.
+_PANDAS_PARSES: tuple[np.datetime64, np.datetime64] = (
+    (np.datetime64("0001-01-01", DATETIME_UNIT), np.datetime64("9999-12-31T23:59:59.999999"))
+    if int(pd.__version__.split(".")[0]) >= 3
+    else (np.datetime64(pd.Timestamp.min.ceil("us").to_datetime64(), DATETIME_UNIT),
+          np.datetime64(pd.Timestamp.max.floor("us").to_datetime64(), DATETIME_UNIT))
+)
+
 #: Text columns: pandas 3's default string dtype (missing values are NaN, comparisons with a
 #: missing value are False), and plain ``object`` on pandas 2, which is what it infers there.
 TEXT_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
@@ -104,13 +114,23 @@ def iso_to_utc(values: list[Any]) -> pd.DatetimeIndex:
             pass  # a value Arrow does not read (pandas may): pandas decides for the column
         else:
             naive = parsed_by_arrow.to_numpy(zero_copy_only=False)
-            from_arrow: pd.DatetimeIndex = pd.DatetimeIndex(naive).tz_localize("UTC")
-            return from_arrow
+            if _within_pandas_bounds(naive):
+                from_arrow: pd.DatetimeIndex = pd.DatetimeIndex(naive).tz_localize("UTC")
+                return from_arrow
     parsed: pd.DatetimeIndex = pd.to_datetime(
         pd.Index(strings, dtype=object), utc=True, errors="coerce", format="ISO8601"
     )
     result: pd.DatetimeIndex = parsed.as_unit(DATETIME_UNIT)
     return result
+
+
+def _within_pandas_bounds(naive: np.ndarray) -> bool:
+    """Whether every instant Arrow parsed is one pandas' parser would give too."""
+    present = naive[~np.isnat(naive)]
+    if not len(present):
+        return True
+    low, high = _PANDAS_PARSES
+    return bool(present.min() >= low and present.max() <= high)
 
 
 def _all_none(values: list[Any]) -> bool:
@@ -120,6 +140,6 @@ def _all_none(values: list[Any]) -> bool:
 
 def _all_nat(n: int) -> pd.DatetimeIndex:
     """Return ``n`` missing datetimes of :data:`DATETIME_DTYPE`."""
-    naive = np.full(n, np.datetime64("NaT"), dtype=f"datetime64[{DATETIME_UNIT}]")
+    naive = np.full(n, np.datetime64("NaT", DATETIME_UNIT), dtype=f"datetime64[{DATETIME_UNIT}]")
     missing: pd.DatetimeIndex = pd.DatetimeIndex(naive).tz_localize("UTC")
     return missing
