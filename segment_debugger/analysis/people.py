@@ -47,13 +47,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from segment_debugger.analysis._identity import IdentityGraph, Persons, conflict_text
-from segment_debugger.core._frame_columns import (
+from segment_debugger.core.event import Event
+from segment_debugger.core.frame import (
     epoch_seconds_to_utc,
+    events_to_frame,
     object_array,
     text_column,
 )
-from segment_debugger.core.event import Event
-from segment_debugger.core.frame import events_to_frame
 
 if TYPE_CHECKING:
     from segment_debugger.core.buffer import EventBuffer

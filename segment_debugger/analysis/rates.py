@@ -131,7 +131,7 @@ class RateCounter:
         """Return the window as a DataFrame: index ``second`` (UTC), a column per type (int64)."""
         import pandas as pd  # the widget imports this module: pandas only when asked
 
-        from segment_debugger.core._frame_columns import epoch_seconds_to_utc
+        from segment_debugger.core.frame import epoch_seconds_to_utc
 
         t0, rows = self.window(now)
         index = pd.DatetimeIndex(

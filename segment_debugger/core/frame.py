@@ -24,7 +24,10 @@ would itself make a ``_rest`` column is kept inside ``_rest``. When anything was
 reaches the bound: no ``_rest`` column, no attrs.
 
 Here: the public API (:func:`events_to_frame`, and :func:`group_columns` with the dtype
-helpers for writers of other tables). The base columns live in
+helpers for writers of other tables and frames: :data:`TEXT_DTYPE`, :data:`DATETIME_DTYPE`,
+:func:`text_column` (strings kept, anything else missing), :func:`object_array` (values as
+elements, lists stay lists), :func:`epoch_seconds_to_utc`, :func:`iso_to_utc`). Other layers
+import these from here, never from the ``_frame_*`` modules. The base columns live in
 :mod:`~segment_debugger.core._frame_base`, the flattening rules and the Python path in
 :mod:`~segment_debugger.core._frame_python`, the Arrow path (the fast one, exactly the same
 frame) in :mod:`~segment_debugger.core._frame_arrow` with its reads and their cache in
@@ -50,6 +53,8 @@ from segment_debugger.core._frame_columns import (
     TEXT_DTYPE,
     epoch_seconds_to_utc,
     iso_to_utc,
+    object_array,
+    text_column,
 )
 from segment_debugger.core._frame_python import FLATTENED, MAX_FLATTEN_DEPTH, REST, python_groups
 from segment_debugger.core._frame_read import ReadCache
@@ -69,7 +74,9 @@ __all__ = [
     "events_to_frame",
     "group_columns",
     "iso_to_utc",
+    "object_array",
     "paused_gc",
+    "text_column",
 ]
 
 #: The most dotted columns a frame gets by default (``events_to_frame(max_columns=...)``
