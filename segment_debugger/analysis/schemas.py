@@ -29,11 +29,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from segment_debugger.analysis._drift import (
+    _TYPES,
+    ESTABLISHED_SHARE,  # noqa: F401 (still importable from here)
+    MAX_WARNINGS,  # noqa: F401
+    Key,
+    Signature,
+    _Baseline,
+    _Path,
+    _Schema,
+    established_type,
+    json_type,
+    judge,
+)
 from segment_debugger.core.event import Event
 
 if TYPE_CHECKING:
@@ -43,16 +53,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Schemas", "attach", "json_type"]
 
-#: The share of occurrences that makes a type "established" or a property "always there".
-ESTABLISHED_SHARE = 0.95
 #: Paths deeper than this are not followed (the object at this depth is one value).
 MAX_DEPTH = 8
 #: At most this many paths are learned per event (hostile payloads).
 MAX_PATHS = 500
 #: At most this many distinct signatures (path and type lists) are interned (then forgotten).
 MAX_SIGNATURES = 10_000
-#: At most this many drift warnings are written per event (the rest are counted).
-MAX_WARNINGS = 5
 
 _GROUP_OF = {
     "track": "properties",
@@ -62,48 +68,7 @@ _GROUP_OF = {
     "group": "traits",
 }
 _NAME_OF = {"track": "event", "page": "name", "screen": "name"}
-_TYPES: dict[type, str] = {
-    str: "string", int: "number", float: "number", bool: "boolean", dict: "object",
-    list: "array", type(None): "null",
-}
-_loads = orjson.loads
 _NONE: frozenset[str] = frozenset()
-
-Key = tuple[str, "str | None"]
-Signature = tuple[tuple[str, str], ...]
-
-
-def json_type(value: object) -> str:
-    """Return the JSON type name of a parsed value (``number`` for ints and floats alike)."""
-    return _TYPES.get(type(value), "string")
-
-
-@dataclass(slots=True)
-class _Path:
-    types: dict[str, int] = field(default_factory=dict)  # buffered occurrences per type
-    clean: dict[str, int] = field(default_factory=dict)  # ... of those that were not drift
-    count: int = 0  # buffered events holding the path
-    first_seen: float = 0.0
-    last_seen: float = 0.0
-
-
-@dataclass(slots=True)
-class _Schema:
-    occurrences: int = 0  # buffered events of this (type, name)
-    paths: dict[str, _Path] = field(default_factory=dict)
-    # Bumped whenever a path is added or removed, or a type appears in or leaves a path's
-    # counts: what "settled" signatures were judged against.
-    version: int = 0
-    # id(signature) -> (signature, version, its paths' stats): signatures whose events cannot
-    # drift while the version stays (see Schemas._settle); kept alive here, so ids stay unique.
-    settled: dict[int, tuple[Signature, int, list[_Path]]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Baseline:
-    occurrences: int
-    types: dict[str, str | None]  # path -> established type (None: none established)
-    shares: dict[str, float]  # path -> share of occurrences holding it
 
 
 class Schemas:
@@ -310,79 +275,10 @@ class Schemas:
         present: frozenset[str],
     ) -> frozenset[str] | None:
         """Add drift warnings to ``event``; return the paths whose type drifted (None: none)."""
-        baseline = None if self._baseline is None else self._baseline.get(key)
-        label = key[1] if key[1] is not None else key[0]
-        found: list[str] = []
-        drifted: set[str] = set()
-        occurrences = schema.occurrences if baseline is None else baseline.occurrences
-        paths = schema.paths
-        known_paths = 0  # of this event's paths, those the schema (or baseline) holds
-        for path, kind in signature:
-            if baseline is not None:
-                known = path in baseline.types
-                established = baseline.types.get(path)
-            else:
-                stats = paths.get(path)
-                known = stats is not None
-                if stats is None or kind == "null":
-                    established = None
-                else:
-                    clean = stats.clean
-                    # only this type seen (clean): established as it, or not yet — no drift
-                    established = (
-                        None if len(clean) == 1 and kind in clean else self._established(stats)
-                    )
-            if not known:
-                if occurrences >= self.new_after:
-                    parent = path.rpartition(".")[0]
-                    if _is_group(parent) or _parent_known(parent, baseline, schema):
-                        found.append(f"{label}: new property {path} "
-                                     f"(not in {occurrences:,} earlier occurrences)")
-                continue
-            known_paths += 1
-            if established is not None and kind != established and kind != "null":
-                drifted.add(path)
-                found.append(f"{label}: {path} is {_article(kind)}, established as {established}")
-        if occurrences >= self.missing_after:
-            if baseline is not None:
-                if known_paths < len(baseline.shares):
-                    for path, share in baseline.shares.items():
-                        if path not in present and share >= ESTABLISHED_SHARE:
-                            self._missing(found, label, path, share, occurrences, present)
-            elif known_paths < len(paths):  # else every path the schema holds is here
-                total = schema.occurrences
-                for path, stats in paths.items():
-                    if path not in present:
-                        share = stats.count / total
-                        if share >= ESTABLISHED_SHARE:
-                            self._missing(found, label, path, share, occurrences, present)
-        if found:
-            if len(found) > MAX_WARNINGS:
-                found[MAX_WARNINGS:] = [f"{label}: {len(found) - MAX_WARNINGS} more drift warnings"]
-            event.warnings = [*event.warnings_view(), *found]
-        return frozenset(drifted) if drifted else None
-
-    @staticmethod
-    def _missing(
-        found: list[str], label: str, path: str, share: float, occurrences: int,
-        present: frozenset[str],
-    ) -> None:
-        parent = path.rpartition(".")[0]
-        if _is_group(parent) or parent in present:
-            found.append(f"{label}: {path} missing (present in {share:.0%} of the "
-                         f"last {occurrences:,} occurrences)")
-
-    def _established(self, stats: _Path) -> str | None:
-        total = 0
-        best, most = "", -1
-        for kind, n in stats.clean.items():  # the first most frequent wins a tie (as max())
-            if kind != "null":
-                total += n
-                if n > most:
-                    best, most = kind, n
-        if total < self.min_established:
-            return None
-        return best if most >= ESTABLISHED_SHARE * total else None
+        return judge(
+            event, key, schema, None if self._baseline is None else self._baseline.get(key),
+            signature, present, self.new_after, self.missing_after, self.min_established,
+        )
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -392,7 +288,10 @@ class Schemas:
             self._baseline = {
                 key: _Baseline(
                     occurrences=schema.occurrences,
-                    types={p: self._established(s) for p, s in schema.paths.items()},
+                    types={
+                        p: established_type(s, self.min_established)
+                        for p, s in schema.paths.items()
+                    },
                     shares={p: s.count / schema.occurrences for p, s in schema.paths.items()},
                 )
                 for key, schema in self._schemas.items()
@@ -479,15 +378,3 @@ def _walk(obj: dict[str, Any], prefix: str, depth: int, out: list[tuple[str, str
             return
         if kind == "object" and depth < MAX_DEPTH and value:
             _walk(value, path, depth + 1, out)
-
-
-def _is_group(path: str) -> bool:
-    return path in ("properties", "traits")
-
-
-def _parent_known(parent: str, baseline: _Baseline | None, schema: _Schema) -> bool:
-    return parent in baseline.types if baseline is not None else parent in schema.paths
-
-
-def _article(kind: str) -> str:
-    return f"an {kind}" if kind[0] in "aeio" else f"a {kind}"
