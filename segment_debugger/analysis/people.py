@@ -136,6 +136,25 @@ class People:
         with graph.lock:
             return graph.version, {i: graph.person_of(i)[1] for i in ids}
 
+    def snapshot_persons(
+        self, ids: Iterable[str]
+    ) -> tuple[list[Event], dict[str, frozenset[str]]]:
+        """Return the buffer's snapshot and, per id, every id of its person among those events.
+
+        Read from the attached graph at the same point as the snapshot (no stitching: what
+        :func:`persons_among` would answer for that snapshot, without rebuilding a graph);
+        while appends keep the two apart, the snapshot is stitched on its own.
+        """
+        ids = tuple(ids)
+        graph = self.graph
+        for _ in range(_READ_ATTEMPTS):
+            events = self._buffer.snapshot()
+            with graph.lock:
+                last = events[-1].seq if events else graph.last_seq
+                if graph.count == len(events) and graph.last_seq == last:
+                    return events, {i: graph.person_of(i)[1] for i in ids}
+        return events, persons_among(events, ids)
+
     def summary(self, event: Event) -> dict[str, Any] | None:
         """Describe the person ``event`` belongs to, for the detail pane; None: nobody's.
 

@@ -367,7 +367,13 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         """Return, as a new DataFrame, exactly the events the front end shows (:attr:`criteria`)."""
         from segment_debugger.core.frame import events_to_frame
 
-        return events_to_frame(self.criteria.filter(self._buffer.snapshot()))
+        criteria = self.criteria
+        if criteria.query.needs_persons:  # person: terms read from the attached graph
+            events, persons = self._people.snapshot_persons(criteria.query.person_ids)
+            criteria = criteria.bind_persons(persons)
+        else:
+            events = self._buffer.snapshot()
+        return events_to_frame(criteria.filter(events))
 
     def export(self, path: str | os.PathLike[str], *, filtered: bool = True) -> int:
         """Write exactly :meth:`filtered`'s events (every buffered one if not ``filtered``).
