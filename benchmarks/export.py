@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=<a worktree> measures that code instead
+    sys.path.insert(0, str(ROOT))
 
 STEPS: dict[str, str] = {
     "parquet": '`buf.export("x.parquet")`',
@@ -151,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         for step in STEPS:
             print(f"running {step}...", file=sys.stderr, flush=True)
             results[step] = run(step, payloads, events, tmp)
+    import segment_debugger
+
     print(f"### Export of {events:,} buffered events (`EventBuffer(max_messages={events:_})`)\n")
+    print(f"code: {Path(segment_debugger.__file__).parent.parent}\n")
     print("| step | seconds | extra peak RSS (MB) | file (MB) | payload MB/s |")
     print("|---|---:|---:|---:|---:|")
     for step, label in STEPS.items():

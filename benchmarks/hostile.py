@@ -5,7 +5,9 @@
 Builds one Segment event whose ``properties`` hold N keys (default 1,000,000: about 17 MB),
 accepted by an EventBuffer with a raised ``max_bytes``, plus ``--others`` typical events; then
 times each step in a fresh child process, so each peak RSS (``ru_maxrss`` of that child, via
-psutil for the baseline) is the step's own. Also a D-deep nested payload through the filter.
+psutil for the baseline) is the step's own, with its CPU time (less sensitive to a loaded machine
+than wall time; the header says the load). Also a D-deep nested payload through the filter.
+``PYTHONPATH=<a git worktree>`` measures that tree's code (the header names the code run).
 A benchmark, not a test: always exits 0.
 """
 
@@ -14,13 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if not os.environ.get("PYTHONPATH"):  # PYTHONPATH=<a worktree> measures that code instead
+    sys.path.insert(0, str(ROOT))
 
 STEPS = ("parse", "frame", "filter_field", "filter_text", "filter_deep", "query")
 
@@ -66,7 +70,7 @@ def run_step(step: str, keys: int, depth: int, others: int, out: Any) -> None:
     for i in range(others):
         buffer.append(parse_event(typical_payload(i), "bench", 0.0))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     detail = ""
     if step == "parse":
         event = parse_event(raw, "bench", 0.0)
@@ -74,7 +78,7 @@ def run_step(step: str, keys: int, depth: int, others: int, out: Any) -> None:
     else:
         buffer.append(parse_event(raw, "bench", 0.0))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if step == "frame":
             frame = buffer.to_pandas()
             detail = f"{frame.shape[1]:,} columns, attrs={dict(frame.attrs) or '{}'}"
@@ -90,9 +94,9 @@ def run_step(step: str, keys: int, depth: int, others: int, out: Any) -> None:
         elif step == "query":
             frame = buffer.query("userId:u1")
             detail = f"{frame.shape[1]:,} columns"
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.send((seconds, before / 1024, peak / 1024, detail))
+    out.send((seconds, cpu, before / 1024, peak / 1024, detail))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,16 +110,21 @@ def main(argv: list[str] | None = None) -> int:
     size = len(huge_payload(args.keys))
     print(f"### One event with {args.keys:,} properties ({size / 1e6:.1f} MB) + {args.others} "
           f"typical events; deep case {args.depth} levels\n")
-    print("| step | seconds | RSS before (MB) | peak RSS (MB) | result |")
-    print("|---|---:|---:|---:|---|")
+    import segment_debugger
+
+    print(f"code: {Path(segment_debugger.__file__).parent.parent}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (compare wall times in one run)\n")
+    print("| step | seconds | CPU s | RSS before (MB) | peak RSS (MB) | result |")
+    print("|---|---:|---:|---:|---:|---|")
     ctx = mp.get_context("fork")
     for step in steps:
         mine, theirs = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=run_step, args=(step, args.keys, args.depth, args.others, theirs))
         proc.start()
-        seconds, before, peak, detail = mine.recv()
+        seconds, cpu, before, peak, detail = mine.recv()
         proc.join()
-        print(f"| {step} | {seconds:.3f} | {before:,.0f} | {peak:,.0f} | {detail[:90]} |")
+        print(f"| {step} | {seconds:.3f} | {cpu:.3f} | {before:,.0f} | {peak:,.0f} | "
+              f"{detail[:90]} |")
     return 0
 
 
