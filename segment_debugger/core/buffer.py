@@ -252,6 +252,33 @@ class EventBuffer:
             for pending in resolved:
                 self._estimate_gap(*pending)
 
+    @property
+    def shares_payloads(self) -> bool:
+        """Whether the analysis (a tracking plan, schema inference) reads appended payloads."""
+        return self._plan is not None or self._schemas is not None
+
+    def extend_handed(self, chunks: Iterable[Sequence[Event]]) -> None:
+        """Buffer chunks of events whose ``data`` came from ``parse_event(keep=True)``.
+
+        Each chunk (at most :data:`SHARED_CHUNK` events, parsed by the caller as it is asked
+        for, outside the lock) is appended like :meth:`extend`; the analysis reads the objects
+        the parser made instead of parsing each payload again, and the events let them go once
+        it has. Waiting readers are woken once, after the last chunk.
+        """
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                with self._lock:
+                    resolved = self._take_pending_locked(chunk) if self._pending else ()
+                    self._count_rate(len(chunk))
+                    self._append_chunk_locked(chunk, handed=True)
+                for pending in resolved:
+                    self._estimate_gap(*pending)
+        finally:
+            with self._lock:
+                self._grew.notify_all()
+
     def _append_locked(self, batch: Sequence[Event]) -> None:
         """Append each event in turn, evicting as needed (the hot path: one loop over locals).
 
@@ -271,27 +298,32 @@ class EventBuffer:
         finally:  # once per batch: each wake-up of a waiting reader costs the GIL
             self._grew.notify_all()
 
-    def _append_chunk_locked(self, batch: Sequence[Event]) -> None:
+    def _append_chunk_locked(self, batch: Sequence[Event], handed: bool = False) -> None:
         buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
         max_messages, max_bytes = self.max_messages, self.max_bytes
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
         gone: list[Event] | None = [] if self._observers else None
         inspect, warn_duplicates = self._inspect, self._warn_duplicates
-        # With a tracking plan or schema inference on, the payload is parsed once per event and
-        # shared by the plan check and the observers until the batch is told (then let go).
+        # With a tracking plan or schema inference on, the payload is parsed once per event (or
+        # handed over by the parser) and shared by the plan check and the observers until the
+        # batch is told (then let go).
         shared: list[Event] | None = (
-            [] if self._plan is not None or self._schemas is not None else None
+            [] if handed or self._plan is not None or self._schemas is not None else None
         )
         try:
             for event in batch:
                 seq += 1
                 event.seq = seq
-                if shared is not None and event._data is FROM_RAW:
-                    try:
-                        event._data = _loads(event.raw)
-                    except Exception:  # left to re-parse (and fail) as before
-                        pass
-                    else:
+                if shared is not None:
+                    data = event._data
+                    if data is FROM_RAW:
+                        try:
+                            event._data = _loads(event.raw)
+                        except Exception:  # left to re-parse (and fail) as before
+                            pass
+                        else:
+                            shared.append(event)
+                    elif handed and data.__class__ is dict:
                         shared.append(event)
                 message_id = event.messageId
                 if message_id is not None:

@@ -84,12 +84,19 @@ _DUPLICATE_QUOTE = b"\\u0022"  # a quote written as an escape: the quote count c
 _BACKSLASH = ord("\\")  # an int: ``in`` bytes is one memchr
 
 
-def parse_event(raw: bytes, channel: str, received_at: float, pattern: str | None = None) -> Event:
+def parse_event(
+    raw: bytes, channel: str, received_at: float, pattern: str | None = None, *,
+    keep: bool = False,
+) -> Event:
     """Parse and validate one message; never raises.
 
     Problems become ``violations`` (short readable strings) and ``valid=False``; the payload is
     kept exactly as received. ``data`` is the parsed JSON object, or None when the payload is not
     valid UTF-8 JSON holding an object.
+
+    With ``keep``, an event the quick checks pass holds on to the object parsed here (else it
+    is parsed again on access), for :meth:`~.buffer.EventBuffer.extend_handed`, which lets it
+    go once the analysis has read it.
     """
     # The hot path, inlined (one call per event, no tuples, no list): it only answers "is this
     # a valid event?", each test strict enough that a yes is what _validate would find too.
@@ -190,7 +197,7 @@ def parse_event(raw: bytes, channel: str, received_at: float, pattern: str | Non
             pattern,
             -1,
             size,
-            FROM_RAW,  # parsed again on access: see Event
+            data if keep else FROM_RAW,  # else parsed again on access: see Event
             typ,
             event,
             name,

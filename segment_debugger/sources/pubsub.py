@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
 from segment_debugger.core.event import Event
 from segment_debugger.core.segment import parse_event
 from segment_debugger.sources._link import _Link, _Raw
@@ -223,6 +223,10 @@ class RedisSource(SeededSource):
     def _store(self, batch: list[_Raw]) -> None:
         """Parse a batch (one timestamp: it was all read at once) and buffer it in one call."""
         now = time.time()
+        buffer = self._buffer
+        if buffer.shares_payloads:
+            buffer.extend_handed(self._handed(batch, now))
+            return
         known = self._name_cache.get
         name = self._name
         parse = parse_event
@@ -237,6 +241,27 @@ class RedisSource(SeededSource):
             else:
                 append(parse(data, text, now, known(pattern) or name(pattern)))
         self._buffer.extend(events)
+
+    def _handed(self, batch: list[_Raw], now: float) -> Iterator[list[Event]]:
+        """Parse ``batch`` a chunk at a time, each event keeping its parsed object.
+
+        The analysis reads the objects; only a chunk's are alive at once.
+        """
+        known = self._name_cache.get
+        name = self._name
+        parse = parse_event
+        for start in range(0, len(batch), SHARED_CHUNK):
+            events: list[Event] = []
+            append = events.append
+            for channel, data, pattern in batch[start:start + SHARED_CHUNK]:
+                text = known(channel)
+                if text is None:
+                    text = name(channel)
+                if pattern is None:
+                    append(parse(data, text, now, keep=True))
+                else:
+                    append(parse(data, text, now, known(pattern) or name(pattern), keep=True))
+            yield events
 
     def _name(self, raw: bytes) -> str:
         cache = self._name_cache

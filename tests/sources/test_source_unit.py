@@ -176,3 +176,44 @@ def test_silent_reconnect_opens_a_gap_closed_when_resubscribed() -> None:
     (gap,) = src.buffer.gaps
     assert gap.started_at == 1000.0 and gap.ended_at > gap.started_at
     assert "client-output-buffer-limit" in gap.reason
+
+
+def test_store_hands_parsed_payloads_to_the_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the analysis on, _store parses a chunk at a time and the buffer does not parse the
+    payloads again; the verdicts are those of the ordinary path and nothing is kept after."""
+    from segment_debugger.core import buffer as buffer_module
+    from segment_debugger.core.buffer import SHARED_CHUNK
+    from segment_debugger.core.event import FROM_RAW
+    from segment_debugger.core.segment import parse_event
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=5, clock=lambda: 1.7e9)
+    raws = [stream.payload() for _ in range(5 * SHARED_CHUNK + 3)]
+    src = RedisSource(channels="events", buffer=EventBuffer(infer_schemas=True))
+    chunks: list[int] = []
+
+    class Watch:
+        def appended(self, events: Any, evicted: Any) -> None:
+            chunks.append(len(events))
+
+        def cleared(self) -> None:
+            pass
+
+    src.buffer.add_observer(Watch())
+    parsed: list[bytes] = []
+    real = buffer_module._loads
+
+    def counting(raw: bytes) -> Any:
+        parsed.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(buffer_module, "_loads", counting)
+    src._store([(b"events", raw, None) for raw in raws])
+    assert parsed == []  # failed before: every payload was parsed again
+    assert max(chunks) <= SHARED_CHUNK and sum(chunks) == len(raws)
+    plain = EventBuffer(infer_schemas=True)
+    plain.extend([parse_event(raw, "events", 1.0) for raw in raws])
+    assert [(e.raw, e.valid, e.warnings_view()) for e in src.buffer] == [
+        (e.raw, e.valid, e.warnings_view()) for e in plain
+    ]
+    assert all(e._data is FROM_RAW for e in src.buffer)

@@ -328,3 +328,55 @@ def test_bad_arguments_are_clear_errors() -> None:
         StreamSource("redis://h", streams=[""])
     with pytest.raises(ValueError, match="group"):
         StreamSource("redis://h", group="")
+
+
+@pytest.mark.parametrize("group", [None, "dbg"], ids=["plain", "group"])
+def test_with_the_analysis_on_reads_are_handed_over_a_chunk_at_a_time(
+    redis_server: RedisServer, make_source: Callable[..., StreamSource],
+    monkeypatch: pytest.MonkeyPatch, group: str | None,
+) -> None:
+    """Schema inference on: each entry is parsed once (the buffer does not parse the payloads
+    again), arrives exactly once, in order, with the verdicts of the ordinary path; an
+    unusable entry among them still counts; cursors move and a group ACKs everything."""
+    from segment_debugger.core import buffer as buffer_module
+    from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
+    from segment_debugger.core.event import FROM_RAW
+    from segment_debugger.core.segment import parse_event
+
+    parsed: list[bytes] = []
+    real = buffer_module._loads
+
+    def counting(raw: bytes) -> object:
+        parsed.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(buffer_module, "_loads", counting)
+    n = 5 * SHARED_CHUNK + 9
+    with redis_server.client() as c:
+        for i in range(n):
+            c.xadd("events", entry(i) if i != 40 else {b"a": b"1", b"b": b"2"})
+            if i % 7 == 0:
+                c.xadd("other", entry(1000 + i))
+    buffer = EventBuffer(infer_schemas=True)
+    src = live(make_source(redis_server.url, streams=["events", "other"], start="0",
+                           buffer=buffer, group=group, batch=100))
+    total = n + len(range(0, n, 7))
+    wait_until(lambda: len(src.buffer) == total, timeout=20)
+    events = src.buffer.snapshot()
+    for name in ("events", "other"):
+        ids = [e.stream_id or "" for e in events if e.channel == name]
+        assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+        assert len(set(ids)) == len(ids)
+    assert sorted(n_of(e) for e in events if e.valid) == sorted(
+        [i for i in range(n) if i != 40] + [1000 + i for i in range(0, n, 7)])
+    assert [e.valid for e in events].count(False) == 1
+    assert parsed == []  # failed before: the buffer parsed every payload again
+    assert all(e._data is FROM_RAW for e in events if e.valid)
+    plain = [parse_event(e.raw, e.channel, 1.0) for e in events if e.valid]
+    assert [(e.valid, e.violations_view()) for e in plain] == [
+        (e.valid, e.violations_view()) for e in events if e.valid
+    ]
+    if group is not None:
+        with redis_server.client() as c:
+            wait_until(lambda: c.xpending("events", group)["pending"] == 0
+                       and c.xpending("other", group)["pending"] == 0, what="all acked")
