@@ -8,8 +8,11 @@ rate, a publisher process paces pre-encoded fake Segment events onto the channel
 ``--duration`` seconds (pipelined PUBLISH on a raw socket, 100 slices a second), while a
 headless ``SegmentDebugger`` (default 10,000-event buffer) reads them; with ``--frontend`` its
 pump also sends deltas, as if a browser had asked for a snapshot. Per rate: sent, received,
-gaps and the estimated loss. The baseline, measured in the same run, is a bare redis-py +
-hiredis ``get_message`` + ``orjson.loads`` reader at the same rates.
+gaps, the loss the debugger estimated (from the events on both sides of each gap) and the
+true loss (sent - received). Each payload's ``timestamp`` is stamped with its publish time
+(to the millisecond, spliced into the pre-encoded bytes), so the estimate, which reads the
+publisher's timestamps, can be judged against the truth. The baseline, measured in the same
+run, is a bare redis-py + hiredis ``get_message`` + ``orjson.loads`` reader at the same rates.
 
 Prints a markdown table; the figure, printed last, is the highest rate with no gap (goal:
 100,000 events/s for 60 s). A benchmark, not a test: always exits 0.
@@ -42,25 +45,65 @@ CHANNEL = "sweep"
 SLICES_PER_S = 100
 
 
+#: A payload's ``timestamp`` as the fake stream writes it: ``2026-12-01T04:45:35.469Z``.
+_STAMP_KEY = b'"timestamp":"'
+_STAMP_LEN = 24
+
+
+def split_at_timestamp(payloads: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """Pre-encode ``PUBLISH`` commands, each cut around its payload's timestamp text.
+
+    Returns (RESP up to the timestamp, RESP after it) per payload with a millisecond ISO
+    timestamp; others are left out. Publishing is then three byte strings per event.
+    """
+    head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(CHANNEL), CHANNEL.encode())
+    parts = []
+    for p in payloads:
+        at = p.find(_STAMP_KEY)
+        if at < 0:
+            continue
+        start = at + len(_STAMP_KEY)
+        old = p[start:start + _STAMP_LEN]
+        if len(old) != _STAMP_LEN or old[-1:] != b"Z" or p[start + _STAMP_LEN:][:1] != b'"':
+            continue
+        parts.append((head + b"$%d\r\n" % len(p) + p[:start], p[start + _STAMP_LEN:] + b"\r\n"))
+    return parts
+
+
+def iso_ms(ms: int) -> bytes:
+    """``ms`` (epoch milliseconds) as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (24 bytes)."""
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
+            + f".{ms % 1000:03d}Z").encode()
+
+
 def paced_publisher(port: int, payloads: list[bytes], rate: float, duration: float,
                     ready: Any, sent: Any) -> None:
-    """Publish ``rate`` events/s for ``duration`` s, cycling through ``payloads``."""
-    head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(CHANNEL), CHANNEL.encode())
-    encoded = [head + b"$%d\r\n%s\r\n" % (len(p), p) for p in payloads]
+    """Publish ``rate`` events/s for ``duration`` s, cycling through ``payloads``.
+
+    Each event's ``timestamp`` is its scheduled publish time (the pace is kept to it).
+    """
+    encoded = split_at_timestamp(payloads)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(True)
     ready.wait()
     t0 = time.perf_counter()
+    wall0_ms = time.time() * 1000
+    ms_per_event = 1000 / rate
+    stamp_ms, stamp = -1, b""
     count = 0
     i = 0
     total = int(rate * duration)
     while count < total:
         due = min(total, int((time.perf_counter() - t0) * rate) + 1)
         if due > count:
-            chunk = []
-            for _ in range(due - count):
-                chunk.append(encoded[i])
+            chunk: list[bytes] = []
+            for k in range(count, due):
+                ms = int(wall0_ms + k * ms_per_event)
+                if ms != stamp_ms:  # formatted once per millisecond
+                    stamp_ms, stamp = ms, iso_ms(ms)
+                before, after = encoded[i]
+                chunk += (before, stamp, after)
                 i = (i + 1) % len(encoded)
             sock.sendall(b"".join(chunk))
             count = due
@@ -84,7 +127,8 @@ class Row:
     sent: int
     received: int
     gaps: int
-    lost_estimate: int
+    lost_estimate: int | None  # None: the consumer does not estimate (the bare loop)
+    basis: str = ""  # what the estimates rest on (the gaps' estimate_basis)
 
 
 def run_debugger(port: int, payloads: list[bytes], rate: int, duration: float,
@@ -105,7 +149,9 @@ def run_debugger(port: int, payloads: list[bytes], rate: int, duration: float,
         settle(lambda: dbg.buffer.last_seq, sent)
         stats = dbg.buffer.stats
         name = "SegmentDebugger" + (" + deltas" if frontend else " (headless)")
-        return Row(name, rate, sent, stats["received"], stats["gaps"], stats["lost_estimate"])
+        basis = ", ".join(sorted({g.estimate_basis or "none" for g in dbg.buffer.gaps}))
+        return Row(name, rate, sent, stats["received"], stats["gaps"], stats["lost_estimate"],
+                   basis)
     finally:
         dbg.close()
 
@@ -146,7 +192,7 @@ def run_bare(port: int, payloads: list[bytes], rate: int, duration: float) -> Ro
     client.close()
     total = int(sent.value)
     return Row("bare get_message + orjson", rate, total, received,
-               reconnects + (1 if received < total and not reconnects else 0), total - received)
+               reconnects + (1 if received < total and not reconnects else 0), None)
 
 
 def publish(port: int, payloads: list[bytes], rate: int, duration: float) -> int:
@@ -200,11 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n### No-gap sweep: {args.duration:g} s per rate, events of {mean:.0f} bytes, "
           "Redis's default pub/sub output-buffer limit\n")
     print("| consumer | rate (events/s) | sent | received | gaps | lost (estimate) "
-          "| lost (truth) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| lost (truth) | estimate / truth | estimated from |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
+        truth = r.sent - r.received
+        estimate = "n/a" if r.lost_estimate is None else f"{r.lost_estimate:,}"
+        judged = (f"{r.lost_estimate / truth:.2f}" if r.lost_estimate is not None and truth
+                  else "n/a")
         print(f"| {r.consumer} | {r.rate:,} | {r.sent:,} | {r.received:,} | {r.gaps} | "
-              f"{r.lost_estimate:,} | {r.sent - r.received:,} |")
+              f"{estimate} | {truth:,} | {judged} | {r.basis or '-'} |")
+    print("\nlost (estimate): what the debugger estimated from the events on both sides of its "
+          "gaps (payload timestamps are publish times here); lost (truth): sent - received.")
     print("\nMachine:\n" + "\n".join(machine()) + f"\n- load average (1 min): {load_start:.1f} "
           f"at the start, {load_average():.1f} at the end")
     ok = [r.rate for r in rows if r.consumer.startswith("SegmentDebugger") and r.gaps == 0
