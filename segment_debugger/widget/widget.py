@@ -2,13 +2,17 @@
 
 Thin by design: it wires a source (:class:`~segment_debugger.sources.base.Source`), an
 :class:`~segment_debugger.core.buffer.EventBuffer` and a :class:`~.pump.Pump` to the traits and
-messages declared in :mod:`segment_debugger.widget.wire`. Logic lives below it.
+messages declared in :mod:`segment_debugger.widget.wire`. Logic lives below it: the front end's
+requests in :mod:`.requests`, the derived view (``person:`` terms bound, ``selected``) in
+:mod:`.view`, the DataFrame/export/capture methods in :mod:`.python_api` (a mixin), the bundle
+in :mod:`.assets`.
 
 Thread safety: the pump thread is the only other thread that touches the widget. Every custom
 message and every trait write (ours, and the front end's via ``set_state``) goes through one
 re-entrant lock, ``_funnel``, which is also the pump's lock: a front-end filter change (whose
 observer asks the pump for a snapshot) and the pump sending a delta take the same lock, so they
-cannot wait on each other.
+cannot wait on each other. The helpers take no lock of their own (``BoundCriteria`` takes this
+one).
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -34,65 +36,32 @@ from segment_debugger.core.query import Criteria
 from segment_debugger.sources import open_source
 from segment_debugger.sources.url import DEFAULT_CHANNEL, DEFAULT_URL
 from segment_debugger.widget import registry
-from segment_debugger.widget.pump import Pump
-from segment_debugger.widget.wire import (
-    MAX_BROWSER_EXPORT_BYTES,
-    ErrorMsg,
-    ExportMsg,
-    RawMsg,
-    SuggestionItem,
-    SuggestionsMsg,
-    selected_dict,
+from segment_debugger.widget.assets import (
+    BUILD_HINT,
+    CSS_PATH,
+    ESM_PATH,
+    FALLBACK_ESM,
+    STATIC,
+    asset,
+    frontend_built,
 )
+from segment_debugger.widget.pump import Pump
+from segment_debugger.widget.python_api import BufferReads
+from segment_debugger.widget.requests import Requests
+from segment_debugger.widget.view import BoundCriteria, selected_value
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    import pandas as pd
-
-    from segment_debugger.core.query import Query
-    from segment_debugger.io.capture import Capture
     from segment_debugger.sources.base import Source
+
+__all__ = ["BUILD_HINT", "CSS_PATH", "ESM_PATH", "FALLBACK_ESM", "STATIC", "SegmentDebugger",
+           "frontend_built"]
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).parent / "static"
-ESM_PATH = STATIC / "widget.js"
-CSS_PATH = STATIC / "widget.css"
-BUILD_HINT = "cd js && npm ci && npm run build"
 
-#: Shown instead of the debugger when the JS bundle was not built (e.g. a source checkout).
-FALLBACK_ESM = f"""
-export default {{
-  render({{ el }}) {{
-    const p = document.createElement("pre");
-    p.textContent = "segment_debugger: the front end is not built.\\n" +
-      "Build it with: {BUILD_HINT}\\nthen restart the kernel.";
-    el.replaceChildren(p);
-  }},
-}};
-"""
-
-
-def frontend_built() -> bool:
-    """Return True when the built JS bundle is present in the package."""
-    return ESM_PATH.is_file()
-
-
-def _asset(path: Path, fallback: str) -> str | Path:
-    """Return the bundle's text; its Path only for hot reload (``ANYWIDGET_HMR=1``).
-
-    anywidget watches a Path with a callback that holds the widget, so a closed debugger
-    given a Path is never garbage-collected (measured: +25 MB per closed 10k-event debugger).
-    """
-    if not path.is_file():
-        return fallback
-    if os.environ.get("ANYWIDGET_HMR", "") not in ("", "0"):
-        return path
-    return path.read_text(encoding="utf-8")
-
-
-class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
+class SegmentDebugger(BufferReads, anywidget.AnyWidget):  # type: ignore[misc]
     """A live debugger for Segment events arriving on Redis, as a notebook widget.
 
     Display it in a notebook cell; use it headless from Python alike: ``dbg.to_pandas()``,
@@ -114,8 +83,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
     initial values; any other keyword is a TypeError.
     """
 
-    _esm = _asset(ESM_PATH, FALLBACK_ESM)
-    _css = _asset(CSS_PATH, "")
+    _esm = asset(ESM_PATH, FALLBACK_ESM)
+    _css = asset(CSS_PATH, "")
 
     # Traits tagged two_way=True are the ones the front end writes; only they may be passed
     # to the constructor. The rest are Python -> front end.
@@ -165,6 +134,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         autostart: bool = True,
         **kwargs: Any,
     ) -> None:
+        """Build the debugger (parameters: see the class); starts it unless ``autostart=False``."""
         settable = set(self.trait_names(two_way=True))
         unknown = sorted(set(kwargs) - settable)
         if unknown:
@@ -211,7 +181,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         # Attached here, not on the first person: term: the detail pane shows every selected
         # event's person, and identity warnings then cover every event from the start.
         self._people = people_attach(buffer)
-        self._bound: tuple[Criteria, int, Criteria] | None = None  # see _view_criteria
+        self._binding = BoundCriteria(self._people, self._funnel)  # see _view_criteria
         self._pump = Pump(
             buffer,
             self._send_message,
@@ -232,14 +202,11 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             stats=self._pump.current_stats(),
             **kwargs,
         )
-        self._handlers: dict[str, Callable[[dict[str, Any], str | None], object]] = {
-            "snapshot_request": lambda _msg, rid: self._pump.snapshot(rid),
-            "clear_request": lambda _msg, rid: self._pump.clear(rid),
-            "raw_request": self._on_raw_request,
-            "export_request": self._on_export_request,
-            "suggest_request": self._on_suggest_request,
-        }
-        self.on_msg(self._on_custom_msg)
+        self._requests = Requests(
+            buffer=buffer, pump=self._pump, suggester=self._suggester,
+            criteria=lambda: self.criteria, send=self._send_message,
+        )
+        self.on_msg(self._requests.on_msg)
         self._closed = False
         registry.register(self, lambda old: old.close(reason=registry.REPLACED_REASON))
         if self.selected_seq is not None:
@@ -327,6 +294,7 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         self.close()
 
     def __repr__(self) -> str:
+        """One line: the source's url and state, and the buffer's counts."""
         if not hasattr(self, "_pump"):  # construction failed part way
             return f"<{type(self).__name__} (not constructed)>"
         stats = self._buffer.stats
@@ -359,65 +327,6 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
         """What the view shows now: query, type_filter, invalid_only and warnings_only."""
         return self._criteria
 
-    def to_pandas(self) -> pd.DataFrame:
-        """Return every buffered event as a new DataFrame (a snapshot; see EventBuffer)."""
-        return self._buffer.to_pandas()
-
-    def filtered(self) -> pd.DataFrame:
-        """Return, as a new DataFrame, exactly the events the front end shows (:attr:`criteria`)."""
-        from segment_debugger.core.frame import events_to_frame
-
-        criteria = self.criteria
-        if criteria.query.needs_persons:  # person: terms read from the attached graph
-            events, persons = self._people.snapshot_persons(criteria.query.person_ids)
-            criteria = criteria.bind_persons(persons)
-        else:
-            events = self._buffer.snapshot()
-        return events_to_frame(criteria.filter(events))
-
-    def export(self, path: str | os.PathLike[str], *, filtered: bool = True) -> int:
-        """Write exactly :meth:`filtered`'s events (every buffered one if not ``filtered``).
-
-        The extension names the format; returns how many events were written. See
-        :meth:`EventBuffer.export` and :mod:`segment_debugger.io.export`.
-        """
-        from segment_debugger.io.export import export_events
-
-        events = self._buffer.snapshot()
-        return export_events(self.criteria.filter(events) if filtered else events, path)
-
-    def capture(self, query: str | Query | Criteria = "") -> Capture:
-        """Capture the events matching ``query`` that arrive in a ``with`` block (for tests).
-
-        ``query`` alone decides (not the view's filter); see :meth:`EventBuffer.capture`.
-        """
-        return self._buffer.capture(query)
-
-    def person(self, id: str) -> pd.DataFrame:
-        """Return every buffered event of the person ``id`` belongs to (see EventBuffer)."""
-        return self._buffer.person(id)
-
-    def people(self) -> pd.DataFrame:
-        """Return one row per person in the buffer (see :meth:`EventBuffer.people`)."""
-        return self._buffer.people()
-
-    def rates(self) -> pd.DataFrame:
-        """Return events received per second and type, the last 60 s (the header's sparklines).
-
-        Indexed by second (UTC), one column per Segment type plus ``unknown``, zeros filled;
-        arrivals are counted (evictions and ``clear()`` do not change them). See
-        :mod:`segment_debugger.analysis.rates`.
-        """
-        return self._rates.to_frame()
-
-    def schemas(self, *, freeze: bool = False) -> pd.DataFrame:
-        """Return the schemas inferred from traffic (see :meth:`EventBuffer.schemas`)."""
-        return self._buffer.schemas(freeze=freeze)
-
-    def plan_from_traffic(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """Return a starter tracking plan from traffic (see EventBuffer.plan_from_traffic)."""
-        return self._buffer.plan_from_traffic(path)
-
     def pause(self) -> None:
         """Freeze the front end's view (sets ``paused``); the buffer keeps filling."""
         self._set_traits({"paused": True})
@@ -441,9 +350,11 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
 
     # -- the funnel: every send and trait write --------------------------------------------
 
-    def _send_message(self, content: Mapping[str, Any]) -> None:
+    def _send_message(
+        self, content: Mapping[str, Any], buffers: list[bytes] | None = None
+    ) -> None:
         with self._funnel:
-            self.send(dict(content))
+            self.send(dict(content), buffers=buffers)
 
     def _set_traits(self, values: Mapping[str, Any]) -> None:
         with self._funnel, self.hold_sync():
@@ -479,28 +390,8 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
             self._pump.criteria_changed()
 
     def _view_criteria(self) -> Criteria:
-        """Return the criteria the pump filters with: ``person:`` terms bound to the graph.
-
-        Bound again when the graph changed since; the same object while the id sets stay the
-        same, a new one when a person grew or shrank, so the pump sends a fresh snapshot
-        (the rows and the id sets the front end filters with, ``SnapshotMsg.persons``).
-        """
-        criteria = self._criteria
-        if not criteria.query.person_ids:
-            return criteria
-        with self._funnel:
-            bound = self._bound
-            if bound is not None and bound[0] is criteria \
-                    and bound[1] == self._people.graph.version:
-                return bound[2]
-            version, persons = self._people.resolve(criteria.query.person_ids)
-            if bound is not None and bound[0] is criteria \
-                    and bound[2].query.persons == {i: sorted(s) for i, s in persons.items()}:
-                view = bound[2]
-            else:
-                view = criteria.bind_persons(persons)
-            self._bound = (criteria, version, view)
-            return view
+        """Return the criteria the pump filters with: ``person:`` terms bound to the graph."""
+        return self._binding.bind(self._criteria)
 
     @traitlets.observe("selected_seq")
     def _on_selected_seq(self, change: dict[str, Any]) -> None:
@@ -509,87 +400,9 @@ class SegmentDebugger(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _derive_selected(self, seq: int | None) -> None:
         """Set the read-only ``selected`` from ``selected_seq`` (None when not buffered)."""
-        event = None if seq is None else self._buffer.get(seq)
-        value = None if event is None else selected_dict(event)
-        if value is not None and event is not None:
-            value["person"] = self._people.summary(event)
+        value = selected_value(self._buffer, self._people, seq)
         with self._funnel, self.hold_sync():
             self.set_trait("selected", value)
-
-    # -- messages from the front end -------------------------------------------------------
-
-    def _on_custom_msg(self, _widget: object, content: object, _buffers: object) -> None:
-        request_id = None
-        if isinstance(content, dict) and isinstance(content.get("request_id"), str):
-            request_id = content["request_id"]
-        try:
-            self._dispatch(content, request_id)
-        except Exception as exc:
-            log.exception("segment_debugger could not handle a front-end message")
-            self._reply_error(f"{type(exc).__name__} while handling the request: {exc}",
-                              request_id)
-
-    def _dispatch(self, content: object, request_id: str | None) -> None:
-        if not isinstance(content, dict):
-            self._reply_error(
-                f"a message must be a JSON object with a 'type', got {type(content).__name__}",
-                None,
-            )
-            return
-        kind = content.get("type")
-        handler = self._handlers.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            self._reply_error(
-                f"unknown message type {kind!r}: expected one of {', '.join(self._handlers)}",
-                request_id,
-            )
-            return
-        handler(content, request_id)
-
-    def _on_raw_request(self, content: dict[str, Any], request_id: str | None) -> None:
-        seq = content.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool):
-            self._reply_error(f"raw_request needs an integer 'seq', got {seq!r}", request_id)
-            return
-        event = self._buffer.get(seq)
-        raw = None if event is None else event.raw_text()
-        self._send_message(RawMsg(type="raw", seq=seq, raw=raw, request_id=request_id))
-
-    def _on_export_request(self, _content: dict[str, Any], request_id: str | None) -> None:
-        """Answer the Export button: the filtered view as NDJSON, in the message's buffer."""
-        from segment_debugger.io.export import ndjson_lines
-
-        events = self.criteria.filter(self._buffer.snapshot())
-        data = b"".join(line + b"\n" for line in ndjson_lines(events))
-        if len(data) > MAX_BROWSER_EXPORT_BYTES:
-            self._reply_error(
-                f"the filtered view is {len(data) / 2**20:,.0f} MB, too large for a browser "
-                "download: use dbg.export(path) in Python", request_id)
-            return
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        msg = ExportMsg(type="export", request_id=request_id,
-                        filename=f"segment-events-{stamp}.ndjson", count=len(events),
-                        size=len(data))
-        with self._funnel:
-            self.send(dict(msg), buffers=[data])
-
-    def _on_suggest_request(self, content: dict[str, Any], request_id: str | None) -> None:
-        """Answer the filter box: suggestions and a hint for its text at the caret."""
-        text, caret = content.get("text"), content.get("caret")
-        if not isinstance(text, str) or not isinstance(caret, int) or isinstance(caret, bool):
-            self._reply_error("suggest_request needs a string 'text' and an integer 'caret'",
-                              request_id)
-            return
-        answer = self._suggester.suggest(text, caret)
-        self._send_message(SuggestionsMsg(
-            type="suggestions",
-            items=[SuggestionItem(label=i.label, insert=i.insert, detail=i.detail)
-                   for i in answer.items],
-            start=answer.start, end=answer.end, hint=answer.hint, request_id=request_id))
-
-    def _reply_error(self, message: str, request_id: str | None) -> None:
-        log.warning("segment_debugger front-end request failed: %s", message)
-        self._send_message(ErrorMsg(type="error", message=message, request_id=request_id))
 
 
 #: The debugger's synced traits that only Python writes.
