@@ -12,7 +12,6 @@ all of them, so the seqs in the buffer are always contiguous; that is what makes
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import math
@@ -20,31 +19,29 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from segment_debugger.core._buffer_gaps import MAX_GAPS_KEPT, Gap, _GapBook
+from segment_debugger.core._buffer_views import _BufferViews
 from segment_debugger.core.checks import Checks
 from segment_debugger.core.event import EVENT_TYPES, FROM_RAW, Event
-from segment_debugger.core.loss import RATE_SAMPLE, estimate_hole
 from segment_debugger.core.segment import duplicate_violation
 
 if TYPE_CHECKING:
-    import os
-
-    import pandas as pd
-    import polars as pl
-    import pyarrow as pa
-
     from segment_debugger.analysis.plans import PlanSource
     from segment_debugger.analysis.schemas import Schemas
     from segment_debugger.core._frame_read import ReadCache
-    from segment_debugger.core.query import Criteria, Query
-    from segment_debugger.io.capture import Capture
 
-#: How many recent gaps :attr:`EventBuffer.gaps` keeps (all are counted in ``stats``).
-MAX_GAPS_KEPT = 1000
+__all__ = [
+    "MAX_GAPS_KEPT",
+    "RATE_WINDOW_S",
+    "SHARED_CHUNK",
+    "BufferObserver",
+    "EventBuffer",
+    "Gap",
+]
 
 #: ``stats["rate_per_s"]`` averages over this many seconds (in one-second buckets).
 RATE_WINDOW_S = 5
@@ -53,64 +50,11 @@ RATE_WINDOW_S = 5
 #: whose parsed payloads are alive at once (see ``EventBuffer._append_locked``).
 SHARED_CHUNK = 32
 
-#: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
 log = logging.getLogger(__name__)
 
 _loads = orjson.loads
+#: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
 _TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """A stretch of time when messages may have been lost (a reconnect, a server kick-out)."""
-
-    started_at: float
-    """Epoch seconds when the connection was lost (or the loss was first noticed)."""
-    ended_at: float
-    """Epoch seconds when receiving resumed."""
-    duration: float
-    """``ended_at - started_at`` in seconds (never negative)."""
-    reason: str
-    """A short readable cause, e.g. ``"connection lost: Connection reset by peer"``."""
-    after_seq: int
-    """The last seq buffered before the gap (0 when nothing had been received yet)."""
-    lost_estimate: int | None = None
-    """Events lost in the gap: estimated for pub/sub once events arrive on both sides of it
-    (see :mod:`segment_debugger.core.loss`), exact when the source could count them; None
-    while unknown. When estimated, ``started_at``/``ended_at`` are the estimated hole."""
-    estimate_basis: str = ""
-    """What ``lost_estimate`` rests on: ``"publisher timestamps"``, ``"receive times"``,
-    ``"exact"``, or ``""`` while unknown."""
-    channels: tuple[str, ...] | None = None
-    """The channels (or patterns, or streams) the gap concerns, when the source knows the
-    others kept flowing (one shard of a cluster down); None means every channel. The estimate
-    then rests on those channels' events only, on both sides of the gap."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the gap as a plain dict (JSON-friendly)."""
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class _PendingGap:
-    """A gap awaiting its estimate: for a scoped gap, its channels' events before it."""
-
-    gap: Gap
-    before: list[Event] | None
-    """None for a gap of every channel (the events before it are taken when it ends)."""
-
-    @property
-    def scope(self) -> frozenset[str]:
-        return frozenset(self.gap.channels or ())
-
-    def overlaps(self, other: _PendingGap) -> bool:
-        if self.gap.channels is None or other.gap.channels is None:
-            return True
-        return not self.scope.isdisjoint(other.scope)
-
-
-def _in_scope(event: Event, scope: frozenset[str]) -> bool:
-    return event.channel in scope or (event.pattern is not None and event.pattern in scope)
 
 
 class BufferObserver(Protocol):
@@ -123,7 +67,7 @@ class BufferObserver(Protocol):
         """Every buffered event was removed by :meth:`EventBuffer.clear`."""
 
 
-class EventBuffer:
+class EventBuffer(_GapBook, _BufferViews):
     """A bounded ring of :class:`Event` records, capped by count and by bytes, thread-safe.
 
     Oldest events are evicted first while the buffer holds more than ``max_messages`` events
@@ -186,12 +130,8 @@ class EventBuffer:
         self._invalid = 0
         self._warned = 0
         self._by_type: defaultdict[str, int] = defaultdict(int)
-        self._gaps: deque[Gap] = deque(maxlen=MAX_GAPS_KEPT)
-        self._gap_count = 0
+        self._init_gaps()
         self._observers: tuple[BufferObserver, ...] = ()
-        self._lost_estimate = 0
-        # Recorded gaps awaiting the first event after them (on their channels, if scoped).
-        self._pending: list[_PendingGap] = []
         self._started = clock()
         # (whole second of the monotonic clock, events received in it), oldest first
         self._rate_buckets: deque[list[int]] = deque()
@@ -418,116 +358,7 @@ class EventBuffer:
             self._bytes = 0
             self._frame_cache = None
 
-    def record_gap(
-        self,
-        started_at: float,
-        ended_at: float,
-        reason: str,
-        *,
-        lost: int | None = None,
-        channels: Iterable[str] | None = None,
-        estimate: bool = True,
-    ) -> Gap:
-        """Record a stretch of message loss (epoch seconds) and return it.
-
-        ``lost`` is the exact number of events lost when the source can tell. Without it the
-        loss is estimated from the events on both sides once the next one arrives (the gap in
-        :attr:`gaps` is then replaced by one with ``lost_estimate`` and the estimated span),
-        unless ``estimate`` is False (the source knows those events say nothing about this
-        loss: ``lost_estimate`` then stays None, unknown).
-
-        ``channels`` scopes the gap to some channels (or patterns, or streams) while the
-        others kept flowing: the estimate then uses only events of those channels, the ones
-        buffered before the gap and the first one after it, however late that one comes.
-        """
-        scope = None if channels is None else tuple(dict.fromkeys(channels))
-        with self._lock:
-            gap = Gap(
-                started_at=started_at,
-                ended_at=ended_at,
-                duration=max(0.0, ended_at - started_at),
-                reason=reason,
-                after_seq=self._last_seq,
-                lost_estimate=lost,
-                estimate_basis="exact" if lost is not None else "",
-                channels=scope,
-            )
-            self._gaps.append(gap)
-            self._gap_count += 1
-            if lost is not None:
-                self._lost_estimate += lost
-            elif estimate:
-                before = None if scope is None else self._sample_locked(frozenset(scope))
-                pending = _PendingGap(gap, before)
-                # An earlier gap still waiting on the same channels would be estimated from
-                # the same events as this one: only the newest is (the loss counted once).
-                self._pending = [p for p in self._pending if not p.overlaps(pending)]
-                self._pending.append(pending)
-        return gap
-
-    def _sample_locked(self, scope: frozenset[str] | None) -> list[Event]:
-        """Return the last RATE_SAMPLE events buffered (of ``scope`` only), oldest first."""
-        events = self._events
-        if scope is None:
-            start = max(0, len(events) - RATE_SAMPLE)
-            return list(itertools.islice(events, start, None))
-        sample: list[Event] = []
-        for event in reversed(events):
-            if _in_scope(event, scope):
-                sample.append(event)
-                if len(sample) == RATE_SAMPLE:
-                    break
-        sample.reverse()
-        return sample
-
-    def _take_pending_locked(
-        self, batch: Sequence[Event]
-    ) -> list[tuple[Gap, list[Event], Event]]:
-        """Take the pending gaps this batch ends: each with the events before it and after."""
-        resolved = []
-        still: list[_PendingGap] = []
-        for pending in self._pending:
-            if pending.before is None:  # every channel: the batch's first event ends it
-                resolved.append((pending.gap, self._sample_locked(None), batch[0]))
-                continue
-            scope = pending.scope
-            after = next((event for event in batch if _in_scope(event, scope)), None)
-            if after is None:
-                still.append(pending)
-            else:
-                resolved.append((pending.gap, pending.before, after))
-        self._pending = still
-        return resolved
-
-    def _estimate_gap(self, gap: Gap, before: list[Event], after: Event) -> None:
-        """Estimate ``gap`` from the events around it (outside the lock), then store it."""
-        hole = estimate_hole(before, after)
-        if hole is None:
-            return
-        started = min(hole.started_at, gap.started_at)
-        ended = max(hole.ended_at, started)
-        estimated = dataclasses.replace(
-            gap,
-            started_at=started,
-            ended_at=ended,
-            duration=ended - started,
-            lost_estimate=hole.lost,
-            estimate_basis=hole.basis,
-        )
-        with self._lock:
-            for i, kept in enumerate(self._gaps):
-                if kept is gap:
-                    self._gaps[i] = estimated
-                    break
-            self._lost_estimate += hole.lost
-
     # ---- reading -------------------------------------------------------------------------
-
-    @property
-    def gaps(self) -> list[Gap]:
-        """The most recent gaps (up to :data:`MAX_GAPS_KEPT`), oldest first."""
-        with self._lock:
-            return list(self._gaps)
 
     @property
     def last_seq(self) -> int:
@@ -632,136 +463,6 @@ class EventBuffer:
         count = sum(n for second, n in self._rate_buckets if second >= window_start)
         span = now - max(window_start, self._started)
         return count / max(span, 1.0)
-
-    # ---- analysis (segment_debugger.analysis; imported when used) ----------------------------
-
-    def schema_inference(self) -> Schemas:
-        """Return the :class:`~segment_debugger.analysis.schemas.Schemas` learning this buffer.
-
-        Attached on first call: it learns the events already buffered (without judging them),
-        then judges and learns every appended event, adding drift warnings.
-        """
-        with self._lock:
-            if self._schemas is None:
-                from segment_debugger.analysis.schemas import Schemas
-
-                schemas = Schemas()
-                schemas.learn(tuple(self._events))
-                self._schemas = schemas
-                self._observers = (*self._observers, schemas)
-            return self._schemas
-
-    def schemas(self, *, freeze: bool = False) -> pd.DataFrame:
-        """Return the schemas inferred from the buffered traffic: one row per (type, event, path).
-
-        Columns ``type``, ``event``, ``path``, ``types`` (JSON types seen, most frequent first),
-        ``count``, ``share`` (of that event's buffered occurrences), ``first_seen``,
-        ``last_seen``. ``freeze=True`` first pins the current schema as the baseline drift is
-        judged against. See :mod:`segment_debugger.analysis.schemas`.
-        """
-        schemas = self.schema_inference()
-        if freeze:
-            schemas.freeze()
-        return schemas.to_frame()
-
-    def plan_from_traffic(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-        """Return a starter tracking plan (JSON Schema per event) from the inferred schemas.
-
-        With ``path``, also write it there (JSON, or YAML for ``.yaml``/``.yml``).
-        """
-        from segment_debugger.analysis.plans import plan_from_traffic, write_plan
-
-        plan = plan_from_traffic(self.schema_inference())
-        if path is not None:
-            write_plan(plan, path)
-        return plan
-
-    # ---- queries and pandas ----------------------------------------------------------------
-
-    def filter(self, query: str | Query) -> list[Event]:
-        """Return the buffered events matching ``query`` (filter-language text or a Query)."""
-        from segment_debugger.core.query import filter_events, parse_query
-
-        parsed = parse_query(query) if isinstance(query, str) else query
-        return filter_events(self.snapshot(), parsed)
-
-    def query(self, query: str | Query, *, max_columns: int | None = None) -> pd.DataFrame:
-        """Return the buffered events matching ``query`` as a new DataFrame (see to_pandas)."""
-        from segment_debugger.core.frame import events_to_frame
-
-        return events_to_frame(self.filter(query), max_columns=max_columns)
-
-    def to_pandas(self, *, max_columns: int | None = None) -> pd.DataFrame:
-        """Return the buffered events as a new DataFrame, one row per event, oldest first.
-
-        The snapshot is taken under the lock, then converted outside it, so appends continue
-        meanwhile; the DataFrame is a fresh object that later appends never change. Columns are
-        described in :mod:`segment_debugger.core.frame`; ``max_columns`` bounds the flattened
-        ``properties.*``/``traits.*``/``context.*`` columns (default ``frame.MAX_COLUMNS``).
-        What pyarrow read is kept for the next call (``frame.ReadCache``), which then reads only
-        the events appended since; :meth:`clear` drops it.
-        """
-        from segment_debugger.core.frame import ReadCache, events_to_frame
-
-        with self._lock:
-            events = list(self._events)
-            cache = self._frame_cache
-            if cache is None:
-                cache = self._frame_cache = ReadCache()
-        return events_to_frame(events, max_columns=max_columns, cache=cache)
-
-    # ---- Arrow, polars, files, captures (the io package; imported when called) -------------
-
-    def to_arrow(self, *, max_columns: int | None = None) -> pa.Table:
-        """Return the buffered events as a new ``pyarrow.Table``: ``to_pandas()``'s columns.
-
-        Built from a snapshot without going through pandas; types and the JSON-text fallback
-        are described in :mod:`segment_debugger.io.arrow`.
-        """
-        from segment_debugger.io.arrow import events_to_arrow
-
-        return events_to_arrow(self.snapshot(), max_columns=max_columns)
-
-    def to_polars(self, *, max_columns: int | None = None) -> pl.DataFrame:
-        """Return the buffered events as a new polars DataFrame (needs the ``[polars]`` extra)."""
-        from segment_debugger.io.arrow import events_to_polars
-
-        frame: pl.DataFrame = events_to_polars(self.snapshot(), max_columns=max_columns)
-        return frame
-
-    def export(self, path: str | os.PathLike[str], query: str | Query = "") -> int:
-        """Write the buffered events matching ``query`` to ``path``; return how many.
-
-        The extension names the format (``.ndjson``, ``.jsonl``, ``.ndjson.gz``, ``.parquet``,
-        ``.csv``); the file appears whole or not at all. See :mod:`segment_debugger.io.export`.
-        """
-        from segment_debugger.io.export import export_events
-
-        return export_events(self.filter(query), path)
-
-    def capture(self, query: str | Query | Criteria = "") -> Capture:
-        """Return a :class:`~segment_debugger.io.capture.Capture` (``with buf.capture(q) as c``)."""
-        from segment_debugger.io.capture import Capture
-
-        return Capture(self, query)
-
-    # ---- people (segment_debugger.analysis.people; attached on first use) -----------------
-
-    def person(self, id: str, *, max_columns: int | None = None) -> pd.DataFrame:
-        """Return every buffered event of the person ``id`` belongs to, oldest first.
-
-        ``id`` is a userId or an anonymousId; identities are stitched as described in
-        :mod:`segment_debugger.analysis.people` (whose graph this attaches on first use).
-        """
-        from segment_debugger.analysis.people import attach
-
-        return attach(self).person(id, max_columns=max_columns)
-
-    def people(self) -> pd.DataFrame:
-        """Return one row per person: ids, events, first and last seen, latest traits."""
-        from segment_debugger.analysis.people import attach
-
-        return attach(self).people()
 
 
 def _all_of(checks: Sequence[Callable[[Event], None]]) -> Callable[[Event], None]:
