@@ -43,14 +43,9 @@ class BufferReads:
     def filtered(self) -> pd.DataFrame:
         """Return, as a new DataFrame, exactly the events the front end shows (:attr:`criteria`)."""
         from segment_debugger.core.frame import events_to_frame
+        from segment_debugger.widget.view import shown_events
 
-        criteria = self.criteria
-        if criteria.query.needs_persons:  # person: terms read from the attached graph
-            events, persons = self._people.snapshot_persons(criteria.query.person_ids)
-            criteria = criteria.bind_persons(persons)
-        else:
-            events = self._buffer.snapshot()
-        return events_to_frame(criteria.filter(events))
+        return events_to_frame(shown_events(self._buffer, self.criteria))
 
     def export(self, path: str | os.PathLike[str], *, filtered: bool = True) -> int:
         """Write exactly :meth:`filtered`'s events (every buffered one if not ``filtered``).
@@ -59,9 +54,11 @@ class BufferReads:
         :meth:`EventBuffer.export` and :mod:`segment_debugger.io.export`.
         """
         from segment_debugger.io.export import export_events
+        from segment_debugger.widget.view import shown_events
 
-        events = self._buffer.snapshot()
-        return export_events(self.criteria.filter(events) if filtered else events, path)
+        if not filtered:
+            return export_events(self._buffer.snapshot(), path)
+        return export_events(shown_events(self._buffer, self.criteria), path)
 
     def capture(self, query: str | Query | Criteria = "") -> Capture:
         """Capture the events matching ``query`` that arrive in a ``with`` block (for tests).

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from segment_debugger.widget.view import shown_events
 from segment_debugger.widget.wire import (
     MAX_BROWSER_EXPORT_BYTES,
     ErrorMsg,
@@ -119,7 +120,7 @@ class Requests:
         """Answer the Export button: the filtered view as NDJSON, in the message's buffer."""
         from segment_debugger.io.export import ndjson_lines
 
-        events = self._criteria().filter(self._buffer.snapshot())
+        events = shown_events(self._buffer, self._criteria())
         data = b"".join(line + b"\n" for line in ndjson_lines(events))
         if len(data) > MAX_BROWSER_EXPORT_BYTES:
             self._reply_error(

@@ -1,8 +1,9 @@
 """What the view shows, derived from the traits: ``person:`` terms bound, the selected event.
 
 :class:`BoundCriteria` binds the view's ``person:`` terms to the identity graph for the pump
-(cached while the graph stays the same); :func:`selected_value` is the read-only ``selected``
-trait's value for a ``selected_seq``.
+(cached while the graph stays the same); :func:`shown_events` is the view's events now, for
+``dbg.filtered()``, ``dbg.export()`` and the Export button; :func:`selected_value` is the
+read-only ``selected`` trait's value for a ``selected_seq``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
 
     from segment_debugger.analysis.people import People
     from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.core.event import Event
     from segment_debugger.core.query import Criteria
 
-__all__ = ["BoundCriteria", "selected_value"]
+__all__ = ["BoundCriteria", "selected_value", "shown_events"]
 
 
 class BoundCriteria:
@@ -55,6 +57,20 @@ class BoundCriteria:
                 view = criteria.bind_persons(persons)
             self._bound = (criteria, version, view)
             return view
+
+
+def shown_events(buffer: EventBuffer, criteria: Criteria) -> list[Event]:
+    """Return the buffered events ``criteria`` shows now (a snapshot, filtered).
+
+    Unbound ``person:`` terms are bound from the identity graph attached to ``buffer`` at the
+    snapshot's point (:meth:`People.snapshot_persons`), not by stitching the snapshot again.
+    """
+    if not criteria.query.needs_persons:
+        return criteria.filter(buffer.snapshot())
+    from segment_debugger.analysis.people import attach
+
+    events, persons = attach(buffer).snapshot_persons(criteria.query.person_ids)
+    return criteria.bind_persons(persons).filter(events)
 
 
 def selected_value(buffer: EventBuffer, people: People, seq: int | None) -> dict[str, Any] | None:
