@@ -28,13 +28,12 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
+from _which_code import code_line, use_checkout
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout()  # this checkout's code unless PYTHONPATH names another tree
 
 from segment_debugger.core.buffer import EventBuffer  # noqa: E402
 from segment_debugger.core.event import Event  # noqa: E402
@@ -153,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n### Filter: {n:,} buffered events of {mean_size:.0f} bytes on average "
           f"(`EventBuffer.filter`, best of {repeat})\n")
+    print(f"{code_line()}\n")
     print("| query | kind | matches | filter ms | baseline | baseline ms | filter / baseline |")
     print("|---|---|---:|---:|---|---:|---:|")
     for query, what, count, ms, baseline_name, base, agree in rows:

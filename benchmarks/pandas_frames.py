@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+from _which_code import code_line, use_checkout
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout()  # this checkout's code unless PYTHONPATH names another tree
 
 from segment_debugger.core import _frame_arrow as frame_module  # noqa: E402
 from segment_debugger.core.buffer import EventBuffer  # noqa: E402
@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ours = times["to_pandas()"]
     print(f"\n### to_pandas(): {s['n']:,} typical events of {s['mean_size']:.0f} bytes, "
           f"{args.repeat} interleaved repetitions\n")
+    print(f"{code_line()}\n")
     print("| | best | median | baseline / to_pandas() (median) | CPU time (median) |")
     print("|---|---:|---:|---:|---:|")
     for name, ts in times.items():

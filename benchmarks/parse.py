@@ -24,13 +24,12 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
+from _which_code import code_line, use_checkout
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout()  # this checkout's code unless PYTHONPATH names another tree
 
 from segment_debugger.core.event import FROM_RAW, Event  # noqa: E402
 from segment_debugger.core.segment import parse_event  # noqa: E402
@@ -101,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         results[style] = {name: s / n * 1e6 for name, s in best.items()}
 
     print(f"\n### parse_event vs orjson.loads: {n:,} fake events, min of {args.repeat} passes\n")
+    print(f"{code_line()}\n")
     styles = list(results)
     print("| µs/event | " + " | ".join(f"{s}, {sizes[s]:.0f} B" for s in styles) + " |")
     print("|---|" + "---:|" * len(styles))

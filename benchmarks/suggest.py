@@ -26,10 +26,10 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _which_code import code_line, use_checkout
+
+use_checkout()  # this checkout's code unless PYTHONPATH names another tree
 
 from segment_debugger.analysis.suggest import Suggester  # noqa: E402
 from segment_debugger.core.buffer import EventBuffer  # noqa: E402
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     baseline = rows[0][1]
     print(f"\n### Suggest: {n:,} buffered events\n")
+    print(f"{code_line()}\n")
     print("| request | ms | / baseline |")
     print("|---|---:|---:|")
     for name, ms in rows:
