@@ -31,7 +31,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str], str]] = [
     ("cluster_ingest.py", [], ["--events", "50000", "--repeat", "1"],
      "sharded pub/sub (3 shards) vs one node"),
     ("sweep.py", ["--duration", "60"], ["--duration", "5"], "no-gap rate sweep"),
-    ("pandas_frames.py", [], ["--quick"], "to_pandas vs json_normalize"),
+    ("pandas_frames.py", [], ["--big", "100000", "--repeat", "3"], "to_pandas vs json_normalize"),
     ("filter.py", [], [], "filter over 10k events"),
     ("suggest.py", [], ["--repeat", "3"], "filter-box suggestions vs a filter pass"),
     ("hostile.py", [], [], "hostile payloads (1M properties)"),
