@@ -16,6 +16,7 @@ from typing import Any, Literal
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
+from segment_debugger.sources._redispy import default_node_client, send_packed
 from segment_debugger.sources.url import DEFAULT_CHANNEL, split_seed_urls
 
 #: The field of each stream entry that holds the message (the one StreamSource reads first).
@@ -154,15 +155,5 @@ def publish_batch(
                 pipe.execute_command(*command)
             pipe.execute()
             return
-        client = client.get_redis_connection(client.get_default_node())
-    pool = client.connection_pool
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command(conn.pack_commands(commands))
-        for _ in payloads:
-            conn.read_response()
-    except BaseException:
-        conn.disconnect()  # replies may be half read: never reuse this connection
-        raise
-    finally:
-        pool.release(conn)
+        client = default_node_client(client)
+    send_packed(client, commands)
