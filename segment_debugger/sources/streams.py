@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +28,12 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
-from segment_debugger.core.event import Event
-from segment_debugger.core.segment import parse_event
+from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.sources import _stream_replies as rep
 from segment_debugger.sources._redispy import GuardedPool
 from segment_debugger.sources._seeded import SeededSource
 from segment_debugger.sources._stream_replies import DEFAULT_FIELDS, parse_start
+from segment_debugger.sources._stream_store import store
 from segment_debugger.sources.base import CONNECT_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -404,83 +403,9 @@ class StreamSource(SeededSource):
     def _store(self, client: redis.Redis, read: list[rep.Group]) -> int:
         """Parse and buffer a read, move the cursors, ACK in a group; return how many.
 
-        The usual entry (one field, the payload as bytes, no ``field`` named) is taken inline;
-        any other shape goes through :func:`~._stream_replies.payload`. With the analysis on,
-        the read is parsed and buffered a chunk at a time, each event handing the analysis the
-        object parsed here (see :meth:`~.core.buffer.EventBuffer.extend_handed`); else in one
-        call.
+        See :func:`~._stream_store.store`.
         """
-        now = time.time()
-        taken: list[tuple[bytes, str, bytes, int]] = []  # (stream, name, last id, count)
-        acks: dict[bytes, list[bytes]] = {}
-        buffer = self._buffer
-        if buffer.shares_payloads:
-            buffer.extend_handed(self._parsed(read, now, taken, acks, SHARED_CHUNK))
-        else:
-            for events in self._parsed(read, now, taken, acks, 0):
-                buffer.extend(events)
-        stored = 0
-        for _key, name, last, count in taken:
-            stored += count
-            cursor = self._cursors[name]
-            cursor.last_id = last
-            cursor.held = True
-            if cursor.ordinal is not None:
-                cursor.ordinal += count
-        if acks and self.group is not None:
-            pipe = client.pipeline(transaction=False)
-            for key, ids in acks.items():
-                pipe.xack(key, self.group, *ids)
-            pipe.execute()
-        return stored
-
-    def _parsed(
-        self, read: list[rep.Group], now: float, taken: list[tuple[bytes, str, bytes, int]],
-        acks: dict[bytes, list[bytes]], chunk: int,
-    ) -> Iterator[list[Event]]:
-        """Parse ``read`` into lists of ``chunk`` events (0: one list).
-
-        Notes per stream the last id and count in ``taken`` and, in a group, the ids to ACK
-        in ``acks``.
-        """
-        events: list[Event] = []
-        append = events.append
-        before = 0  # events yielded before ``events``
-        keep = chunk > 0  # handed over: the events keep their parsed objects
-        field = self.field
-        inline = field is None
-        parse, payload_of = parse_event, rep.payload
-        for key, items in read:
-            name = self._key_names.get(key)
-            if name is None:
-                name = self._key_names[key] = key.decode("utf-8", "replace")
-            first = before + len(events)
-            last = None
-            for entry_id, fields in items:
-                if fields is None:  # a pending entry that was deleted meanwhile
-                    continue
-                last = entry_id
-                payload: bytes | None
-                if inline and fields.__class__ is list and len(fields) == 2 and (
-                    fields[1].__class__ is bytes
-                ):
-                    payload = fields[1]
-                else:
-                    payload = payload_of(fields, field)
-                if payload is None:
-                    append(rep.unusable(name, entry_id, fields, field, now))
-                else:
-                    event = parse(payload, name, now, keep=keep)
-                    event.stream_id = entry_id.decode("ascii", "replace")
-                    append(event)
-                if len(events) == chunk:
-                    yield events
-                    before += chunk
-                    events = []
-                    append = events.append
-            if last is not None:
-                taken.append((key, name, last, before + len(events) - first))
-                if self.group is not None:
-                    acks[key] = [e for e, f in items if f is not None]
-        if events:
-            yield events
+        return store(
+            client, read, buffer=self._buffer, cursors=self._cursors,
+            key_names=self._key_names, field=self.field, group=self.group,
+        )
