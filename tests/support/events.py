@@ -81,3 +81,25 @@ def typical_event(i: int) -> Event:
             "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
         },
     )
+
+
+def shared_devices(count: int = 80) -> list[Event]:
+    """``count`` events of 7 devices and a few users: identifies, aliases and tracks.
+
+    Devices are shared between users and aliased across them, so persons join and conflict;
+    fed to a buffer smaller than ``count`` it also evicts ids a person had.
+    """
+    events = []
+    for i in range(count):
+        who = i % 7
+        at = 1_700_000_000.0 + i
+        if i % 5 == 0:
+            events.append(make_event(type="identify", received_at=at, anonymousId=f"dev{who}",
+                                     userId=f"user{who % 3}"))
+        elif i % 11 == 0:
+            events.append(make_event(type="alias", received_at=at, previousId=f"dev{who}",
+                                     userId=f"user{who % 4}"))
+        else:
+            events.append(make_event(type="track", received_at=at, event="Clicked",
+                                     anonymousId=f"dev{who}"))
+    return events

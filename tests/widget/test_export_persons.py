@@ -6,18 +6,15 @@ snapshot), so they write exactly ``filtered()``'s rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import comm
 import pytest
-from comm import DummyComm
-from support.events import make_event
+from support.events import shared_devices
 
 from segment_debugger.analysis import people as people_module
 from segment_debugger.core.buffer import EventBuffer
-from segment_debugger.core.event import Event
 from segment_debugger.io.export import ndjson_lines
 from segment_debugger.widget.widget import SegmentDebugger
 
@@ -26,28 +23,11 @@ QUERIES = ["person:dev1", "person:user0 type:track", "-person:user2",
 
 
 @pytest.fixture
-def dbg(monkeypatch: pytest.MonkeyPatch) -> Iterator[SegmentDebugger]:
-    monkeypatch.setattr(comm, "create_comm", DummyComm)
+def dbg(offline_debugger: Callable[..., SegmentDebugger]) -> SegmentDebugger:
     buf = EventBuffer(max_messages=50)
-    debugger = SegmentDebugger(url=None, autostart=False, buffer=buf)
-    events = []
-    for i in range(80):  # evictions too: the graph forgets what the buffer drops
-        who = i % 7
-        if i % 5 == 0:
-            events.append(ev("identify", i, anonymousId=f"dev{who}", userId=f"user{who % 3}"))
-        elif i % 11 == 0:
-            events.append(ev("alias", i, previousId=f"dev{who}", userId=f"user{who % 4}"))
-        else:
-            events.append(ev("track", i, anonymousId=f"dev{who}"))
-    buf.extend(events)
-    yield debugger
-    debugger.close()
-
-
-def ev(kind: str, i: int, **fields: Any) -> Event:
-    if kind == "track":
-        fields.setdefault("event", "Clicked")
-    return make_event(type=kind, received_at=1_700_000_000.0 + i, **fields)
+    debugger = offline_debugger(buffer=buf)
+    buf.extend(shared_devices(80))  # evictions too: the graph forgets what the buffer drops
+    return debugger
 
 
 def count_stitching(monkeypatch: pytest.MonkeyPatch) -> list[int]:

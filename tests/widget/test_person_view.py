@@ -3,52 +3,15 @@ and the selected event's person (the test plays the front end's part, driving th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import comm
-import pytest
-from comm import DummyComm
 from support.events import make_event
+from support.frontend import front_end
 
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
 from segment_debugger.widget.widget import SegmentDebugger
-
-
-class Recorder(DummyComm):
-    """A comm that keeps the custom messages and trait updates the widget publishes."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.messages: list[dict[str, Any]] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if msg_type == "comm_msg" and data:
-            self.messages.append(data)
-
-    def custom(self, kind: str) -> list[dict[str, Any]]:
-        return [m["content"] for m in self.messages
-                if m.get("method") == "custom" and m["content"].get("type") == kind]
-
-    def set_traits(self, **state: Any) -> None:
-        self.handle_msg({"content": {"comm_id": self.comm_id, "data": {
-            "method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
-
-
-@pytest.fixture
-def make_debugger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SegmentDebugger]]:
-    monkeypatch.setattr(comm, "create_comm", Recorder)
-    made: list[SegmentDebugger] = []
-
-    def make(**kwargs: Any) -> SegmentDebugger:
-        dbg = SegmentDebugger(url=None, autostart=False, **kwargs)
-        made.append(dbg)
-        return dbg
-
-    yield make
-    for dbg in made:
-        dbg.close()
 
 
 def ev(kind: str, **fields: Any) -> Event:
@@ -63,16 +26,11 @@ def rows(msg: Any) -> list[int]:
     return [row["seq"] for row in msg["rows"]]
 
 
-def front_end(dbg: SegmentDebugger) -> Recorder:
-    assert isinstance(dbg.comm, Recorder)
-    return dbg.comm
-
-
 def test_the_pump_sends_the_persons_rows_and_id_sets_and_follows_growth(
-    make_debugger: Callable[..., SegmentDebugger],
+    offline_debugger: Callable[..., SegmentDebugger],
 ) -> None:
     buf = EventBuffer()
-    dbg = make_debugger(buffer=buf)
+    dbg = offline_debugger(buffer=buf)
     fe = front_end(dbg)
     buf.extend([
         ev("page", anonymousId="laptop"),  # 1 alice, anonymous
@@ -113,10 +71,10 @@ def test_the_pump_sends_the_persons_rows_and_id_sets_and_follows_growth(
 
 
 def test_the_selected_event_carries_its_person(
-    make_debugger: Callable[..., SegmentDebugger],
+    offline_debugger: Callable[..., SegmentDebugger],
 ) -> None:
     buf = EventBuffer()
-    dbg = make_debugger(buffer=buf)
+    dbg = offline_debugger(buffer=buf)
     buf.extend([
         ev("page", anonymousId="laptop"),
         ev("identify", anonymousId="laptop", userId="alice"),
@@ -138,10 +96,10 @@ def test_the_selected_event_carries_its_person(
 
 
 def test_identity_warnings_cover_events_from_before_the_first_person_query(
-    make_debugger: Callable[..., SegmentDebugger],
+    offline_debugger: Callable[..., SegmentDebugger],
 ) -> None:
     # The widget attaches the identity graph when it is built, not on the first person:.
-    dbg = make_debugger()
+    dbg = offline_debugger()
     dbg.buffer.extend([ev("track", userId="alice", anonymousId="laptop"),
                        ev("track", userId="bob", anonymousId="laptop")])
     [shared] = [e for e in dbg.buffer.snapshot() if e.userId == "bob"]

@@ -6,13 +6,10 @@ pump's rows (filtered before thinning) and exports agree with the front end's li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-import comm
-import pytest
-from comm import DummyComm
 from support.events import make_event
+from support.frontend import front_end
 
 from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.core.event import Event
@@ -20,41 +17,6 @@ from segment_debugger.core.query import Criteria
 from segment_debugger.widget.widget import SegmentDebugger
 
 DRIFT = "Order Completed: properties.price is a string, established as number"
-
-
-class Recorder(DummyComm):
-    """A comm that keeps the custom messages the widget publishes."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.messages: list[dict[str, Any]] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if msg_type == "comm_msg" and data:
-            self.messages.append(data)
-
-    def snapshots(self) -> list[dict[str, Any]]:
-        return [m["content"] for m in self.messages
-                if m.get("method") == "custom" and m["content"].get("type") == "snapshot"]
-
-    def set_traits(self, **state: Any) -> None:
-        self.handle_msg({"content": {"comm_id": self.comm_id, "data": {
-            "method": "update", "state": state, "buffer_paths": []}}, "buffers": []})
-
-
-@pytest.fixture
-def make_debugger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SegmentDebugger]]:
-    monkeypatch.setattr(comm, "create_comm", Recorder)
-    made: list[SegmentDebugger] = []
-
-    def make(**kwargs: Any) -> SegmentDebugger:
-        dbg = SegmentDebugger(url=None, autostart=False, **kwargs)
-        made.append(dbg)
-        return dbg
-
-    yield make
-    for dbg in made:
-        dbg.close()
 
 
 def ev(kind: str, warnings: list[str] | None = None, valid: bool = True) -> Event:
@@ -89,19 +51,18 @@ def test_criteria_warnings_only_keeps_events_with_warnings() -> None:
 
 
 def test_the_trait_sets_the_criteria_and_the_pumps_rows(
-    make_debugger: Callable[..., SegmentDebugger],
+    offline_debugger: Callable[..., SegmentDebugger],
 ) -> None:
     buf = EventBuffer()
-    dbg = make_debugger(buffer=buf)
+    dbg = offline_debugger(buffer=buf)
     assert dbg.warnings_only is False
     buf.extend(events())
-    fe = dbg.comm
-    assert isinstance(fe, Recorder)
+    fe = front_end(dbg)
     dbg.pump.snapshot("r1")  # the front end asks for its first snapshot
     fe.set_traits(warnings_only=True)  # the toolbar toggle
     assert dbg.criteria.warnings_only is True
     assert list(dbg.filtered()["seq"]) == [2, 4, 5]
-    snap = fe.snapshots()[-1]
+    snap = fe.custom("snapshot")[-1]
     assert [row["seq"] for row in snap["rows"]] == [2, 4, 5]
     assert all(row["warnings"] for row in snap["rows"])
     assert snap["matched"] == 3
@@ -113,10 +74,10 @@ def test_the_trait_sets_the_criteria_and_the_pumps_rows(
 
 
 def test_warnings_only_may_be_given_at_construction(
-    make_debugger: Callable[..., SegmentDebugger],
+    offline_debugger: Callable[..., SegmentDebugger],
 ) -> None:
     buf = EventBuffer()
     buf.extend(events())
-    dbg = make_debugger(buffer=buf, warnings_only=True)
+    dbg = offline_debugger(buffer=buf, warnings_only=True)
     assert dbg.warnings_only is True and dbg.criteria.warnings_only is True
     assert list(dbg.filtered()["seq"]) == [2, 4, 5]
