@@ -9,13 +9,15 @@ same page reset: empty buffer, live, no filter, no selection, no page errors.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from chromium import VIEWPORT, PageErrors, block_external
 from harness import JupyterDirs, KernelEval, Server, start_lab, wait_until, write_notebook
-from lab_notebook import LabNotebook
+from lab_notebook import DARK, LIGHT, LabNotebook
 from playwright.sync_api import Browser, Page, expect
 from publishers import Publisher
 from support.redis_server import RedisServer
@@ -24,6 +26,8 @@ from widget_page import WidgetView
 NOTEBOOK = "debugger.ipynb"
 IOPUB_WARNING = "IOPub message rate exceeded"
 CHANNEL = "events"  # as in the README screenshots; nothing else publishes meanwhile
+#: Where README's screenshots live; tests write there only with SD_UPDATE_SCREENSHOTS=1.
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @dataclass
@@ -64,6 +68,32 @@ class LabSession:
         wait_until(lambda: self.widget.top_seq() == last, timeout,
                    lambda: f"top row seq {self.widget.top_seq()} to reach {last}")
         return last
+
+    def screenshots(
+        self, tmp_path: Path, light: str, dark: str, prepare: Callable[[], None] | None = None
+    ) -> dict[str, Path]:
+        """Screenshot the widget in the light then the dark theme (``prepare()`` before each).
+
+        Returns ``{name: path}`` (files in ``tmp_path``); the theme is light again afterwards.
+        With ``SD_UPDATE_SCREENSHOTS=1`` the files are copied into ``docs/screenshots``.
+        """
+        shots: dict[str, Path] = {}
+        try:
+            for theme, name in ((LIGHT, light), (DARK, dark)):
+                self.notebook.set_theme(theme)
+                if prepare is not None:
+                    prepare()
+                self.widget.root.scroll_into_view_if_needed()
+                shots[name] = tmp_path / name
+                self.widget.root.screenshot(path=str(shots[name]), animations="disabled")
+                assert shots[name].stat().st_size > 10_000, f"{name} looks empty"
+        finally:
+            self.notebook.set_theme(LIGHT)
+        if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            for name, path in shots.items():
+                shutil.copyfile(path, SCREENSHOT_DIR / name)
+        return shots
 
     def reset(self) -> None:
         """Empty buffer, live, no filter, no selection, no recorded page errors.

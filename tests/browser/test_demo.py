@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from harness import BIN, free_port, wait_until
+from lab_session import SCREENSHOT_DIR
 from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -25,7 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 READY_TIMEOUT_S = 90  # Voila start, on a loaded 2-core machine
 ROWS_TIMEOUT_S = 90  # kernel start + notebook execution + first delta
 EXIT_TIMEOUT_S = 20
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _port_free(port: int) -> bool:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
 import statistics
 import subprocess
 import time
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 from chromium import VIEWPORT, PageErrors, block_external
 from harness import KernelEval, wait_until, write_notebook
-from lab_notebook import DARK, LIGHT, LabNotebook
+from lab_notebook import LabNotebook
 from lab_session import IOPUB_WARNING, LabSession
 from playwright.sync_api import Browser, expect
 from publishers import Flood, Publisher
@@ -38,7 +36,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 FLOOD_RATE = 20_000
 FLOOD_SECONDS = 20
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def test_rows_appear(session: LabSession) -> None:
@@ -440,21 +437,8 @@ def test_screenshots_light_and_dark(session: LabSession, tmp_path: Path) -> None
     seq = int(row.get_attribute("data-seq") or -1)
     wait_until(lambda: (session.kernel.eval("dbg.selected") or {}).get("seq") == seq, 10,
                "the selection to reach Python")
-    shots = {}
-    try:
-        for theme, name in ((LIGHT, "widget-light.png"), (DARK, "widget-dark.png")):
-            session.notebook.set_theme(theme)
-            w.root.scroll_into_view_if_needed()
-            shots[name] = tmp_path / name
-            w.root.screenshot(path=str(shots[name]), animations="disabled")
-            assert shots[name].stat().st_size > 10_000
-    finally:
-        session.notebook.set_theme(LIGHT)
+    shots = session.screenshots(tmp_path, "widget-light.png", "widget-dark.png")
     assert shots["widget-light.png"].read_bytes() != shots["widget-dark.png"].read_bytes()
-    if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        for name, path in shots.items():
-            shutil.copyfile(path, SCREENSHOT_DIR / name)
 
 
 TWO_VIEWS_NOTEBOOK = "two_views.ipynb"

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +20,11 @@ from typing import Any
 import orjson
 import pytest
 from harness import wait_until
-from lab_notebook import DARK, LIGHT
 from lab_session import LabSession
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: Numbers before the switch: past the 95 % rule with room to spare.
 ESTABLISHED = 210
 
@@ -227,7 +223,14 @@ class SparkReader:
 
     def value_at(self, second: str) -> int:
         """The value the sparkline shows for ``second`` (local HH:MM:SS)."""
-        _, newest = self.at(59)
+
+        def newest_reached() -> str | None:
+            # stats reach the page at most twice a second: the newest value may lag a second
+            _, newest = self.at(59)
+            behind = (_seconds(second) - _seconds(newest)) % 86_400
+            return newest if behind == 0 or behind > 43_200 else None
+
+        newest = wait_until(newest_reached, 5, f"the {self.kind} sparkline to reach {second}")
         index = 59 - (_seconds(newest) - _seconds(second)) % 86_400
         for _ in range(5):  # the window moves on every second: aim again if it moved meanwhile
             assert 0 <= index <= 59, f"{second} is out of the window (newest {newest})"
@@ -299,17 +302,4 @@ def test_sparklines_show_the_published_rates(rates_page: LabSession, tmp_path: P
     w.root.locator(f"[data-testid=sd-row][data-seq='{seq}']").click()
     w.testid("sd-detail-tab-checks").click()
     expect(w.testid("sd-warnings")).to_contain_text("properties.price is a string")
-    shots: dict[str, Path] = {}
-    try:
-        for theme, name in ((LIGHT, "widget-checks-light.png"), (DARK, "widget-checks-dark.png")):
-            session.notebook.set_theme(theme)
-            w.root.scroll_into_view_if_needed()
-            shots[name] = tmp_path / name
-            w.root.screenshot(path=str(shots[name]), animations="disabled")
-            assert shots[name].stat().st_size > 10_000
-    finally:
-        session.notebook.set_theme(LIGHT)
-    if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        for name, path in shots.items():
-            shutil.copyfile(path, SCREENSHOT_DIR / name)
+    session.screenshots(tmp_path, "widget-checks-light.png", "widget-checks-dark.png")

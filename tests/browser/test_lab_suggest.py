@@ -8,20 +8,16 @@ offers event names with counts, and a field in the wrong case gets the one-line 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import wait_until
-from lab_notebook import DARK, LIGHT
 from lab_session import LabSession
 from playwright.sync_api import Locator, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
-SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def publish_orders(session: LabSession, n: int = 30) -> None:
@@ -113,20 +109,10 @@ def test_a_field_in_the_wrong_case_shows_the_hint(session: LabSession) -> None:
 def test_screenshot_of_the_suggestions(session: LabSession, tmp_path: Path) -> None:
     """README screenshot; copied into docs/screenshots when SD_UPDATE_SCREENSHOTS=1."""
     publish_orders(session)
-    shots = {}
-    try:
-        for theme, name in ((LIGHT, "suggest-light.png"), (DARK, "suggest-dark.png")):
-            session.notebook.set_theme(theme)
-            type_in_filter(session, "type:track userid:u1 properties.")
-            expect(session.widget.testid("sd-filter-hint")).to_be_visible()
-            expect(labels(session)).to_have_count(3)
-            session.widget.root.scroll_into_view_if_needed()
-            shots[name] = tmp_path / name
-            session.widget.root.screenshot(path=str(shots[name]), animations="disabled")
-            assert shots[name].stat().st_size > 10_000
-    finally:
-        session.notebook.set_theme(LIGHT)
-    if os.environ.get("SD_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        for name, path in shots.items():
-            shutil.copyfile(path, SCREENSHOT_DIR / name)
+
+    def open_suggestions() -> None:
+        type_in_filter(session, "type:track userid:u1 properties.")
+        expect(session.widget.testid("sd-filter-hint")).to_be_visible()
+        expect(labels(session)).to_have_count(3)
+
+    session.screenshots(tmp_path, "suggest-light.png", "suggest-dark.png", open_suggestions)
