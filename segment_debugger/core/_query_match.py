@@ -110,23 +110,15 @@ def _compile(term: Term, persons: dict[str, frozenset[str]] | None = None) -> _P
             negate,
             lambda event: event.stream_id is not None and value_matches(event.stream_id),
         )
-    if term.kind == "violation":
+    if term.kind in ("violation", "warning"):
         if term.op:
             return _Plan(_RECORD, negate, lambda _event: False)
         contains = _contains(term.value)
+        view = Event.violations_view if term.kind == "violation" else Event.warnings_view
         return _Plan(
             _RECORD,
             negate,
-            lambda event: any(contains(v.lower()) for v in event.violations_view()),
-        )
-    if term.kind == "warning":
-        if term.op:
-            return _Plan(_RECORD, negate, lambda _event: False)
-        contains = _contains(term.value)
-        return _Plan(
-            _RECORD,
-            negate,
-            lambda event: any(contains(w.lower()) for w in event.warnings_view()),
+            lambda event: any(contains(text.lower()) for text in view(event)),
         )
     path = term.path
     if term.value == "*" and not term.op:

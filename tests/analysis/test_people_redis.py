@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from support.events import segment_call
 from support.redis_server import RedisServer
 from support.waiting import wait_until
 
@@ -20,12 +21,7 @@ CHANNEL = "people-scenario"
 
 
 def call(n: int, kind: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": kind, "messageId": f"m{n:02d}", **fields}
-    if kind == "track":
-        body.setdefault("event", "Clicked")
-    if kind == "page":
-        body.setdefault("name", "Home")
-    return body
+    return segment_call(n, kind, "m", **fields)
 
 
 # (message, whose): alice on a laptop, then a phone; bob on his own device, then alice's laptop.

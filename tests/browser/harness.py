@@ -273,25 +273,34 @@ def _root_flag() -> list[str]:
     return ["--allow-root"] if os.geteuid() == 0 else []
 
 
-def start_lab(dirs: JupyterDirs, timeout: float = 90) -> Server:
-    """Start JupyterLab on a free port with a random token, serving ``dirs.root``."""
+def _start_jupyter(
+    dirs: JupyterDirs, command: str, name: str, app_flags: list[str], timeout: float
+) -> Server:
+    """Start a Jupyter server application on a free port with a random token."""
     port, token = free_port(), secrets.token_hex(16)
     argv = [
-        str(BIN / "jupyter-lab"),
+        str(BIN / command),
         "--no-browser",
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={dirs.root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
+        *app_flags,
         "--ServerApp.log_level=INFO",
         *_root_flag(),
     ]
-    server = Server(dirs, argv, port, token, "jupyterlab")
+    server = Server(dirs, argv, port, token, name)
     server.wait_ready("/api/status", timeout)
     return server
+
+
+def start_lab(dirs: JupyterDirs, timeout: float = 90) -> Server:
+    """Start JupyterLab on a free port with a random token, serving ``dirs.root``."""
+    return _start_jupyter(
+        dirs, "jupyter-lab", "jupyterlab",
+        ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url="], timeout,
+    )
 
 
 def start_voila(
@@ -383,22 +392,10 @@ def start_notebook7(dirs: JupyterDirs, timeout: float = 90) -> Server:
     Notebook 7 is a JupyterLab application: the same settings, kernels and REST API, and
     ``window.jupyterapp`` in the page (``expose_app_in_browser``).
     """
-    port, token = free_port(), secrets.token_hex(16)
-    argv = [
-        str(BIN / "jupyter-notebook"),
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={dirs.root}",
-        "--JupyterNotebookApp.expose_app_in_browser=True",
-        "--ServerApp.log_level=INFO",
-        *_root_flag(),
-    ]
-    server = Server(dirs, argv, port, token, "notebook7")
-    server.wait_ready("/api/status", timeout)
-    return server
+    return _start_jupyter(
+        dirs, "jupyter-notebook", "notebook7",
+        ["--JupyterNotebookApp.expose_app_in_browser=True"], timeout,
+    )
 
 
 def start_marimo_run(

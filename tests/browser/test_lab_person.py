@@ -15,17 +15,13 @@ import pytest
 from harness import wait_until
 from lab_session import LabSession
 from playwright.sync_api import expect
+from support.events import segment_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 
 def call(n: int, kind: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": kind, "messageId": f"person-{n:02d}", **fields}
-    if kind == "track":
-        body.setdefault("event", "Clicked")
-    if kind == "page":
-        body.setdefault("name", "Home")
-    return body
+    return segment_call(n, kind, "person-", **fields)
 
 
 # (message, whose): alice on a laptop, then her phone; bob on his own device.

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.events import typical_event
+from support.waiting import count_wakes
 
 from segment_debugger.core.buffer import MAX_GAPS_KEPT, EventBuffer, Gap
 from segment_debugger.core.checks import Checks
@@ -667,14 +668,7 @@ def test_waiting_readers_are_woken_once_per_batch() -> None:
     from segment_debugger.core.buffer import SHARED_CHUNK
 
     buf = EventBuffer(infer_schemas=True)
-    wakes: list[int] = []
-    notify = buf._grew.notify_all
-
-    def counted() -> None:
-        wakes.append(buf.last_seq)
-        notify()
-
-    buf._grew.notify_all = counted  # type: ignore[method-assign]
+    wakes = count_wakes(buf)
     buf.extend([parse_event(b'{"type":"track","event":"E","userId":"u"}', "c", 1.0)
                 for _ in range(10 * SHARED_CHUNK)])
     assert wakes == [10 * SHARED_CHUNK]

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from support.waiting import count_wakes
 
 from segment_debugger.analysis.people import attach as attach_people
 from segment_debugger.core import buffer as buffer_module
@@ -114,14 +115,7 @@ def test_extend_handed_matches_extend_without_parsing_again(
 
 def test_extend_handed_wakes_readers_once_and_resolves_gaps() -> None:
     buf = EventBuffer(infer_schemas=True)
-    wakes: list[int] = []
-    notify = buf._grew.notify_all
-
-    def counted() -> None:
-        wakes.append(buf.last_seq)
-        notify()
-
-    buf._grew.notify_all = counted  # type: ignore[method-assign]
+    wakes = count_wakes(buf)
     buf.record_gap(1.0, 2.0, "test")
     assert buf._pending  # awaits the first event after it
     raws = [b'{"type":"track","event":"E","userId":"u"}'] * (3 * SHARED_CHUNK)

@@ -103,3 +103,16 @@ def shared_devices(count: int = 80) -> list[Event]:
             events.append(make_event(type="track", received_at=at, event="Clicked",
                                      anonymousId=f"dev{who}"))
     return events
+
+
+def segment_call(n: int, kind: str, id_prefix: str = "m", **fields: Any) -> dict[str, Any]:
+    """A Segment call of ``kind`` with messageId ``{id_prefix}{n:02d}`` and ``fields``.
+
+    A track gets ``event`` "Clicked" and a page ``name`` "Home" unless given.
+    """
+    body: dict[str, Any] = {"type": kind, "messageId": f"{id_prefix}{n:02d}", **fields}
+    if kind == "track":
+        body.setdefault("event", "Clicked")
+    if kind == "page":
+        body.setdefault("name", "Home")
+    return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -21,3 +21,16 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def count_wakes(buffer: Any) -> list[int]:
+    """Record ``buffer.last_seq`` each time the buffer wakes its waiting readers (from now on)."""
+    wakes: list[int] = []
+    notify = buffer._grew.notify_all
+
+    def counted() -> None:
+        wakes.append(buffer.last_seq)
+        notify()
+
+    buffer._grew.notify_all = counted
+    return wakes
