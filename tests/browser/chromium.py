@@ -57,9 +57,14 @@ class PageErrors(list[str]):
 
     def attach(self, page: Page) -> None:
         """Start recording ``page``'s console errors, page errors and failed requests."""
-        page.on("pageerror", lambda exc: self.append(f"pageerror: {exc}"))
+        page.on("pageerror", self._on_page_error)
         page.on("console", self._on_console)
         page.on("requestfailed", self._on_request_failed)
+
+    def _on_page_error(self, exc: Exception) -> None:
+        # the stack's first frames name the code that threw (the message alone often does not)
+        stack = " | ".join((getattr(exc, "stack", None) or "").splitlines()[1:4])
+        self.append(f"pageerror: {exc}" + (f" at {stack.strip()}" if stack else ""))
 
     def _on_console(self, msg: ConsoleMessage) -> None:
         if msg.type != "error":

@@ -66,11 +66,17 @@ class LabNotebook:
         wait_until(saved_with_widget, timeout, f"{self.path} saved with the widget output")
 
     def set_theme(self, theme: str, timeout: float = 30) -> None:
-        """Switch JupyterLab's theme (as Settings > Theme does) and wait until it applies."""
+        """Switch JupyterLab's theme (as Settings > Theme does) and wait until it is done.
+
+        Done means applied and JupyterLab's splash screen gone: its removal runs on a 200 ms
+        timer, and a theme change while that timer is pending makes JupyterLab remove the
+        splash twice ("Failed to execute 'removeChild'" in the page, seen in a later test).
+        """
         light = "true" if theme == LIGHT else "false"
         self.command("apputils:change-theme", {"theme": theme})
         self.page.wait_for_function(
-            "(light) => document.body.dataset.jpThemeLight === light",
+            "(light) => document.body.dataset.jpThemeLight === light"
+            " && !document.getElementById('jupyterlab-splash')",
             arg=light,
             timeout=timeout * 1000,
         )
