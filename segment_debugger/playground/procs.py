@@ -4,8 +4,9 @@
   included). The child runs in a session of its own; a tiny watchdog process (this file, run
   as a script) holds the read end of a pipe whose write end only this process holds. When this
   process dies the kernel closes the write end; the watchdog reads EOF and stops the child's
-  whole tree. It leaves quietly when the child exits. No ``preexec_fn`` (unsafe in a process
-  with threads), no reliance on ``PR_SET_PDEATHSIG``.
+  whole tree (and removes the paths it was given: the child's temp dirs). It leaves quietly
+  when the child exits. No ``preexec_fn`` (unsafe in a process with threads), no reliance on
+  ``PR_SET_PDEATHSIG``.
 - :func:`owned_temp_dir`: temp dirs named after their owner's pid; creating one first removes
   those whose owner died without cleaning up.
 - :func:`kill_group`, :func:`descendants` and :func:`stop_tree`: stop a child that leads its own
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -128,8 +129,9 @@ def stop_tree(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     its children would take seconds), SIGKILL whatever runs after ``timeout``; ``proc`` is
     reaped. Safe to call when ``proc`` already exited.
     """
-    pids = descendants(proc.pid) if proc.poll() is None else []
-    terminate_tree(proc.pid, [proc.pid, *pids], grace=timeout)
+    # A reaped child's pid may belong to another process by now: signal it only while it runs.
+    family = [proc.pid, *descendants(proc.pid)] if proc.poll() is None else []
+    terminate_tree(proc.pid, family, grace=timeout)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL was sent above
@@ -194,18 +196,21 @@ def spawn_tied(
     stderr: Any = subprocess.STDOUT,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    remove: Sequence[str] = (),
 ) -> TiedProcess:
     """Start ``argv`` in a session of its own, tied to this process; return its handle.
 
     Whatever ends this process (return, exception, SIGTERM, SIGKILL, a crash), the child's
     process group and every descendant of the child (Voila's kernels live in sessions of their
-    own) get SIGTERM, then SIGKILL after :data:`WATCHDOG_GRACE` seconds. Stop it with
-    :meth:`TiedProcess.stop`.
+    own) get SIGTERM, then SIGKILL after :data:`WATCHDOG_GRACE` seconds; then the watchdog
+    removes the files or dirs in ``remove`` (the child's temp dirs). While this process lives,
+    those stay its own to remove. Stop the child with :meth:`TiedProcess.stop`.
     """
     read_end, write_end = os.pipe()  # not inheritable: only the watchdog gets the read end
     try:
         watchdog = subprocess.Popen(
-            [sys.executable, "-I", "-S", __file__, "--watch", str(read_end), str(WATCHDOG_GRACE)],
+            [sys.executable, "-I", "-S", __file__, "--watch", str(read_end), str(WATCHDOG_GRACE),
+             *(os.path.abspath(path) for path in remove)],
             pass_fds=(read_end,),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -234,8 +239,12 @@ def spawn_tied(
     return TiedProcess(proc, watchdog, write_end)
 
 
-def _watch(pipe: int, grace: float) -> None:
-    """Run the watchdog: read the child's pid, wait for EOF (stop the tree) or the child's exit."""
+def _watch(pipe: int, grace: float, remove: Sequence[str] = ()) -> None:
+    """Run the watchdog: read the child's pid, wait for EOF (stop the tree) or the child's exit.
+
+    After stopping the tree it removes ``remove``; when the child exits on its own it leaves
+    them to the parent.
+    """
     received = b""
     while not received.endswith(b"\n"):
         chunk = os.read(pipe, 64)
@@ -256,6 +265,12 @@ def _watch(pipe: int, grace: float) -> None:
         if pipe in ready and not os.read(pipe, 64):
             break  # EOF: the parent is gone
     terminate_tree(pid, [pid, *descendants(pid)], grace)
+    for path in remove:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 # ---- temp dirs that name their owner ----------------------------------------------------------
@@ -357,4 +372,4 @@ atexit.register(_stop_all_at_exit)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--watch"]:
-    _watch(int(sys.argv[2]), float(sys.argv[3]))
+    _watch(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])

@@ -2,7 +2,9 @@
 
 Everything here runs real processes on 127.0.0.1 and cleans up after itself: servers start in
 a new process group and are stopped with every descendant (kernels included, which
-jupyter_client starts in sessions of their own).
+jupyter_client starts in sessions of their own). Servers are tied to this process
+(:func:`~segment_debugger.playground.procs.spawn_tied`): a pytest killed with SIGKILL takes
+them, their kernels and their temp dir along.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,8 @@ import nbformat
 import psutil
 from jupyter_client.blocking import BlockingKernelClient
 from support.redis_server import free_port
+
+from segment_debugger.playground.procs import owned_temp_dir, spawn_tied
 
 T = TypeVar("T")
 
@@ -55,10 +58,14 @@ def wait_until(
 
 
 class JupyterDirs:
-    """Temp root + JUPYTER_{RUNTIME,CONFIG,DATA}_DIR, with a kernelspec for this interpreter."""
+    """Temp root + JUPYTER_{RUNTIME,CONFIG,DATA}_DIR, with a kernelspec for this interpreter.
+
+    The root is ``<prefix><our pid>-*`` (``prefix`` is ``sd-<kind>-``): the next one made
+    removes those whose owner died without cleaning up.
+    """
 
     def __init__(self, prefix: str = "sd-e2e-") -> None:
-        self.base = Path(tempfile.mkdtemp(prefix=prefix))
+        self.base = Path(owned_temp_dir(prefix.removeprefix("sd-").strip("-") or "e2e"))
         self.root = self.base / "root"
         self.runtime = self.base / "runtime"
         self.config = self.base / "config"
@@ -137,7 +144,10 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
 
 
 class Server:
-    """A Jupyter server child process (JupyterLab or Voila) in its own process group."""
+    """A Jupyter server child process (JupyterLab or Voila) in its own process group.
+
+    Tied to this process: if this one dies, the server, its kernels and ``dirs`` go too.
+    """
 
     def __init__(
         self,
@@ -154,15 +164,15 @@ class Server:
         self.name = name
         self.log_path = dirs.base / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self._tied = spawn_tied(
             argv,
-            cwd=dirs.root,
+            cwd=str(dirs.root),
             env={**dirs.env(), **(env or {})},
-            stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            remove=[str(dirs.base)],
         )
+        self.proc = self._tied.proc
 
     @property
     def base_url(self) -> str:
@@ -266,6 +276,7 @@ class Server:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
             psutil.wait_procs(alive, timeout=timeout)
+        self._tied.stop(timeout)  # the watchdog leaves (and anything left in the group goes)
         self._log.close()
 
 

@@ -3,7 +3,8 @@
 Each node is a :class:`~support.redis_server.RedisServer` in its own temporary folder, started
 with ``--cluster-enabled yes`` and a node timeout of 1 s (a killed primary's replica is
 promoted within about two seconds); ``redis-cli --cluster create`` joins them. ``stop()``
-terminates every node and removes every folder, whatever state the cluster is in.
+terminates every node and removes every folder, whatever state the cluster is in. Like every
+``RedisServer``, the nodes and their folders go with this process even when it is SIGKILLed.
 """
 
 from __future__ import annotations

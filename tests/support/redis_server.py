@@ -1,15 +1,22 @@
-"""A real ``redis-server`` on a free localhost port, for tests and benchmarks."""
+"""A real ``redis-server`` on a free localhost port, for tests and benchmarks.
+
+The server is tied to this process (:func:`~segment_debugger.playground.procs.spawn_tied`):
+it dies, and its temp dir goes, even when pytest is killed with SIGKILL. Its dir is named
+after its owner (``sd-test-redis-<pid>-*``), so a dir that survived anyway is swept at the
+next start.
+"""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import redis
+
+from segment_debugger.playground.procs import TiedProcess, owned_temp_dir, spawn_tied
 
 
 def free_port() -> int:
@@ -20,9 +27,10 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server child process.
+    """A redis-server child process, tied to this one.
 
-    ``start()``/``stop()`` are idempotent; ``restart()`` keeps the port.
+    ``start()``/``stop()`` are idempotent; ``restart()`` keeps the port and the dir. ``proc``
+    is the running server's ``Popen`` (None when stopped).
     """
 
     def __init__(self, port: int | None = None, *extra_args: str) -> None:
@@ -34,8 +42,9 @@ class RedisServer:
         self.binary = binary
         self.port = port or free_port()
         self.extra_args = extra_args
-        self.dir = tempfile.mkdtemp(prefix="sd-redis-")
+        self.dir = owned_temp_dir("test-redis")
         self.proc: subprocess.Popen[bytes] | None = None
+        self._tied: TiedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -54,7 +63,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
-        self.proc = subprocess.Popen(
+        self._untie()  # a server that died (or was killed by a test) leaves its watchdog
+        self._tied = spawn_tied(
             [
                 self.binary,
                 *self._port_args(),
@@ -68,7 +78,9 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            remove=[self.dir],
         )
+        self.proc = self._tied.proc
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -85,16 +97,14 @@ class RedisServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stop the server (SIGTERM, SIGKILL after 10 s) and its watchdog; keep the dir."""
+        self._untie()
         self.proc = None
+
+    def _untie(self) -> None:
+        tied, self._tied = self._tied, None
+        if tied is not None:
+            tied.stop(timeout=10)
 
     def restart(self) -> None:
         self.stop()
