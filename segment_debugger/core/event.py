@@ -295,6 +295,67 @@ class Event:
 
 _PLAIN_FIELDS = tuple(f for f in FIELDS if f not in OBJECT_FIELDS)
 
+_new = object.__new__
+
+
+def parsed_event(
+    raw: bytes,
+    channel: str,
+    received_at: float,
+    pattern: str | None,
+    size: int,
+    data: Any,
+    type: str | None,
+    event: str | None,
+    name: str | None,
+    userId: str | None,
+    anonymousId: str | None,
+    messageId: str | None,
+    groupId: str | None,
+    previousId: str | None,
+    timestamp: str | None,
+    sentAt: str | None,
+    receivedAt: str | None,
+    properties: Any,
+    traits: Any,
+    context: Any,
+    valid: bool,
+    violations: list[str] | None,
+) -> Event:
+    """Build an :class:`Event` as ``Event(...)`` would (``seq`` -1, no warnings, no stream id).
+
+    The parser's constructor: it sets the slots directly instead of going through
+    ``type.__call__`` and ``__init__``, which builds an argument tuple and a second frame
+    (0.35 instead of 0.6 µs per event).
+    """
+    record = _new(Event)
+    record.raw = raw
+    record.channel = channel
+    record.received_at = received_at
+    record.pattern = pattern
+    record.seq = -1
+    record.size = size
+    record._data = data
+    record.type = type
+    record.event = event
+    record.name = name
+    record.userId = userId
+    record.anonymousId = anonymousId
+    record.messageId = messageId
+    record.groupId = groupId
+    record.previousId = previousId
+    record.timestamp = timestamp
+    record.sentAt = sentAt
+    record.receivedAt = receivedAt
+    record._properties = properties
+    record._traits = traits
+    record._context = context
+    record.valid = valid
+    record._violations = violations
+    record._warnings = None
+    record.stream_id = None
+    return record
+
 
 def _group(data: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
     value = None if data is None else data.get(key)

@@ -628,7 +628,7 @@ def test_visible_text_is_not_flagged(text: str) -> None:
 
 def test_every_flagged_character_fails_isprintable() -> None:
     """The hot path checks str.isprintable() first: it must be False for each of them."""
-    from segment_debugger.core.segment import _INVISIBLE_RE
+    from segment_debugger.core._segment_validate import _INVISIBLE_RE
 
     flagged = [chr(c) for c in range(0x110000) if _INVISIBLE_RE.match(chr(c))]
     assert len(flagged) > 80
