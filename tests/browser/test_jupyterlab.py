@@ -352,9 +352,12 @@ def test_rare_matches_at_20000_per_second_equal_dbg_filtered(session: LabSession
                rare=RARE_EVERY) as f:
         wait_until(lambda: k.eval("dbg.buffer.stats['rate_per_s']") > 5000, 15,
                    "the flood to reach the kernel")
+        snapshots0 = k.eval("dbg.pump.snapshots")
         w.testid("sd-filter").fill(RARE_QUERY)
         wait_until(lambda: k.eval("dbg.query") == RARE_QUERY, 10, "the query synced")
-        time.sleep(0.5)  # a delta read before the criteria changed may still have thinned
+        # The criteria's snapshot is sent under the pump's lock: a delta read before the change
+        # (which may have thinned) has been counted by then, every later one filters first.
+        wait_until(lambda: k.eval("dbg.pump.snapshots") > snapshots0, 10, "the query's snapshot")
         skipped0 = k.eval("dbg.pump.skipped")
         agreed, last = 0, ""
         deadline = time.monotonic() + 30
@@ -362,7 +365,7 @@ def test_rare_matches_at_20000_per_second_equal_dbg_filtered(session: LabSession
             assert f.running(), f"the flood ended before the list agreed 5 times: {last}"
             ok, last = _rare_rows_agree(session)
             agreed += ok
-            time.sleep(0.3)
+            time.sleep(0.3)  # paces the samples: five agreements spread over the flood
         assert agreed >= 5, f"the list never agreed with dbg.filtered() under the flood: {last}"
         assert k.eval("dbg.pump.skipped") == skipped0, "a matching event was thinned"
         rate = k.eval("dbg.buffer.stats['rate_per_s']")

@@ -149,7 +149,7 @@ def test_100k_entries_through_client_kills_and_a_restart_arrive_exactly_once(
                                     raise r
                             i = min(i + 500, total)
                 except (redis.ConnectionError, redis.TimeoutError, OSError):
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # paces the retry while the server restarts (the scenario)
             done.set()
 
         def kill() -> None:
@@ -217,7 +217,7 @@ def test_a_quiet_stream_never_trips_the_socket_timeout(
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         assert src.status.state == "live" and src.status.since == since
-        time.sleep(0.05)
+        time.sleep(0.05)  # samples the quiet spell (the scenario): nothing to wait for
     with redis_server.client() as c:
         c.xadd("events", entry(1))
     wait_until(lambda: len(src.buffer) == 1)
