@@ -42,13 +42,57 @@ class _Path:
 @dataclass(slots=True)
 class _Schema:
     occurrences: int = 0  # buffered events of this (type, name)
+    # path -> its counts; exact once the dirty signatures' pending counts are added (flush)
     paths: dict[str, _Path] = field(default_factory=dict)
     # Bumped whenever a path is added or removed, or a type appears in or leaves a path's
     # counts: what "settled" signatures were judged against.
     version: int = 0
-    # id(signature) -> (signature, version, its paths' stats): signatures whose events cannot
-    # drift while the version stays (see Schemas._settle); kept alive here, so ids stay unique.
-    settled: dict[int, tuple[Signature, int, list[_Path]]] = field(default_factory=dict)
+    # Events learnt or forgotten so far (what a settled signature's margin is counted in).
+    ops: int = 0
+    # id(signature) -> its _Sig (which keeps the signature alive, so ids stay unique)
+    sigs: dict[int, _Sig] = field(default_factory=dict)
+    dirty: list[_Sig] = field(default_factory=list)  # the sigs with pending counts
+
+
+@dataclass(slots=True, eq=False)
+class _Sig:
+    """The buffered events of one schema whose paths are one signature and did not drift.
+
+    Learning or forgetting such an event while it cannot change what the per-path counts
+    decide (see ``Schemas._settle`` and ``Schemas._forget``) only counts here, in ``pending``;
+    :func:`flush` adds it to every path of the signature before anything reads the paths.
+    """
+
+    signature: Signature
+    key: Key
+    schema: _Schema
+    live: int = 0  # buffered events counted here
+    pending: int = 0  # learnt (+1) and forgotten (-1) events not yet in the per-path counts
+    last_seen: float = 0.0  # the newest receive time among the pending learnt events
+    version: int = -1  # settled against this schema version (-1: not settled) ...
+    until: int = 0  # ... while the schema's ops stay at most this
+    dirty: bool = False
+
+
+def flush(schema: _Schema) -> None:
+    """Add the pending counts of ``schema``'s signatures to its per-path counts.
+
+    No count reaches zero here: a signature with pending counts has a buffered event (its
+    last one is forgotten in full, after a flush), which holds each of its paths and types.
+    """
+    paths = schema.paths
+    for sig in schema.dirty:
+        n, at = sig.pending, sig.last_seen
+        for path, kind in sig.signature:
+            stats = paths[path]
+            if n:
+                stats.count += n
+                stats.types[kind] += n
+                stats.clean[kind] += n
+            if at > stats.last_seen:
+                stats.last_seen = at
+        sig.pending, sig.last_seen, sig.dirty = 0, 0.0, False
+    schema.dirty.clear()
 
 
 @dataclass(frozen=True, slots=True)

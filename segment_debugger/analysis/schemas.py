@@ -27,20 +27,23 @@ then judged against it instead of the moving counts.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from segment_debugger.analysis._drift import (
     _TYPES,
-    ESTABLISHED_SHARE,  # noqa: F401 (still importable from here)
+    ESTABLISHED_SHARE,
     MAX_WARNINGS,  # noqa: F401
     Key,
     Signature,
     _Baseline,
     _Path,
     _Schema,
+    _Sig,
     established_type,
+    flush,
     json_type,
     judge,
 )
@@ -82,8 +85,9 @@ class Schemas:
         self.min_established = min_established
         self._lock = threading.Lock()
         self._schemas: dict[Key, _Schema] = {}
-        # seq -> what the event added: (key, signature, drifted paths), to forget it on eviction
-        self._seen: dict[int, tuple[Key, Signature, frozenset[str] | None]] = {}
+        # seq -> what the event added, to forget it on eviction: its _Sig, or (key, signature,
+        # drifted paths) for an event with drift
+        self._seen: dict[int, _Sig | tuple[Key, Signature, frozenset[str]]] = {}
         # interned: events share them; with the set of their paths, for judging
         self._signatures: dict[Signature, tuple[Signature, frozenset[str]]] = {}
         # (group, keys, value types) of a flat group -> its interned signature
@@ -119,11 +123,11 @@ class Schemas:
 
     def _learn(self, event: Event, *, judge: bool) -> None:
         typ = event.type
-        if typ is None or event.seq in self._seen:
+        seq = event.seq
+        if typ is None or seq in self._seen:
             return
         name_field = _NAME_OF.get(typ)
-        name = getattr(event, name_field) if name_field else None
-        key: Key = (typ, name)
+        key: Key = (typ, getattr(event, name_field) if name_field else None)
         group_name = _GROUP_OF.get(typ)
         signature: Signature = ()
         present: frozenset[str] = _NONE
@@ -135,25 +139,33 @@ class Schemas:
         if schema is None:
             schema = self._schemas[key] = _Schema()
         at = event.received_at
-        settled = schema.settled.get(id(signature)) if self._baseline is None else None
-        if settled is not None and settled[0] is signature and settled[1] == schema.version:
-            # Judged before, and nothing that could make it drift has changed: no warning;
-            # learnt through the stats it holds (no lookup per path).
+        sig = schema.sigs.get(id(signature))
+        if (
+            sig is not None and sig.version == schema.version and schema.ops <= sig.until
+            and self._baseline is None
+        ):
+            # Settled: judged before, and nothing that could make it drift has changed. No
+            # warning; counted on the signature, added to its paths when they are read.
             schema.occurrences += 1
-            for held, (_path, kind) in zip(settled[2], signature, strict=True):
-                held.count += 1
-                held.types[kind] += 1  # settled: the type is counted in both already
-                held.clean[kind] += 1
-                if at > held.last_seen:
-                    held.last_seen = at
-            self._seen[event.seq] = (key, signature, None)
+            schema.ops += 1
+            sig.live += 1
+            sig.pending += 1
+            if at > sig.last_seen:
+                sig.last_seen = at
+            if not sig.dirty:
+                sig.dirty = True
+                schema.dirty.append(sig)
+            self._seen[seq] = sig
             return
+        if schema.dirty:
+            flush(schema)
         drifted = (
             self._judge(event, key, schema, signature, present)
             if judge and schema.occurrences
             else None
         )
         schema.occurrences += 1
+        schema.ops += 1
         paths = schema.paths
         for path, kind in signature:
             stats = paths.get(path)
@@ -178,23 +190,33 @@ class Schemas:
                     clean[kind] = n + 1
             if at > stats.last_seen:
                 stats.last_seen = at
-        self._seen[event.seq] = (key, signature, drifted)
-        if judge and not drifted:
-            self._settle(schema, signature)
+        if drifted:
+            self._seen[seq] = (key, signature, drifted)
+            return
+        if sig is None:
+            sig = schema.sigs[id(signature)] = _Sig(signature, key, schema)
+        sig.live += 1
+        self._seen[seq] = sig
+        if judge:
+            self._settle(schema, sig, present)
 
-    def _settle(self, schema: _Schema, signature: Signature) -> None:
-        """Remember ``signature`` as settled if no event of it can drift until the version moves.
+    def _settle(self, schema: _Schema, sig: _Sig, present: frozenset[str]) -> None:
+        """Mark ``sig`` settled: its events cannot drift while the version and the margin last.
 
-        That is when the schema holds exactly its paths (none new, none missing) and each path
-        has seen one type only outside drift, this signature's (or the value is null, already
-        counted): then the judgement does not depend on the counts, and learning the event
-        only adds one to counts that exist. Anything that could change that (a path added or
-        removed, a type appearing in or leaving a path's counts) bumps the version.
+        Each path of the signature has seen one type only outside drift, this signature's (or
+        the value is null, already counted), so no type drifts and no path is new: that
+        depends on which paths and types are counted, not on the counts, and anything that
+        changes it (a path added or removed, a type appearing in or leaving a path's counts)
+        bumps the version. A path the schema holds and the signature lacks could be reported
+        missing once it is in 95 % of the occurrences: each event learnt or forgotten moves
+        its share by less than one event's worth, so the signature stays settled for as many
+        of them as keep every such path clear of that (or the occurrences below
+        ``missing_after``), counted in ``schema.ops``.
         """
         paths = schema.paths
-        if len(paths) != len(signature) or self._baseline is not None:
+        if self._baseline is not None:
             return
-        bound: list[_Path] = []
+        signature = sig.signature
         for path, kind in signature:
             stats = paths.get(path)
             if stats is None:
@@ -202,25 +224,50 @@ class Schemas:
             clean = stats.clean
             if kind not in clean or (kind != "null" and len(clean) != 1):
                 return  # (a type in ``clean`` is in ``types`` too: counted there first)
-            bound.append(stats)
-        settled = schema.settled
-        if len(settled) >= MAX_SIGNATURES:
-            settled.clear()
-        settled[id(signature)] = (signature, schema.version, bound)
+        room = sys.maxsize
+        if len(paths) > len(signature):
+            occurrences = schema.occurrences
+            below = self.missing_after - 1 - occurrences  # ops before the check can apply
+            worst = sys.maxsize
+            for path, stats in paths.items():
+                if path not in present:
+                    parent = path.rpartition(".")[0]
+                    if parent in present or parent in ("properties", "traits"):
+                        # ops until its share could reach 95 %: each moves the margin
+                        # (95 % of the occurrences - its count) by at most 0.95
+                        margin = ESTABLISHED_SHARE * occurrences - stats.count
+                        worst = min(worst, int((margin - 0.5) // ESTABLISHED_SHARE))
+            room = max(below, worst)
+            if room < 0:
+                return
+        sig.version = schema.version
+        sig.until = schema.ops + room
 
     def _signature(
         self, group_name: str, group: dict[str, Any]
     ) -> tuple[Signature, frozenset[str]]:
         """Return the (path, JSON type) pairs of ``group`` and the set of its paths, interned.
 
-        A flat group (no object inside) is looked up by its keys and value types, without
-        walking it: most events of a name share one shape.
+        A group whose objects hold no objects is looked up by its keys and value types (and
+        those of the objects in it), without walking it: most events of a name share one
+        shape.
         """
-        shape = None
+        shape: tuple[Any, ...] | None = None
         if len(group) < MAX_PATHS:
             kinds = tuple(map(type, group.values()))
             if dict not in kinds:
                 shape = (group_name, tuple(group), kinds)
+            else:
+                inner = []
+                for value in group.values():
+                    if value.__class__ is dict:
+                        value_kinds = tuple(map(type, value.values()))
+                        if dict in value_kinds or len(value) >= MAX_PATHS:
+                            break
+                        inner.append((tuple(value), value_kinds))
+                else:
+                    shape = (group_name, tuple(group), kinds, tuple(inner))
+            if shape is not None:
                 known = self._shapes.get(shape)
                 if known is not None:
                     return known
@@ -242,9 +289,31 @@ class Schemas:
         seen = self._seen.pop(seq, None)
         if seen is None:
             return
-        key, signature, drifted = seen
-        schema = self._schemas[key]
+        drifted: frozenset[str] | None
+        if seen.__class__ is _Sig:
+            sig: _Sig = seen  # type: ignore[assignment]
+            schema = sig.schema
+            if sig.live > 1:  # its paths and types stay counted: nothing can reach zero
+                sig.live -= 1
+                sig.pending -= 1
+                schema.occurrences -= 1
+                schema.ops += 1
+                if not sig.dirty:
+                    sig.dirty = True
+                    schema.dirty.append(sig)
+                return
+            key, signature, drifted = sig.key, sig.signature, None
+            if schema.dirty:
+                flush(schema)
+            sig.live = 0
+            del schema.sigs[id(signature)]
+        else:
+            key, signature, drifted = seen  # type: ignore[misc]
+            schema = self._schemas[key]
+            if schema.dirty:
+                flush(schema)
         schema.occurrences -= 1
+        schema.ops += 1
         paths = schema.paths
         for path, kind in signature:
             stats = paths[path]
@@ -270,6 +339,12 @@ class Schemas:
         if not schema.occurrences:
             del self._schemas[key]
 
+    def _flush_all(self) -> None:
+        """Bring every schema's per-path counts up to date (call under ``_lock``)."""
+        for schema in self._schemas.values():
+            if schema.dirty:
+                flush(schema)
+
     def _judge(
         self, event: Event, key: Key, schema: _Schema, signature: Signature,
         present: frozenset[str],
@@ -285,6 +360,7 @@ class Schemas:
     def freeze(self) -> None:
         """Pin the current schema as the baseline drift is judged against (until unfrozen)."""
         with self._lock:
+            self._flush_all()
             self._baseline = {
                 key: _Baseline(
                     occurrences=schema.occurrences,
@@ -316,6 +392,7 @@ class Schemas:
     def paths_by_event(self) -> dict[Key, dict[str, tuple[dict[str, int], int]]]:
         """(type, name) -> path without its group prefix -> (count per type, events)."""
         with self._lock:
+            self._flush_all()
             out: dict[Key, dict[str, tuple[dict[str, int], int]]] = {}
             for key, schema in self._schemas.items():
                 out[key] = {
@@ -327,6 +404,7 @@ class Schemas:
     def rows(self) -> list[dict[str, Any]]:
         """One dict per (type, event, path): see :meth:`to_frame`."""
         with self._lock:
+            self._flush_all()
             rows = []
             for (typ, name), schema in self._schemas.items():
                 for path, stats in schema.paths.items():

@@ -277,3 +277,85 @@ def test_settled_signatures_on_typical_traffic_with_drift() -> None:
     warned, rows, settled = run(True)
     assert (warned, rows) == run(False)[:2]
     assert any(warned) and settled > len(payloads) // 2
+
+
+def _judged_and_warnings(
+    payloads: list[bytes], settle: bool, max_messages: int = 500, **thresholds: Any
+) -> tuple[list[list[str]], list[dict[str, Any]], int]:
+    """Append ``payloads`` (100 at a time); return the warnings, the rows, and how many events
+    the full judgement saw (``settle=False``: every one)."""
+    schemas = Schemas(**thresholds)
+    judged = 0
+    full = schemas._judge
+
+    def judge(*args: Any) -> Any:
+        nonlocal judged
+        judged += 1
+        return full(*args)
+
+    schemas._judge = judge  # type: ignore[method-assign]
+    if not settle:
+        schemas._settle = lambda *args: None  # type: ignore[method-assign]
+    buf = EventBuffer(max_messages=max_messages, checks=None)
+    buf.add_observer(schemas)
+    events = [parse_event(p, "events", float(i)) for i, p in enumerate(payloads)]
+    for start in range(0, len(events), 100):
+        buf.extend(events[start:start + 100])
+    return [list(e.warnings_view()) for e in events], schemas.rows(), judged
+
+
+def test_identify_with_two_trait_shapes_and_a_nested_object_is_settled() -> None:
+    """The fake stream's identify calls: anonymous ones ({plan, locale}) and known ones (with
+    a nested ``company`` object), so neither shape holds every path of the schema. They skip
+    the full judgement (every one was judged before), with the same warnings and schema."""
+    from segment_debugger.playground.fake import FakeEventStream
+
+    stream = FakeEventStream(seed=3)
+    payloads = [p for p in (stream.payload() for _ in range(20_000)) if b'"identify"' in p]
+    assert len(payloads) > 1000
+    warned, rows, judged = _judged_and_warnings(payloads, True)
+    assert (warned, rows) == _judged_and_warnings(payloads, False)[:2]
+    assert judged < len(payloads) // 10
+
+
+def test_a_settled_shape_that_gets_another_value_type_still_warns() -> None:
+    """A shape learnt and settled, then the same keys with another value type (also inside a
+    nested object): each such event is flagged, as the full judgement does."""
+    def payload(price: Any, employees: Any) -> bytes:
+        return orjson.dumps({"type": "identify", "userId": "u", "traits": {
+            "price": price, "company": {"name": "Acme", "employees": employees}}})
+
+    payloads = [payload(1.5, 10) for _ in range(60)] + [payload("1.5", 10), payload(2, 10),
+                                                        payload(2.5, "10"), payload(3.5, 10)]
+    warned, rows, judged = _judged_and_warnings(payloads, True)
+    assert warned[:60] == [[]] * 60
+    assert warned[60:] == [
+        ["identify: traits.price is a string, established as number"], [],
+        ["identify: traits.company.employees is a string, established as number"], [],
+    ]
+    assert (warned, rows) == _judged_and_warnings(payloads, False)[:2]
+    assert judged < 20
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.integers(1, 40), st.sampled_from(["both", "a", "q", "a+b"])),
+                  max_size=12),
+    max_messages=st.integers(5, 120),
+    missing_after=st.integers(1, 30),
+)
+def test_settled_shapes_lacking_a_path_judge_as_the_full_check_does(
+    runs: list[tuple[int, str]], max_messages: int, missing_after: int
+) -> None:
+    """Shapes that lack a path the schema holds stay settled only while that path cannot
+    become missing (its share below 95 %, or too few occurrences): runs of each shape push
+    shares across the line, with evictions; the warnings and the schema equal judging every
+    event in full."""
+    shapes = {"both": {"a": 1, "q": "x"}, "a": {"a": 2}, "q": {"q": "y"},
+              "a+b": {"a": 3, "b": {"c": True}}}
+    payloads = [orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                              "properties": shapes[shape]})
+                for n, shape in runs for _ in range(n)]
+    thresholds = {"new_after": 5, "missing_after": missing_after, "min_established": 2}
+    got = _judged_and_warnings(payloads, True, max_messages, **thresholds)
+    assert got[:2] == _judged_and_warnings(payloads, False, max_messages, **thresholds)[:2]
