@@ -21,13 +21,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
+from segment_debugger.core._buffer_append import _Appender
 from segment_debugger.core._buffer_gaps import MAX_GAPS_KEPT, Gap, _GapBook
 from segment_debugger.core._buffer_views import _BufferViews
 from segment_debugger.core.checks import Checks
-from segment_debugger.core.event import EVENT_TYPES, FROM_RAW, Event
-from segment_debugger.core.segment import duplicate_violation
+from segment_debugger.core.event import Event
 
 if TYPE_CHECKING:
     from segment_debugger.analysis.plans import PlanSource
@@ -47,14 +45,11 @@ __all__ = [
 RATE_WINDOW_S = 5
 
 #: With payloads shared by the analysis (a tracking plan, schema inference), the most events
-#: whose parsed payloads are alive at once (see ``EventBuffer._append_locked``).
+#: whose parsed payloads are alive at once (see ``EventBuffer._append_locked`` and
+#: ``_buffer_append.py``).
 SHARED_CHUNK = 32
 
 log = logging.getLogger(__name__)
-
-_loads = orjson.loads
-#: ``stats["by_type"]`` key per event type: the six Segment types; anything else is "unknown".
-_TYPE_KEYS: dict[str | None, str] = {t: t for t in EVENT_TYPES}
 
 
 class BufferObserver(Protocol):
@@ -67,7 +62,7 @@ class BufferObserver(Protocol):
         """Every buffered event was removed by :meth:`EventBuffer.clear`."""
 
 
-class EventBuffer(_GapBook, _BufferViews):
+class EventBuffer(_Appender, _GapBook, _BufferViews):
     """A bounded ring of :class:`Event` records, capped by count and by bytes, thread-safe.
 
     Oldest events are evicted first while the buffer holds more than ``max_messages`` events
@@ -237,81 +232,6 @@ class EventBuffer(_GapBook, _BufferViews):
                 self._append_chunk_locked(batch[start:start + SHARED_CHUNK])
         finally:  # once per batch: each wake-up of a waiting reader costs the GIL
             self._grew.notify_all()
-
-    def _append_chunk_locked(self, batch: Sequence[Event], handed: bool = False) -> None:
-        buffered, message_ids, by_type = self._events, self._message_ids, self._by_type
-        max_messages, max_bytes = self.max_messages, self.max_bytes
-        seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
-        gone: list[Event] | None = [] if self._observers else None
-        inspect, warn_duplicates = self._inspect, self._warn_duplicates
-        # With a tracking plan or schema inference on, the payload is parsed once per event (or
-        # handed over by the parser) and shared by the plan check and the observers until the
-        # batch is told (then let go).
-        shared: list[Event] | None = (
-            [] if handed or self._plan is not None or self._schemas is not None else None
-        )
-        try:
-            for event in batch:
-                seq += 1
-                event.seq = seq
-                if shared is not None:
-                    data = event._data
-                    if data is FROM_RAW:
-                        try:
-                            event._data = _loads(event.raw)
-                        except Exception:  # left to re-parse (and fail) as before
-                            pass
-                        else:
-                            shared.append(event)
-                    elif handed and data.__class__ is dict:
-                        shared.append(event)
-                message_id = event.messageId
-                if message_id is not None:
-                    copies = message_ids.get(message_id)
-                    if copies is None:
-                        message_ids[message_id] = 1
-                    else:
-                        message_ids[message_id] = copies + 1
-                        if warn_duplicates:  # a retry: normal delivery, the event stays valid
-                            duplicate = duplicate_violation(message_id)
-                            event.warnings = [*event.warnings_view(), duplicate]
-                if inspect is not None:
-                    try:
-                        inspect(event)
-                    except Exception:  # a check must never lose an event
-                        log.exception("segment_debugger: checking event seq %d failed", seq)
-                if not event.valid:
-                    invalid += 1
-                by_type[_TYPE_KEYS.get(event.type, "unknown")] += 1
-                buffered.append(event)
-                count += 1
-                size += event.size
-                while count > 1 and (count > max_messages or size > max_bytes):
-                    old = buffered.popleft()
-                    if gone is not None:
-                        gone.append(old)
-                    count -= 1
-                    size -= old.size
-                    evicted += 1
-                    old_id = old.messageId
-                    if old_id is not None:
-                        copies = message_ids[old_id] - 1
-                        if copies:
-                            message_ids[old_id] = copies
-                        else:
-                            del message_ids[old_id]
-        finally:  # keep the counters true even if a malformed event raised midway
-            self._received += seq - self._last_seq
-            self._last_seq, self._bytes = seq, size
-            self._invalid += invalid
-            self._evicted += evicted
-            if gone is not None:
-                self._notify(lambda o: o.appended(batch, gone))
-            if shared:
-                for event in shared:
-                    event._data = FROM_RAW
-            # counted after the observers, which may add warnings (schema drift)
-            self._warned += sum(1 for event in batch if event._warnings)
 
     def add_observer(self, observer: BufferObserver, *, replay: bool = False) -> None:
         """Have ``observer`` told of every batch appended, every eviction and every clear.

@@ -15,7 +15,7 @@ import pytest
 from support.waiting import count_wakes
 
 from segment_debugger.analysis.people import attach as attach_people
-from segment_debugger.core import buffer as buffer_module
+from segment_debugger.core import _buffer_append as buffer_module
 from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
 from segment_debugger.core.checks import Checks
 from segment_debugger.core.event import FROM_RAW, Event

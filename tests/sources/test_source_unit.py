@@ -181,7 +181,7 @@ def test_silent_reconnect_opens_a_gap_closed_when_resubscribed() -> None:
 def test_store_hands_parsed_payloads_to_the_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the analysis on, _store parses a chunk at a time and the buffer does not parse the
     payloads again; the verdicts are those of the ordinary path and nothing is kept after."""
-    from segment_debugger.core import buffer as buffer_module
+    from segment_debugger.core import _buffer_append as buffer_module
     from segment_debugger.core.buffer import SHARED_CHUNK
     from segment_debugger.core.event import FROM_RAW
     from segment_debugger.core.segment import parse_event

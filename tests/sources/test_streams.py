@@ -338,7 +338,7 @@ def test_with_the_analysis_on_reads_are_handed_over_a_chunk_at_a_time(
     """Schema inference on: each entry is parsed once (the buffer does not parse the payloads
     again), arrives exactly once, in order, with the verdicts of the ordinary path; an
     unusable entry among them still counts; cursors move and a group ACKs everything."""
-    from segment_debugger.core import buffer as buffer_module
+    from segment_debugger.core import _buffer_append as buffer_module
     from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
     from segment_debugger.core.event import FROM_RAW
     from segment_debugger.core.segment import parse_event

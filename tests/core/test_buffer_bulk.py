@@ -1,0 +1,123 @@
+"""EventBuffer's bulk append (a chunk at a time) against the one-event-at-a-time loop.
+
+The bulk path stands in for the loop whenever no messageId in a chunk is already buffered or
+repeated; these tests check, over random streams with retries, missing ids, invalid events,
+byte and count caps and an observer, that both leave the buffer, the events and the observer
+in the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segment_debugger.core import _buffer_append
+from segment_debugger.core.buffer import EventBuffer
+from segment_debugger.core.event import Event
+from segment_debugger.core.segment import parse_event
+
+STATS = ("received", "buffered", "evicted", "invalid", "warnings", "bytes", "by_type",
+         "first_seq", "last_seq")
+
+
+class Recorder:
+    """An observer that keeps what it was told, as seqs."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[list[int], list[int]]] = []
+
+    def appended(self, events: Sequence[Event], evicted: Sequence[Event]) -> None:
+        self.told.append(([e.seq for e in events], [e.seq for e in evicted]))
+
+    def cleared(self) -> None:
+        self.told.append(([], []))
+
+
+def payload(i: int, message_id: str | None, typ: str, pad: int, valid: bool) -> bytes:
+    fields = [f'"type":"{typ}"', '"userId":"u"', '"event":"E"',
+              '"timestamp":"2024-05-01T12:00:00Z"', f'"properties":{{"p":"{"x" * pad}"}}']
+    if message_id is not None:
+        fields.append(f'"messageId":"{message_id}"')
+    if not valid:
+        fields.append('"sentAt":"yesterday"')
+    return ("{" + ",".join(fields) + "}").encode()
+
+
+events_spec = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(0, 40).map(lambda n: f"m{n}")),  # retries: repeats
+        st.sampled_from(["track", "identify", "page", "nope"]),
+        st.integers(0, 300),
+        st.booleans(),
+    ),
+    max_size=120,
+)
+
+
+def fill(
+    spec: list[Any], chunks: list[int], bulk: bool, caps: dict[str, int], monkeypatch: Any
+) -> tuple[EventBuffer, list[Event], Recorder]:
+    with monkeypatch.context() as patch:
+        if not bulk:
+            patch.setattr(_buffer_append._Appender, "_append_bulk_locked", lambda self, b: False)
+        buffer = EventBuffer(**caps)
+        recorder = Recorder()
+        buffer.add_observer(recorder)
+        events = [
+            parse_event(payload(i, *one), "events", 1.7e9) for i, one in enumerate(spec)
+        ]
+        start = 0
+        for size in chunks:
+            buffer.extend(events[start:start + size])
+            start += size
+        buffer.extend(events[start:])
+    return buffer, events, recorder
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=events_spec,
+    chunks=st.lists(st.integers(1, 40), max_size=8),
+    caps=st.fixed_dictionaries({
+        "max_messages": st.integers(1, 60), "max_bytes": st.integers(200, 20_000),
+    }),
+)
+def test_bulk_append_leaves_what_the_loop_leaves(
+    spec: list[Any], chunks: list[int], caps: dict[str, int]
+) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        bulk, bulk_events, bulk_told = fill(spec, chunks, True, caps, monkeypatch)
+        loop, loop_events, loop_told = fill(spec, chunks, False, caps, monkeypatch)
+    bulk_stats, loop_stats = bulk.stats, loop.stats
+    assert {k: bulk_stats[k] for k in STATS} == {k: loop_stats[k] for k in STATS}
+    assert [e.seq for e in bulk.snapshot()] == [e.seq for e in loop.snapshot()]
+    assert bulk._message_ids == loop._message_ids
+    assert [(e.seq, e.warnings_view(), e.valid) for e in bulk_events] == [
+        (e.seq, e.warnings_view(), e.valid) for e in loop_events
+    ]
+    assert bulk_told.told == loop_told.told
+
+
+def test_a_chunk_without_repeated_ids_goes_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common case takes the bulk path; a retry in the chunk sends it to the loop."""
+    taken: list[bool] = []
+    real = _buffer_append._Appender._append_bulk_locked
+
+    def spy(self: Any, batch: Sequence[Event]) -> bool:
+        taken.append(real(self, batch))
+        return taken[-1]
+
+    monkeypatch.setattr(_buffer_append._Appender, "_append_bulk_locked", spy)
+    buffer = EventBuffer(max_messages=3)
+    fresh = [parse_event(payload(i, f"m{i}", "track", 1, True), "e", 1.0) for i in range(5)]
+    buffer.extend(fresh)
+    again = parse_event(payload(9, "m4", "track", 1, True), "e", 1.0)
+    buffer.extend([again])
+    assert taken == [True, False]
+    assert again.warnings[0] == "duplicate messageId 'm4'"
+    assert [e.seq for e in buffer.snapshot()] == [4, 5, 6]
+    assert buffer._message_ids == {"m3": 1, "m4": 2}
