@@ -122,7 +122,7 @@ def terminate_tree(pgid: int, pids: list[int], grace: float) -> None:
     _signal_all(pgid, [p for p in pids if alive(p)], signal.SIGKILL)
 
 
-def stop_tree(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+def stop_tree(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
     """Stop ``proc`` (which leads its own process group) and every process it started.
 
     SIGTERM to the group and to every descendant at once (a graceful shutdown that waits on
@@ -150,7 +150,7 @@ class TiedProcess:
     """A child started by :func:`spawn_tied`: a ``Popen`` plus the watchdog that ties it to us."""
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], watchdog: subprocess.Popen[bytes], pipe: int
+        self, proc: subprocess.Popen[Any], watchdog: subprocess.Popen[bytes], pipe: int
     ) -> None:
         self.proc = proc
         self.watchdog = watchdog
@@ -197,6 +197,7 @@ def spawn_tied(
     env: dict[str, str] | None = None,
     cwd: str | None = None,
     remove: Sequence[str] = (),
+    text: bool = False,
 ) -> TiedProcess:
     """Start ``argv`` in a session of its own, tied to this process; return its handle.
 
@@ -204,7 +205,8 @@ def spawn_tied(
     process group and every descendant of the child (Voila's kernels live in sessions of their
     own) get SIGTERM, then SIGKILL after :data:`WATCHDOG_GRACE` seconds; then the watchdog
     removes the files or dirs in ``remove`` (the child's temp dirs). While this process lives,
-    those stay its own to remove. Stop the child with :meth:`TiedProcess.stop`.
+    those stay its own to remove. ``text`` opens pipes in text mode, as for ``Popen``. Stop
+    the child with :meth:`TiedProcess.stop`.
     """
     read_end, write_end = os.pipe()  # not inheritable: only the watchdog gets the read end
     try:
@@ -229,6 +231,7 @@ def spawn_tied(
             stderr=stderr,
             env=env,
             cwd=cwd,
+            text=text,
             start_new_session=True,
         )
     except BaseException:

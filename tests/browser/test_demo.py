@@ -21,6 +21,8 @@ from harness import BIN, free_port, wait_until
 from lab_session import SCREENSHOT_DIR
 from playwright.sync_api import Page
 
+from segment_debugger.playground.procs import spawn_tied
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 READY_TIMEOUT_S = 90  # Voila start, on a loaded 2-core machine
@@ -44,20 +46,22 @@ def _port_free(port: int) -> bool:
 
 
 class DemoProcess:
-    """``segment-debugger demo`` as a child in its own session; stdout collected line by line."""
+    """``segment-debugger demo`` as a child in its own session; stdout collected line by line.
+
+    Tied to this process (``spawn_tied``): a killed pytest takes the demo along.
+    """
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("SEGMENT_DEBUGGER_URL", None)
-        self.proc = subprocess.Popen(
+        self._tied = spawn_tied(
             [str(BIN / "segment-debugger"), "demo", *args],
-            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
-            start_new_session=True,
         )
+        self.proc = self._tied.proc
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -94,6 +98,7 @@ class DemoProcess:
             with contextlib.suppress(psutil.Error):
                 p.kill()
         self.proc.wait(timeout=10)
+        self._tied.stop()  # the watchdog
         self._reader.join(timeout=5)
 
 

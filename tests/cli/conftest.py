@@ -11,16 +11,22 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from segment_debugger.playground.procs import spawn_tied
+
 
 class Process:
-    """The CLI as a child process, its stdout collected line by line in a thread."""
+    """The CLI as a child process, its stdout collected line by line in a thread.
+
+    Tied to this process (``spawn_tied``): a killed pytest leaves no ``tail`` behind.
+    """
 
     def __init__(self, *argv: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
-        self.proc = subprocess.Popen(
+        self._tied = spawn_tied(
             [sys.executable, "-m", "segment_debugger.cli", *argv],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )
+        self.proc = self._tied.proc
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -52,6 +58,7 @@ class Process:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._tied.stop()  # the watchdog
         self._reader.join(timeout=5)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:

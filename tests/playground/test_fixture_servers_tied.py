@@ -1,9 +1,10 @@
 """Nothing left behind by the tests themselves: fixture servers die with a SIGKILLed pytest.
 
-A child Python starts the servers the way the fixtures do (``RedisServer``, ``LocalCluster``,
-the browser harness's JupyterLab with a kernel), prints their pids, temp dirs and ports, and is
-killed with SIGKILL (what a CI timeout does to pytest). Every process must be gone within 5 s,
-by pid; the temp dirs removed and the ports free.
+A child Python starts processes the way the tests do (``RedisServer``, ``LocalCluster``, the
+browser harness's JupyterLab with a kernel, the CLI tests' ``Process``, the demo test's
+``DemoProcess``), prints their pids, temp dirs and ports, and is killed with SIGKILL (what a
+hard CI timeout does to pytest). Every process must be gone within 5 s, by pid; the temp dirs
+removed and the ports free. Each of these failed before the helpers used ``spawn_tied``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 from support.leftovers import nothing_listens, process_gone
+from support.redis_server import RedisServer, free_port
 from support.waiting import wait_until
 
 from segment_debugger.playground.procs import descendants, spawn_tied
@@ -55,7 +57,7 @@ from harness import JupyterDirs, start_lab, wait_until
 dirs = JupyterDirs()
 lab = start_lab(dirs)
 lab.api("/api/kernels", method="POST", body={"name": "python3"})
-kernels = wait_until(lambda: lab.kernel_connection_files(), 60, "a kernel process")
+wait_until(lab.kernel_connection_files, 60, "a kernel process")
 print(json.dumps({
     "pids": [lab.proc.pid],
     "dirs": [str(dirs.base)],
@@ -64,6 +66,31 @@ print(json.dumps({
 threading.Event().wait()
 """
 
+#: A parent that runs ``segment-debugger tail`` through the CLI tests' ``Process``.
+TAIL_PARENT = """
+import importlib.util, json, sys, threading
+from support.waiting import wait_until
+spec = importlib.util.spec_from_file_location("cli_conftest", sys.argv[2])
+cli = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cli)
+tail = cli.Process("tail", sys.argv[1], "--channel", "tied")
+# Live and quiet: a write to the dead parent's pipe would end it, so it must have written all.
+wait_until(lambda: any("status: live" in line for line in tail.lines), 30, "the tail live")
+print(json.dumps({"pids": [tail.proc.pid], "dirs": [], "ports": []}), flush=True)
+threading.Event().wait()
+"""
+
+#: A parent that runs ``segment-debugger demo`` (fakeredis) through the demo test's helper.
+DEMO_PARENT = """
+import json, sys, threading
+from harness import wait_until
+from test_demo import DemoProcess
+demo = DemoProcess("--no-browser", "--port", sys.argv[1],
+                   env={"SEGMENT_DEBUGGER_EMBEDDED": "fakeredis"})
+wait_until(demo.dashboard_url, 120, demo.output)
+print(json.dumps({"pids": [demo.proc.pid], "dirs": [], "ports": [int(sys.argv[1])]}), flush=True)
+threading.Event().wait()
+"""
 
 #: A parent that ties a sleeping child to itself with two paths for the watchdog to remove.
 TIED_PARENT = """
@@ -172,4 +199,30 @@ def test_a_sigkilled_pytest_leaves_no_jupyter_server_kernel_or_dir(
     assert kernels, "JupyterLab started a kernel"
     took = sigkill_and_wait(parent, started)
     print(f"SIGKILL: JupyterLab and its kernel gone {took:.2f} s after the parent",
+          file=sys.stderr)
+
+
+@pytest.mark.redis
+def test_a_sigkilled_pytest_leaves_no_cli_process(
+    redis_server: RedisServer, leftovers: list[dict[str, Any]],
+) -> None:
+    # The server outlives the parent: the tail must go because its parent did.
+    conftest = TESTS / "cli" / "conftest.py"
+    parent, started = start_parent(TAIL_PARENT, redis_server.url, str(conftest))
+    leftovers.append(started)
+    took = sigkill_and_wait(parent, started)
+    print(f"SIGKILL: segment-debugger tail gone {took:.2f} s after the parent", file=sys.stderr)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_sigkilled_pytest_leaves_no_demo_command_voila_or_kernel(
+    leftovers: list[dict[str, Any]],
+) -> None:
+    parent, started = start_parent(DEMO_PARENT, str(free_port()))
+    started["pids"] += descendants(started["pids"][0])  # Voila (no page asked: no kernel yet)
+    leftovers.append(started)
+    assert len(started["pids"]) > 1, "the demo started Voila"
+    took = sigkill_and_wait(parent, started)
+    print(f"SIGKILL: the demo command and Voila gone {took:.2f} s after the parent",
           file=sys.stderr)
