@@ -12,8 +12,10 @@ nested ones: :func:`arrow_groups` returns None and the caller takes the Python p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
+import threading
 from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
@@ -56,21 +58,95 @@ _ARROW_MIN_ROWS = 32
 #: Payloads bigger than this go to the Python path: smaller ones cannot reach the per-event
 #: entry budget (an entry takes at least 5 bytes), nor bloat Arrow's schema.
 _ARROW_MAX_BYTES = 4096
+#: Frames of fewer events than this read and build in the caller's thread (starting a thread
+#: would cost more than the overlap with the base columns gives).
+THREAD_MIN_ROWS = 2048
 #: Arrow types whose values are exactly those of Python's parse (floats checked for range).
 _EXACT_TYPES = frozenset({pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.null()})
 
 
-def arrow_groups(
-    events: Sequence[Event],
-    limit: int,
-    cache: ReadCache | None = None,
-    parsed: dict[int, tuple[Any, Any, Any]] | None = None,
-) -> dict[str, Any] | None:
-    """Return the flattened columns built through Arrow, or None to use the Python path.
+class ArrowStart:
+    """The Arrow path under way (:func:`start_arrow`): read and build, big frames in a thread.
 
-    ``cache`` keeps the tables read for the next call (see :class:`ReadCache`); ``parsed``
-    (row -> groups) receives the events parsed in Python on the way, so that the Python path
-    does not parse them again when this returns None (a 20 MB payload takes 0.3 s).
+    Arrow parses with the GIL released, so the caller converts the base columns meanwhile: on
+    a machine with a free core a frame costs about the longer of the two, not their sum.
+    :meth:`result` (or :meth:`abandon`) joins the worker; call one of them.
+    """
+
+    __slots__ = ("_error", "_groups", "_thread", "parsed")
+
+    def __init__(
+        self,
+        events: Sequence[Event],
+        kinds: np.ndarray,
+        rows: list[int],
+        raws: list[bytes],
+        python_rows: list[int],
+        cache: ReadCache | None,
+        limit: int,
+    ) -> None:
+        #: Rows parsed in Python on the way (row -> groups), for the Python path if it must run.
+        self.parsed: dict[int, tuple[Any, Any, Any]] = {}
+        self._groups: dict[str, Any] | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        args = (events, kinds, rows, raws, python_rows, cache, limit)
+        if len(rows) < THREAD_MIN_ROWS:
+            self._run(*args)
+            return
+        self._thread = threading.Thread(
+            target=self._run, args=args, name="segment-debugger-frame", daemon=True
+        )
+        self._thread.start()
+
+    def _run(
+        self,
+        events: Sequence[Event],
+        kinds: np.ndarray,
+        rows: list[int],
+        raws: list[bytes],
+        python_rows: list[int],
+        cache: ReadCache | None,
+        limit: int,
+    ) -> None:
+        try:
+            reads = read_payloads(rows, raws, python_rows, cache)
+            del rows, raws
+            if not reads:
+                return
+            try:
+                self._groups = _ArrowFrame(events, kinds, reads, python_rows, limit,
+                                           self.parsed).build()
+            except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+                log.debug("Arrow could not build the frame (%r): Python path", exc)  # unforeseen
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> dict[str, Any] | None:
+        """Wait for the worker; return the flattened columns, or None for the Python path."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._groups
+
+    def abandon(self) -> None:
+        """Wait for the worker and drop what it made (what it raised too)."""
+        with contextlib.suppress(BaseException):
+            self.result()
+        self._groups = None
+
+
+def start_arrow(
+    events: Sequence[Event], limit: int, cache: ReadCache | None = None
+) -> ArrowStart | None:
+    """Start the Arrow path for ``events`` (see :class:`ArrowStart`), or return None.
+
+    None: the Python path is the one to take (too few groups to read, too many events that
+    need Python). Call :meth:`ArrowStart.result` or :meth:`ArrowStart.abandon` on what this
+    returns, exceptions or not: they join the worker.
     """
     n = len(events)
     every_slots = list(map(_get_slots, events))
@@ -97,15 +173,7 @@ def arrow_groups(
     else:
         rows = np.flatnonzero(arrow).tolist()
         raws = [raws[row] for row in rows]
-    reads = read_payloads(rows, raws, python_rows, cache)
-    del rows, raws
-    if not reads:
-        return None
-    try:
-        return _ArrowFrame(events, kinds, reads, python_rows, limit, parsed).build()
-    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:  # not foreseen
-        log.debug("Arrow could not build the frame (%r): Python path", exc)
-        return None
+    return ArrowStart(events, kinds, rows, raws, python_rows, cache, limit)
 
 
 class _Leaf:
@@ -222,7 +290,7 @@ class _ArrowFrame:
             if pa.types.is_struct(field.type) and depth < MAX_FLATTEN_DEPTH:
                 # a null object here is a missing key or an explicit null: only the second
                 # makes a column (of None), as in Python; payloads without "null" cannot have it
-                if read.any_null and child.null_count:
+                if child.null_count and read.any_null:
                     if parent_valid is None:
                         parent_valid = column.is_valid().to_numpy(zero_copy_only=False)
                     nulls = child.is_null().to_numpy(zero_copy_only=False) & parent_valid

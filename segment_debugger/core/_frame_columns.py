@@ -53,6 +53,9 @@ def text_arrow(values: list[Any]) -> pa.Array | None:
     """Return ``values`` (str or None each) as an Arrow string array; None for anything else."""
     if _all_none(values):  # a column no event fills (pattern, groupId...)
         return pa.nulls(len(values), pa.string())
+    array = _inferred(values)  # one pass in C: a look at each value's type costs a second
+    if array is not None and array.type == pa.string():
+        return array
     if set(map(type, values)) <= _STR_OR_NONE:
         try:
             return pa.array(values, type=pa.string())
@@ -60,6 +63,14 @@ def text_arrow(values: list[Any]) -> pa.Array | None:
             pass  # pandas' "str" cannot hold them either: U+FFFD for each flaw, as to_arrow()
         return pa.array([_sound(v) for v in values], type=pa.string())
     return None
+
+
+def _inferred(values: list[Any]) -> Any:
+    """Return ``pa.array(values)`` with its type inferred, or None when Arrow refuses them."""
+    try:
+        return pa.array(values, from_pandas=False)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):  # mixed kinds, surrogates
+        return None
 
 
 def _sound(text: str | None) -> str | None:
@@ -105,11 +116,12 @@ def iso_to_utc(values: list[Any]) -> pd.DatetimeIndex:
     if _all_none(values):
         return _all_nat(len(values))
     strings = values
-    if not set(map(type, values)) <= _STR_OR_NONE:
+    array = _inferred(values)  # str subclasses too: Arrow reads their text as pandas would
+    if array is None or array.type != pa.string():
         strings = [v if isinstance(v, str) else None for v in values]
     else:
         try:
-            parsed_by_arrow = pa.array(strings, type=pa.string()).cast(_TIME_TYPE)
+            parsed_by_arrow = array.cast(_TIME_TYPE)
         except (pa.ArrowException, ValueError, TypeError, OverflowError):
             pass  # a value Arrow does not read (pandas may): pandas decides for the column
         else:

@@ -45,7 +45,7 @@ from typing import Any
 
 import pandas as pd
 
-from segment_debugger.core._frame_arrow import arrow_groups
+from segment_debugger.core._frame_arrow import ArrowStart, start_arrow
 from segment_debugger.core._frame_base import TEXT_COLUMNS, base_columns
 from segment_debugger.core._frame_columns import (
     DATETIME_DTYPE,
@@ -121,9 +121,16 @@ def events_to_frame(
     frame is the same with or without it.
     """
     n = len(events)
+    limit = _limit(max_columns)
     with paused_gc():
-        groups, folded = group_columns(events, max_columns, cache=cache)
-        columns = base_columns(events, cache)
+        started = start_arrow(events, limit, cache)  # Arrow works while the base columns convert
+        try:
+            columns = base_columns(events, cache)
+        except BaseException:
+            if started is not None:
+                started.abandon()  # no worker left running
+            raise
+        groups, folded = _finish(events, limit, started)
         columns.update(groups)
         del groups
         frame: pd.DataFrame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
@@ -150,10 +157,19 @@ def group_columns(
     writers that build other tables from the same columns (:mod:`segment_debugger.io.arrow`).
     """
     limit = _limit(max_columns)
+    return _finish(events, limit, start_arrow(events, limit, cache))
+
+
+def _finish(
+    events: Sequence[Event], limit: int, started: ArrowStart | None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Return :func:`group_columns`' answer from the Arrow read ``started`` (None: not tried)."""
     parsed: dict[int, tuple[Any, Any, Any]] = {}  # rows the Arrow attempt parsed in Python
-    groups = arrow_groups(events, limit, cache, parsed)
-    if groups is not None:
-        return groups, {}
+    if started is not None:
+        groups = started.result()
+        if groups is not None:
+            return groups, {}
+        parsed = started.parsed
     # the exact path: bounds, folding, what Arrow cannot; each event still parsed only once
     return python_groups(events, limit, parsed)
 

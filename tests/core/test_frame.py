@@ -685,21 +685,21 @@ def test_the_garbage_collector_is_paused_while_a_frame_is_built(
     from segment_debugger.core import frame as f
 
     seen: list[bool] = []
-    original = f.group_columns
+    original = f._finish
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(f, "group_columns", spy)
+    monkeypatch.setattr(f, "_finish", spy)
     assert gc.isenabled()
     events_to_frame(fake_events(50))
     assert seen == [False] and gc.isenabled()
-    monkeypatch.setattr(f, "group_columns", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(f, "_finish", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         events_to_frame(fake_events(5))
     assert gc.isenabled()
-    monkeypatch.setattr(f, "group_columns", original)
+    monkeypatch.setattr(f, "_finish", original)
     with pytest.raises(ValueError):
         events_to_frame([], max_columns=-1)
     assert gc.isenabled()

@@ -1,0 +1,83 @@
+"""The frame's Arrow work in a worker thread: the same frame, and no thread left behind."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from core.test_frame import (  # tests/ is on the path: the frame tests' helpers
+    UNBOUNDED,
+    assert_same_frame,
+    fake_events,
+    hostile_events,
+    reference_frame,
+)
+
+from segment_debugger.core import _frame_arrow, _frame_base
+from segment_debugger.core import frame as f
+from segment_debugger.core.frame import events_to_frame
+
+WORKER = "segment-debugger-frame"
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == WORKER]
+
+
+def test_a_frame_built_in_the_worker_is_the_frame_built_in_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = [*fake_events(300, seed=7), *hostile_events(extra_fake=100)]
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1 << 62)
+    in_line = events_to_frame(events, max_columns=UNBOUNDED)
+    started: list[str] = []
+    original = _frame_arrow.ArrowStart._run
+
+    def spy(self: Any, *args: Any) -> None:
+        started.append(threading.current_thread().name)
+        original(self, *args)
+
+    monkeypatch.setattr(_frame_arrow.ArrowStart, "_run", spy)
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
+    in_worker = events_to_frame(events, max_columns=UNBOUNDED)
+    assert started == [WORKER]
+    assert_same_frame(in_worker, in_line)
+    assert_same_frame(in_worker, reference_frame(events))
+    assert not workers()
+
+
+def test_when_the_base_columns_fail_the_worker_is_joined_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
+    release = threading.Event()
+    original = _frame_arrow.read_payloads
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    def failing_base(*args: Any, **kwargs: Any) -> Any:
+        assert workers(), "the worker runs while the base columns convert"
+        release.set()
+        raise RuntimeError("base columns failed")
+
+    monkeypatch.setattr(_frame_arrow, "read_payloads", slow_read)
+    monkeypatch.setattr(f, "base_columns", failing_base)
+    with pytest.raises(RuntimeError, match="base columns failed"):
+        events_to_frame(fake_events(100))
+    assert not workers()
+
+
+def test_what_the_worker_raises_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
+
+    def failing_read(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("no room for the tables")
+
+    monkeypatch.setattr(_frame_arrow, "read_payloads", failing_read)
+    with pytest.raises(MemoryError, match="no room"):
+        events_to_frame(fake_events(100))
+    assert not workers()
+    assert _frame_base.base_columns is f.base_columns  # the frame module's own, untouched
