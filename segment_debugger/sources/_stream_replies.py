@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -101,14 +101,54 @@ def groups(reply: Any) -> list[Group]:
     return out
 
 
-def entries(reply: Any) -> list[tuple[bytes, bytes, Any]]:
-    """Flatten an XREAD/XREADGROUP reply to (stream, entry id, fields), in order."""
-    return [
-        (stream, entry_id, fields)
-        for stream, items in groups(reply)
-        for entry_id, fields in items
-        if fields is not None  # a pending entry that was deleted meanwhile
-    ]
+class Batch(NamedTuple):
+    """One stream's entries of a read, taken out of the reply (see :func:`batches`)."""
+
+    key: bytes
+    """The stream's key as the reply names it."""
+    last: bytes
+    """The last entry id (the stream's cursor moves there once the batch is buffered)."""
+    ids: list[str]
+    """Every entry id, in order, as text (an event's ``stream_id``; what XACK is given)."""
+    values: list[Any]
+    """Per entry, its payload (bytes) or, for an entry of any other shape, its fields."""
+    plain: bool
+    """Every value is a payload: no entry of another shape."""
+
+
+def batches(reply: Any, field: str | None) -> list[Batch]:
+    """Take an XREAD/XREADGROUP reply's entries out of it, one :class:`Batch` per stream.
+
+    One pass per entry, no call: the usual entry (one field, or the one ``field`` names,
+    holding bytes) gives its payload; any other gives its fields, for :func:`payload`. A
+    pending entry deleted meanwhile (fields None) is skipped. Taken out, the reply can be
+    freed before its entries are parsed: its two lists per entry are then not still alive
+    when parsing triggers the garbage collector, which would move them to the oldest
+    generation and make full collections (which scan every buffered event) more frequent.
+    """
+    want = None if field is None else field.encode()
+    out: list[Batch] = []
+    for key, items in groups(reply):
+        ids: list[str] = []
+        values: list[Any] = []
+        add_id, add = ids.append, values.append
+        plain = True
+        last = None
+        for entry_id, fields in items:
+            if fields is None:  # a pending entry that was deleted meanwhile
+                continue
+            last = entry_id
+            add_id(entry_id.decode("ascii", "replace"))
+            if fields.__class__ is list and len(fields) == 2 and (
+                fields[1].__class__ is bytes and (want is None or fields[0] == want)
+            ):
+                add(fields[1])
+            else:
+                add(fields)
+                plain = False
+        if last is not None:
+            out.append(Batch(key, last, ids, values, plain))
+    return out
 
 
 def raw_reply(response: Any, **_options: Any) -> Any:
@@ -149,7 +189,9 @@ def as_int(value: Any) -> int | None:
 
 
 def info_dict(raw: Any) -> dict[str, Any]:
-    """Return an XINFO STREAM reply as a dict with text keys."""
+    """Return an XINFO STREAM reply (a map, or RESP2's flat [key, value, ...]) as a dict."""
+    if isinstance(raw, list):
+        raw = zip(raw[::2], raw[1::2], strict=False)
     return {(as_text(k) or ""): v for k, v in dict(raw).items()}
 
 

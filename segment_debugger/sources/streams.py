@@ -176,8 +176,7 @@ class StreamSource(SeededSource):
                 completed = True
                 if caught_up:  # wait for more
                     wait = self._wait_command(self.streams)
-                    reply = client.execute_command(*wait)  # type: ignore[no-untyped-call]
-                    self._took(client, reply)
+                    self._took(client, client.execute_command(*wait))  # type: ignore[no-untyped-call]
                 self._mark_ok()
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             if not completed and not stop.is_set() and self._count > 1:
@@ -228,9 +227,9 @@ class StreamSource(SeededSource):
         if self.group is None:
             read = self._read_counted(client, names)
         else:
-            read = rep.groups(client.xreadgroup(
+            read = rep.batches(client.xreadgroup(
                 self.group, self.consumer, self._group_ids(names), count=self._count
-            ))
+            ), self.field)
         stored = self._store(client, read) if read else 0
         self._counted_full(stored)
         if not stored and self.group is not None:
@@ -253,7 +252,7 @@ class StreamSource(SeededSource):
         A plain read's reply only said there is more, which the next counted read takes.
         """
         if self.group is not None:
-            read = rep.groups(reply)
+            read = rep.batches(reply, self.field)
             if read:
                 self._store(client, read)
 
@@ -343,7 +342,7 @@ class StreamSource(SeededSource):
 
     # ---- trimming ----------------------------------------------------------------------------
 
-    def _read_counted(self, client: redis.Redis, names: Sequence[str]) -> list[rep.Group]:
+    def _read_counted(self, client: redis.Redis, names: Sequence[str]) -> list[rep.Batch]:
         """Read the next entries of ``names`` and, in the same MULTI, each stream's XINFO.
 
         Entries leave a stream from its head, so it has lost ``entries-added - length`` in all
@@ -365,7 +364,7 @@ class StreamSource(SeededSource):
                 self._info(client, name)  # raises the readable error (WRONGTYPE...)
                 raise info
             self._account_trimming(name, self._cursors[name], rep.info_dict(info))
-        return rep.groups(reply)
+        return rep.batches(reply, self.field)  # the reply is freed before parsing
 
     def _account_trimming(self, name: str, cursor: rep.Cursor, info: dict[str, Any]) -> None:
         added, length = rep.as_int(info.get("entries-added")), rep.as_int(info.get("length"))
@@ -400,7 +399,7 @@ class StreamSource(SeededSource):
 
     # ---- storing ---------------------------------------------------------------------------
 
-    def _store(self, client: redis.Redis, read: list[rep.Group]) -> int:
+    def _store(self, client: redis.Redis, read: list[rep.Batch]) -> int:
         """Parse and buffer a read, move the cursors, ACK in a group; return how many.
 
         See :func:`~._stream_store.store`.
