@@ -99,6 +99,7 @@ class _Appender:
                 for event in batch:
                     seq += 1
                     event.seq = seq
+                    event._moments = None  # the parser's datetimes: not kept once buffered
             else:
                 for event in batch:
                     seq += 1
@@ -107,6 +108,7 @@ class _Appender:
                         inspect(event)
                     except Exception:  # a check must never lose an event
                         log.exception("segment_debugger: checking event seq %d failed", seq)
+                    event._moments = None
         finally:  # keep the counters true even if an event refused its seq midway
             done = batch
             if seq - start != len(batch):
@@ -200,6 +202,7 @@ class _Appender:
                         inspect(event)
                     except Exception:  # a check must never lose an event
                         log.exception("segment_debugger: checking event seq %d failed", seq)
+                event._moments = None  # the parser's datetimes: not kept once buffered
                 if not event.valid:
                     invalid += 1
                 by_type[_TYPE_KEYS.get(event.type, "unknown")] += 1

@@ -74,10 +74,22 @@ class Checks:
                 return
             received = event.receivedAt
             sent_at = event.sentAt
+            # the parser's datetimes of these very texts (see event.parsed_event), else parse
+            moments = event._moments
             try:
-                at = _fromisoformat(timestamp)
-                ahead = at - _fromisoformat(received)  # type: ignore[arg-type]
-                sent_gap = None if sent_at is None else at - _fromisoformat(sent_at)
+                if (
+                    moments is not None
+                    and moments[0] is timestamp
+                    and moments[2] is received
+                    and moments[4] is sent_at
+                ):
+                    at = moments[1]
+                    ahead = at - moments[3]
+                    sent_gap = None if sent_at is None else at - moments[5]
+                else:
+                    at = _fromisoformat(timestamp)
+                    ahead = at - _fromisoformat(received)  # type: ignore[arg-type]
+                    sent_gap = None if sent_at is None else at - _fromisoformat(sent_at)
             except (ValueError, TypeError):
                 slow_check(event)
                 return

@@ -32,6 +32,7 @@ Validation follows https://segment.com/docs/connections/spec/common/.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -67,6 +68,9 @@ _KNOWN_TYPES = frozenset(EVENT_TYPES)
 # What the quick checks raise on a value of the wrong kind (isprintable on a non-string, a list
 # looked up in a set, fromisoformat on a non-string or a bad date, a date shorter than a year).
 _DOUBT = (AttributeError, TypeError, ValueError, IndexError)
+# The last sentAt and receivedAt that passed the date check, each with its datetime (any
+# thread's: a pair read and written whole, so a reader sees one that passed).
+_passed: list[tuple[Any, Any]] = [(None, None), (None, None)]
 
 
 def parse_event(
@@ -138,16 +142,32 @@ def parse_event(
             )
             # dates: extended ISO-8601 strings. fromisoformat also takes the basic format and
             # any date/time separator: the 5th character must be the date's "-" and the 11th,
-            # if any, a "T"/"t"/" " (what is_iso8601 asks)
+            # if any, a "T"/"t"/" " (what is_iso8601 asks). The datetimes are handed to the
+            # buffer's clock check (moments), which would parse the same texts again.
             if quick and timestamp is not None:
-                _fromisoformat(timestamp)
+                at = _fromisoformat(timestamp)
                 quick = timestamp[4] == "-" and (len(timestamp) < 11 or timestamp[10] in "Tt ")
+            # sentAt and receivedAt are stamped once per batch (by the library, by Segment):
+            # the value the last event had passed is not parsed again
+            sent_moment = received_moment = None
             if quick and sent_at is not None:
-                _fromisoformat(sent_at)
-                quick = sent_at[4] == "-" and (len(sent_at) < 11 or sent_at[10] in "Tt ")
+                last = _passed[0]
+                if sent_at == last[0]:
+                    sent_moment = last[1]
+                else:
+                    sent_moment = _fromisoformat(sent_at)
+                    quick = sent_at[4] == "-" and (len(sent_at) < 11 or sent_at[10] in "Tt ")
+                    if quick:
+                        _passed[0] = (sent_at, sent_moment)
             if quick and received is not None:
-                _fromisoformat(received)
-                quick = received[4] == "-" and (len(received) < 11 or received[10] in "Tt ")
+                last = _passed[1]
+                if received == last[0]:
+                    received_moment = last[1]
+                else:
+                    received_moment = _fromisoformat(received)
+                    quick = received[4] == "-" and (len(received) < 11 or received[10] in "Tt ")
+                    if quick:
+                        _passed[1] = (received, received_moment)
             if quick and original is not None:
                 _fromisoformat(original)
                 quick = original[4] == "-" and (len(original) < 11 or original[10] in "Tt ")
@@ -195,6 +215,9 @@ def parse_event(
             None if context is None else FROM_RAW,
             not violations,
             violations,
+            None if timestamp is None else (
+                timestamp, at, received, received_moment, sent_at, sent_moment
+            ),
         )
     except Exception as exc:  # a bug here must not kill the source thread
         return _fallback_event(raw, channel, received_at, pattern, exc)

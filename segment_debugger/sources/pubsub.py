@@ -230,17 +230,13 @@ class RedisSource(SeededSource):
         known = self._name_cache.get
         name = self._name
         parse = parse_event
-        events: list[Event] = []
-        append = events.append
-        for channel, data, pattern in batch:
-            text = known(channel)
-            if text is None:
-                text = name(channel)
-            if pattern is None:
-                append(parse(data, text, now))
-            else:
-                append(parse(data, text, now, known(pattern) or name(pattern)))
-        self._buffer.extend(events)
+        events: list[Event] = [  # one comprehension: the loop per event is the hot path
+            parse(data, known(channel) or name(channel), now)
+            if pattern is None
+            else parse(data, known(channel) or name(channel), now, known(pattern) or name(pattern))
+            for channel, data, pattern in batch
+        ]
+        buffer.extend(events)
 
     def _handed(self, batch: list[_Raw], now: float) -> Iterator[list[Event]]:
         """Parse ``batch`` a chunk at a time, each event keeping its parsed object.
