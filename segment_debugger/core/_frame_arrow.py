@@ -380,12 +380,20 @@ class _ArrowFrame:
         if leaf is not None:
             depth = len(leaf.path)
             for index, array in leaf.arrays.items():
-                rows = self.reads[index].rows
-                for i in np.flatnonzero(array.is_valid().to_numpy(zero_copy_only=False)):
-                    row = rows[i]
-                    found, value = lookup(self._groups(row), position, leaf.path)
-                    if found and not (value.__class__ is dict and depth < MAX_FLATTEN_DEPTH):
-                        column[row] = value
+                read = self.reads[index]
+                rows = read.rows
+                key = (position, leaf.path)
+                found_values = read.python_values.get(key)  # kept with a cached table
+                if found_values is None:
+                    found_values = []
+                    valid = array.is_valid().to_numpy(zero_copy_only=False)
+                    for i in np.flatnonzero(valid).tolist():
+                        found, value = lookup(self._groups(rows[i]), position, leaf.path)
+                        if found and not (value.__class__ is dict and depth < MAX_FLATTEN_DEPTH):
+                            found_values.append((i, value))
+                    read.python_values[key] = found_values
+                for at, value in found_values:
+                    column[rows[at]] = value
         if sparse:
             for row, value in sparse.items():
                 column[row] = value

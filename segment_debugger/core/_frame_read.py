@@ -52,7 +52,7 @@ _CACHED_TAIL_ROWS = 131_072
 class Read:
     """One table read by Arrow: the rows it holds (frame positions) and their payloads."""
 
-    __slots__ = ("_has_null", "any_null", "raws", "rows", "table")
+    __slots__ = ("_has_null", "any_null", "python_values", "raws", "rows", "table")
 
     def __init__(self, rows: list[int], raws: list[bytes], table: pa.Table, any_null: bool) -> None:
         self.rows = rows
@@ -60,11 +60,16 @@ class Read:
         self.table = table
         self.any_null = any_null  # whether "null" appears in any payload
         self._has_null: np.ndarray | None = None
+        #: Per (group position, keys) of a column Arrow cannot hold exactly (lists...), the
+        #: values a Python parse found: ``(index in this read, value)``; shared by moved reads,
+        #: so a cached table's payloads are parsed for them once.
+        self.python_values: dict[tuple[int, tuple[str, ...]], list[tuple[int, Any]]] = {}
 
     def moved_to(self, rows: list[int]) -> Read:
         """Return this read for the same payloads at other frame rows (what it holds is shared)."""
         read = Read(rows, self.raws, self.table, self.any_null)
         read._has_null = self._has_null
+        read.python_values = self.python_values
         return read
 
     @property

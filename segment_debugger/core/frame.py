@@ -114,7 +114,7 @@ def events_to_frame(
     Never raises on hostile content: invalid events have missing fields (NaN / NaT) and their
     ``violations``; unparseable timestamps become NaT. ``raw`` holds the payload bytes exactly
     as received. List values inside ``properties``/``traits``/``context`` may be shared with the
-    events, not copied: treat them as read-only.
+    events, and with the other frames of the same ``cache``, not copied: treat them as read-only.
 
     ``cache`` (a :class:`ReadCache`, one per stream of events such as a buffer) keeps what
     Arrow read for the next call, which then reads only the payloads it has not seen: the

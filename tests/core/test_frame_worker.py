@@ -81,3 +81,35 @@ def test_what_the_worker_raises_reaches_the_caller(monkeypatch: pytest.MonkeyPat
         events_to_frame(fake_events(100))
     assert not workers()
     assert _frame_base.base_columns is f.base_columns  # the frame module's own, untouched
+
+
+def test_a_live_buffer_parses_its_kept_payloads_once_for_list_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lists (properties.products) need a Python parse; a table the cache keeps keeps them."""
+    from segment_debugger.core import _frame_read
+    from segment_debugger.core.buffer import EventBuffer
+    from segment_debugger.core.event import Event
+
+    monkeypatch.setattr(_frame_read, "_CACHED_CHUNK_ROWS", 64)
+    monkeypatch.setattr(_frame_read, "_CACHED_MIN_ROWS", 16)
+    parsed: list[int] = []
+    original = Event.groups
+
+    def counting(self: Event) -> Any:
+        parsed.append(self.seq)
+        return original(self)
+
+    monkeypatch.setattr(Event, "groups", counting)
+    buf = EventBuffer(max_messages=500)
+    feed = iter(fake_events(1000, seed=13))
+    buf.extend(next(feed) for _ in range(400))
+    first = buf.to_pandas()
+    assert "properties.products" in first.columns and parsed
+    parsed.clear()
+    assert_same_frame(buf.to_pandas(), first)
+    assert parsed == []  # failed before: every row with a list parsed again
+    buf.extend(next(feed) for _ in range(150))  # 50 evicted
+    got = buf.to_pandas()
+    assert 0 < len(parsed) <= 150 + 64 + 64
+    assert_same_frame(got, reference_frame(buf.snapshot()))
