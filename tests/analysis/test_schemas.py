@@ -187,7 +187,7 @@ def test_drift_over_a_real_redis_stream(redis_server: RedisServer) -> None:
 def test_interned_signatures_stay_bounded_and_counts_stay_true(monkeypatch: Any) -> None:
     """Every event with properties of its own (hostile traffic): the tables of interned
     signatures and shapes are forgotten when full, and the schema still equals a recount."""
-    import segment_debugger.analysis.schemas as module
+    import segment_debugger.analysis._learning as module
 
     monkeypatch.setattr(module, "MAX_SIGNATURES", 8)
     buf = EventBuffer(max_messages=30, infer_schemas=True)
@@ -195,6 +195,7 @@ def test_interned_signatures_stay_bounded_and_counts_stay_true(monkeypatch: Any)
     for i in range(100):
         buf.append(ev(**{f"p{i}": i, "price": 1.0 if i % 3 else "x"}))
         assert len(schemas._signatures) <= 8 and len(schemas._shapes) <= 8
+        assert len(schemas._fast) <= 8
     got = {(r["type"], r["event"], r["path"]): r["count"] for r in schemas.rows()}
     assert got == {k: c for k, (_, c) in recount(buf.snapshot()).items()}
 
