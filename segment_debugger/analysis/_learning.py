@@ -161,6 +161,14 @@ class SchemaCounts:
                 shape = None  # walked (and cut) each time: not looked up by shape
             elif dict in shape[1]:
                 shape = _nested_shape(group, shape)
+                found = None if shape is None else self._fast.get((key[0], key[1], shape))
+                if (
+                    found is not None and found.live and self._baseline is None
+                    and found.version == found.schema.version
+                    and found.schema.ops <= found.until
+                ):
+                    self._count_settled(event, found)
+                    return
             signature, present = self._signature(group_name, group, shape)
         schema = self._schemas.get(key)
         if schema is None:
@@ -174,21 +182,26 @@ class SchemaCounts:
             if sig is None or sig.version != schema.version:
                 return  # drifted, or not settled
         else:
-            schema.occurrences += 1
-            schema.ops += 1
-            sig.live += 1
-            sig.pending += 1
-            if event.received_at > sig.last_seen:
-                sig.last_seen = event.received_at
-            if not sig.dirty:
-                sig.dirty = True
-                schema.dirty.append(sig)
-            self._seen[event.seq] = sig
+            self._count_settled(event, sig)
         if shape is not None:  # next time, found by its shape
             fast = self._fast
             if len(fast) >= MAX_SIGNATURES:
                 fast.clear()
             fast[(key[0], key[1], shape)] = sig
+
+    def _count_settled(self, event: Event, sig: _Sig) -> None:
+        """Count ``event`` on its settled signature (as :meth:`_learn` does inline)."""
+        schema = sig.schema
+        schema.occurrences += 1
+        schema.ops += 1
+        sig.live += 1
+        sig.pending += 1
+        if event.received_at > sig.last_seen:
+            sig.last_seen = event.received_at
+        if not sig.dirty:
+            sig.dirty = True
+            schema.dirty.append(sig)
+        self._seen[event.seq] = sig
 
     def _learn_one(
         self, event: Event, key: Key, schema: _Schema, signature: Signature,
