@@ -148,7 +148,15 @@ class TrackingPlan:
             return
         if value is None:
             value = {}
-        if validator.is_valid(value):
+        fast = validator._fast  # is_valid, inlined: one call fewer per planned event
+        if fast is not None:
+            try:
+                fast(value)
+            except Exception:  # rejected (or it failed): jsonschema decides
+                pass
+            else:
+                return
+        if validator._full.is_valid(value):
             return
         self._flag(event, list(_messages(label, group, validator.iter_errors(value))))
 
