@@ -19,8 +19,7 @@ import logging
 import os
 import socket
 import threading
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,8 @@ from segment_debugger.core.buffer import EventBuffer
 from segment_debugger.sources import _stream_replies as rep
 from segment_debugger.sources._redispy import GuardedPool
 from segment_debugger.sources._seeded import SeededSource
+from segment_debugger.sources._stream_positions import StreamPositions
+from segment_debugger.sources._stream_read import CountedRead
 from segment_debugger.sources._stream_replies import DEFAULT_FIELDS, parse_start
 from segment_debugger.sources._stream_store import store
 from segment_debugger.sources.base import CONNECT_TIMEOUT_S
@@ -66,7 +67,7 @@ def _names(value: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-class StreamSource(SeededSource):
+class StreamSource(StreamPositions, SeededSource):
     """Read Redis Streams into ``buffer`` from one daemon thread, losing nothing on reconnect.
 
     ``streams``: one name or several. ``start``: where reading begins (see
@@ -130,6 +131,7 @@ class StreamSource(SeededSource):
         self._key_names: dict[bytes, str] = {}  # stream key in replies -> its name
         self._pending_done: set[str] = set()
         self._client: redis.Redis | None = None  # the current single-mode session's
+        self._ahead: CountedRead | None = None  # its reads sent ahead (plain XREAD)
 
     def __repr__(self) -> str:
         group = f", group={self.group!r}" if self.group else ""
@@ -146,6 +148,9 @@ class StreamSource(SeededSource):
     # ---- the session ---------------------------------------------------------------------
 
     def _close_session(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.close()
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -159,6 +164,10 @@ class StreamSource(SeededSource):
     def _single_session(self, stop: threading.Event) -> None:
         """Connect, position the streams, then read until stopped.
 
+        Plain reads are sent ahead (:class:`~._stream_read.CountedRead`): as soon as a reply
+        has arrived the next read goes out, and this one is parsed while the server prepares
+        it. A group reads one batch at a time (each is acknowledged once buffered).
+
         A session whose connection is lost during its first read completed none: if a reply
         of COUNT entries cannot arrive before the connection goes (a server that closes
         clients whose replies pass ``client-output-buffer-limit normal``, clients killed
@@ -171,6 +180,11 @@ class StreamSource(SeededSource):
         self._went_live(self._describe(resumed))
         completed = False
         try:
+            if self.group is None:
+                self._ahead = CountedRead(client.connection_pool)
+                for _ in self._read_ahead(client, self._ahead, self.streams, stop):
+                    completed = True
+                return
             while not stop.is_set():
                 caught_up = not self._read(client, self.streams)
                 completed = True
@@ -185,6 +199,33 @@ class StreamSource(SeededSource):
                 logger.info("StreamSource(%s): no read completed in the last session; reading "
                             "%d entries at a time", self.url, self._count)
             raise
+
+    def _read_ahead(
+        self, client: redis.Redis, ahead: CountedRead, names: Sequence[str],
+        stop: threading.Event,
+    ) -> Iterator[None]:
+        """Read ``names`` with the next read always sent before a reply is parsed.
+
+        Yields after each reply taken. A reply is buffered even when sending the next read
+        failed (then the error is raised). Its trim accounting is done once the reply before
+        it is buffered, so the count is exact as in :meth:`_read_counted`.
+        """
+        ahead.send(names, self._read_ids(names), self._count)
+        while not stop.is_set():
+            read = self._take_counted(client, names, ahead.take())
+            yield
+            if not read:  # caught up: wait for more, then read again
+                self._counted_full(0)
+                ahead.wait(self._wait_command(names))
+                ahead.send(names, self._read_ids(names), self._count)
+            else:
+                ids = self._read_ids(names)
+                ids.update((batch.key, batch.last) for batch in read)
+                try:
+                    ahead.send(names, ids, self._count)
+                finally:
+                    self._counted_full(self._store(client, read))
+            self._mark_ok()
 
     def _counted_full(self, got: int) -> None:
         """Note a read of ``got`` entries: after enough full ones, read more at a time again."""
@@ -266,95 +307,31 @@ class StreamSource(SeededSource):
             for name in names
         }
 
-    def _ensure_group(self, client: redis.Redis, names: Sequence[str]) -> None:
-        assert self.group is not None
-        for name in names:
-            try:
-                client.xgroup_create(name, self.group, id=self.start_at, mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-
-    def _position(self, client: redis.Redis, names: Sequence[str], where: str) -> None:
-        """Set each stream's cursor: kept from before, else from ``start``; check the key."""
-        for name in names:
-            info = self._info(client, name)
-            cursor = self._cursors.get(name)
-            if self.group is not None:  # our own pending entries first, then new ones
-                self._pending_done.discard(name)
-                self._cursors[name] = rep.Cursor(b"0-0", None)
-                continue
-            if cursor is not None:
-                self._check_kept(name, cursor, info, where)
-                continue
-            # A stream that does not exist yet has had no entries (an unknown count on
-            # Redis < 7 is harmless: without entries-added no count is ever made).
-            added = rep.as_int(info.get("entries-added")) if info else 0
-            length = rep.as_int(info.get("length")) if info else 0
-            if self.start_at == "$":
-                last = rep.as_text(info.get("last-generated-id")) if info else None
-                self._cursors[name] = rep.Cursor((last or "0-0").encode(), added, held=True)
-            elif self.start_at == "0-0":
-                base = None if added is None else added - (length or 0)
-                self._cursors[name] = rep.Cursor(b"0-0", base)
-            else:
-                self._cursors[name] = rep.Cursor(self.start_at.encode(), None)
-
-    def _check_kept(
-        self, name: str, cursor: rep.Cursor, info: dict[str, Any] | None, where: str
-    ) -> None:
-        """Say so when the server's stream ends before what we read: it lost entries."""
-        last = rep.as_bytes(info.get("last-generated-id") or b"0-0") if info else b"0-0"
-        if not cursor.held or rep.id_key(last) >= rep.id_key(cursor.last_id):
-            return
-        added = rep.as_int(info.get("entries-added")) if info else 0
-        gone = (cursor.ordinal - added) if cursor.ordinal is not None and added is not None else 0
-        read, ours = last.decode(), cursor.last_id.decode()
-        self._record_gap(
-            f"stream {name!r}" + (f" on {where}" if where else "") + f" ends at {read} but "
-            f"{ours} had been read: the server lost entries (a failover to a replica they had "
-            "not reached yet, replication being asynchronous; a restart without persistence; "
-            "or the stream was deleted). "
-            + (f"{gone:,} entries read before are gone from the stream (kept in the buffer); "
-               if gone > 0 else "")
-            + f"any added after {ours} and lost with them were never read (how many cannot "
-            f"be known); reading on after {read}",
-            name, None, estimate=False,
-        )
-        cursor.last_id, cursor.ordinal = last, added
-
-    def _info(self, client: redis.Redis, name: str) -> dict[str, Any] | None:
-        """XINFO STREAM as a dict with text keys, or None when the stream does not exist."""
-        try:
-            raw = client.xinfo_stream(name)
-        except redis.ResponseError as exc:
-            text = str(exc)
-            if "no such key" in text.lower():
-                return None
-            if "WRONGTYPE" in text:
-                kind = rep.as_text(client.type(name)) or "other"
-                raise redis.ResponseError(
-                    f"key {name!r} holds a {kind}, not a stream: name a stream (XADD) or use "
-                    "RedisSource for pub/sub channels"
-                ) from None
-            raise
-        return rep.info_dict(raw)
-
-    # ---- trimming ----------------------------------------------------------------------------
+    # ---- the counted read ------------------------------------------------------------------
 
     def _read_counted(self, client: redis.Redis, names: Sequence[str]) -> list[rep.Batch]:
         """Read the next entries of ``names`` and, in the same MULTI, each stream's XINFO.
 
+        On a cluster ``names`` share one slot (a transaction cannot span slots).
+        """
+        read = CountedRead(client.connection_pool)
+        try:
+            read.send(names, self._read_ids(names), self._count)
+            return self._take_counted(client, names, read.take())
+        finally:
+            read.close()
+
+    def _take_counted(
+        self, client: redis.Redis, names: Sequence[str], result: list[Any]
+    ) -> list[rep.Batch]:
+        """Account for trimming from a counted read's XINFO replies; return its entries.
+
         Entries leave a stream from its head, so it has lost ``entries-added - length`` in all
         (Redis >= 7); those past our last read (its ``ordinal``) were trimmed unread. Taken in
         one transaction with the read, the count is exact: the entries returned follow them.
-        On a cluster ``names`` share one slot (a transaction cannot span slots).
         """
-        pipe = client.pipeline(transaction=True)
-        for name in names:
-            pipe.xinfo_stream(name)
-        pipe.xread(self._read_ids(names), count=self._count)
-        *infos, reply = pipe.execute(raise_on_error=False)
+        *infos, reply = result
+        del result
         if isinstance(reply, Exception):
             raise reply
         for name, info in zip(names, infos, strict=True):
@@ -365,37 +342,6 @@ class StreamSource(SeededSource):
                 raise info
             self._account_trimming(name, self._cursors[name], rep.info_dict(info))
         return rep.batches(reply, self.field)  # the reply is freed before parsing
-
-    def _account_trimming(self, name: str, cursor: rep.Cursor, info: dict[str, Any]) -> None:
-        added, length = rep.as_int(info.get("entries-added")), rep.as_int(info.get("length"))
-        if added is not None and length is not None:
-            deleted = added - length
-            if cursor.ordinal is not None and deleted > cursor.ordinal:
-                self._record_trim(name, cursor, deleted - cursor.ordinal)
-                cursor.ordinal = deleted
-            return
-        # Redis < 7: no count, but a first entry past our last read still shows the loss.
-        first = rep.first_id(info.get("first-entry"))
-        if first is not None and cursor.last_id != b"0-0" and (
-            rep.id_key(first) > rep.id_key(cursor.last_id) and rep.before(first) != cursor.last_id
-        ):
-            self._record_trim(name, cursor, None)
-            cursor.last_id = rep.before(first)
-
-    def _record_trim(self, name: str, cursor: rep.Cursor, lost: int | None) -> None:
-        count = f"{lost:,} entries" if lost is not None else "entries (how many: unknown)"
-        self._record_gap(
-            f"stream {name!r} was trimmed (MAXLEN/MINID) past the last entry read "
-            f"({cursor.last_id.decode()}): {count} lost unread",
-            name, lost,
-        )
-
-    def _record_gap(self, reason: str, name: str, lost: int | None, estimate: bool = True) -> None:
-        now = time.time()
-        gap = self._buffer.record_gap(
-            now, now, reason, lost=lost, channels=(name,), estimate=estimate
-        )
-        logger.warning("StreamSource(%s): %s", self.url, gap.reason)
 
     # ---- storing ---------------------------------------------------------------------------
 

@@ -1,0 +1,136 @@
+"""``sources/_stream_read.CountedRead`` and the read loop that sends reads ahead, on a real
+redis-server: replies as parsed (RESP2 and RESP3), errors, a reply never left for another."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from support.redis_server import RedisServer
+from support.waiting import wait_until
+
+from segment_debugger.sources import _stream_replies as rep
+from segment_debugger.sources._stream_read import CountedRead
+from segment_debugger.sources.streams import StreamSource
+
+pytestmark = pytest.mark.redis
+
+
+def _fill(server: RedisServer, key: str, n: int) -> None:
+    with server.client() as c:
+        for i in range(n):
+            c.xadd(key, {b"data": orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                                 "properties": {"n": i}})})
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_a_counted_read_returns_each_xinfo_then_the_entries(
+    redis_server: RedisServer, protocol: int
+) -> None:
+    _fill(redis_server, "cr", 5)
+    pool = redis.ConnectionPool.from_url(f"{redis_server.url}?protocol={protocol}")
+    read = CountedRead(pool)
+    try:
+        read.send(["cr"], {b"cr": b"0-0"}, 3)
+        assert read.in_flight
+        *infos, reply = read.take()
+        assert not read.in_flight
+        info = rep.info_dict(infos[0])
+        assert rep.as_int(info["length"]) == 5
+        (batch,) = rep.batches(reply, None)
+        assert batch.key == b"cr" and len(batch.ids) == 3 and batch.plain
+        read.send(["cr"], {b"cr": batch.last}, 10)
+        assert len(rep.batches(read.take()[-1], None)[0].ids) == 2
+    finally:
+        read.close()
+        pool.disconnect()
+
+
+def test_errors_drop_the_connection_and_the_next_read_works(redis_server: RedisServer) -> None:
+    with redis_server.client() as c:
+        c.set("not-a-stream", "x")
+    _fill(redis_server, "ok", 1)
+    pool = redis.ConnectionPool.from_url(redis_server.url)
+    read = CountedRead(pool)
+    try:
+        read.send(["not-a-stream"], {b"not-a-stream": b"0-0"}, 1)  # fails when run: in EXEC
+        *infos, reply = read.take()
+        assert isinstance(infos[0], redis.ResponseError) and "WRONGTYPE" in str(infos[0])
+        assert isinstance(reply, redis.ResponseError)
+        read.send(["ok"], {b"ok": b"0-0"}, "many")  # type: ignore[arg-type]  # fails when run
+        assert isinstance(read.take()[-1], redis.ResponseError)
+        read._send([("MULTI",), ("XINFO",), ("EXEC",)])  # refused while queued: EXEC aborts
+        with pytest.raises(redis.ResponseError):
+            read.take()
+        assert not read.in_flight
+        read.send(["ok"], {b"ok": b"0-0"}, 1)
+        assert len(rep.batches(read.take()[-1], None)[0].ids) == 1
+    finally:
+        read.close()
+        pool.disconnect()
+
+
+def test_closing_with_a_reply_unread_drops_the_connection(redis_server: RedisServer) -> None:
+    """A read sent ahead and never taken must not be read by the pool's next user."""
+    _fill(redis_server, "ahead", 3)
+    pool = redis.ConnectionPool.from_url(redis_server.url)
+    read = CountedRead(pool)
+    try:
+        read.send(["ahead"], {b"ahead": b"0-0"}, 3)
+        read.close()
+        client = redis.Redis(connection_pool=pool)
+        assert client.ping() is True
+        assert client.get("nothing") is None
+    finally:
+        pool.disconnect()
+
+
+def test_a_read_is_buffered_even_when_sending_the_next_fails(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next read goes out before a reply is parsed; its failure must not drop the reply."""
+    _fill(redis_server, "fails", 30)
+    sends: list[dict[Any, Any]] = []
+    real_send = CountedRead.send
+
+    def send(self: CountedRead, *args: Any) -> None:
+        sends.append(dict(args[1]))
+        if len(sends) == 2:
+            self.close()
+            raise redis.ConnectionError("lost while sending the next read")
+        real_send(self, *args)
+
+    monkeypatch.setattr(CountedRead, "send", send)
+    src = StreamSource(redis_server.url, "fails", start="0", batch=10)
+    try:
+        src.start()
+        wait_until(lambda: len(src.buffer) == 30, what="all 30 entries, once")
+        ns = [orjson.loads(e.raw)["properties"]["n"] for e in src.buffer.snapshot()]
+        assert ns == list(range(30))  # the first 10 buffered before the error, none twice
+        tenth = src.buffer.snapshot()[9].stream_id
+        assert sends[2] == {b"fails": tenth.encode()}  # the next session began after them
+    finally:
+        src.stop()
+    assert not [t for t in threading.enumerate() if t.name == StreamSource.thread_name]
+
+
+def test_resp2_urls_read_and_count_trimming(redis_server: RedisServer) -> None:
+    """XINFO's RESP2 reply is a flat list: taken raw, it still gives the trim count."""
+    _fill(redis_server, "r2", 20)
+    src = StreamSource(f"{redis_server.url}?protocol=2", "r2", start="0", batch=5)
+    try:
+        src.start()
+        wait_until(lambda: len(src.buffer) == 20, what="20 entries over RESP2")
+        src.stop()
+        with redis_server.client() as c:
+            _fill(redis_server, "r2", 10)
+            c.xtrim("r2", maxlen=3, approximate=False)
+        src.start()
+        wait_until(lambda: len(src.buffer) == 23, what="the 3 entries left")
+        (gap,) = src.buffer.gaps
+        assert gap.lost_estimate == 7 and "trimmed" in gap.reason
+    finally:
+        src.stop()
