@@ -65,6 +65,7 @@ _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
 _fromisoformat = datetime.fromisoformat
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
+_DEL = 0x7F  # an int: ``in`` bytes is one memchr
 # What the quick checks raise on a value of the wrong kind (isprintable on a non-string, a list
 # looked up in a set, fromisoformat on a non-string or a bad date, a date shorter than a year).
 _DOUBT = (AttributeError, TypeError, ValueError, IndexError)
@@ -117,18 +118,25 @@ def parse_event(
         properties = get("properties")
         traits = get("traits")
         context = get("context")
+        plain = _BACKSLASH not in raw and _DEL not in raw  # two memchr
         try:
             quick = (
                 typ in _KNOWN_TYPES  # strings only: anything else is not in it (or raises)
                 # text: a string without hidden characters (isprintable is False for each of
-                # them; anything but a string has no isprintable and raises)
-                and (event is None or event.isprintable())
-                and (name is None or name.isprintable())
-                and (user_id is None or user_id.isprintable())
-                and (anonymous_id is None or anonymous_id.isprintable())
-                and (message_id is None or message_id.isprintable())
-                and (group_id is None or group_id.isprintable())
-                and (previous_id is None or previous_id.isprintable())
+                # them; anything but a string has neither isascii nor isprintable and raises).
+                # In a payload without a backslash or DEL byte, an ASCII string is printable:
+                # orjson refuses raw control characters in strings, so only an escape or a DEL
+                # could put one there (isascii reads a flag; isprintable reads each character)
+                and (event is None or (plain and event.isascii()) or event.isprintable())
+                and (name is None or (plain and name.isascii()) or name.isprintable())
+                and (user_id is None or (plain and user_id.isascii()) or user_id.isprintable())
+                and (anonymous_id is None
+                     or (plain and anonymous_id.isascii()) or anonymous_id.isprintable())
+                and (message_id is None
+                     or (plain and message_id.isascii()) or message_id.isprintable())
+                and (group_id is None or (plain and group_id.isascii()) or group_id.isprintable())
+                and (previous_id is None
+                     or (plain and previous_id.isascii()) or previous_id.isprintable())
                 and (properties is None or properties.__class__ is dict)
                 and (traits is None or traits.__class__ is dict)
                 and (context is None or context.__class__ is dict)

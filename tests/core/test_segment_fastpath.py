@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,3 +174,22 @@ def test_not_an_object_and_coerced_arguments_take_the_general_path() -> None:
     event = parse_event(bytearray(b'{"type":"identify","userId":"u"}'), b"ch", 0.0, b"p*")  # type: ignore[arg-type]
     assert (event.valid, event.raw, event.channel, event.pattern) == (
         True, b'{"type":"identify","userId":"u"}', "ch", "p*")
+
+
+@pytest.mark.parametrize("raw_text, flagged", [
+    (b"plain-ascii id", False),
+    (b"del\x7fhere", True),  # DEL is ASCII and written raw by JSON encoders: not printable
+    (b"esc\\u0001aped", True),  # a control character can only arrive escaped
+    (b"tab\\there", True),
+    (b"zero\xe2\x80\x8bwidth", True),  # U+200B written raw: no backslash, not ASCII
+    (b"caf\xc3\xa9", False),
+])
+def test_the_ascii_shortcut_never_passes_a_hidden_character(
+    raw_text: bytes, flagged: bool
+) -> None:
+    """In a payload without a backslash or DEL byte, an ASCII string is taken as printable."""
+    for key in (b"userId", b"event", b"messageId", b"anonymousId", b"name"):
+        raw = b'{"type":"track","event":"E","userId":"u","' + key + b'":"' + raw_text + b'"}'
+        event = same_as_complete(raw)
+        found = [v for v in event.violations if "invisible" in v]
+        assert bool(found) is flagged, (key, raw_text)
