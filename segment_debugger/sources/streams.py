@@ -126,6 +126,8 @@ class StreamSource(StreamPositions, SeededSource):
         self._open_pools(lambda _seed: {
             "socket_timeout": timeout, "health_check_interval": 0, "retry": Retry(NoBackoff(), 0)
         })
+        for pool in self._seed_pools:  # entry ids and payloads are bytes, whatever the URL says
+            pool.connection_kwargs["decode_responses"] = False  # (a cluster's pools copy these)
         self._cursors: dict[str, rep.Cursor] = {}
         self._keys = {name: name.encode() for name in self.streams}
         self._key_names: dict[bytes, str] = {}  # stream key in replies -> its name

@@ -134,3 +134,16 @@ def test_resp2_urls_read_and_count_trimming(redis_server: RedisServer) -> None:
         assert gap.lost_estimate == 7 and "trimmed" in gap.reason
     finally:
         src.stop()
+
+
+def test_a_url_asking_for_decoded_responses_still_reads(redis_server: RedisServer) -> None:
+    """``?decode_responses=true`` made every reply text: the reader failed on each entry id."""
+    _fill(redis_server, "decoded", 3)
+    src = StreamSource(f"{redis_server.url}?decode_responses=true", "decoded", start="0")
+    try:
+        src.start()
+        wait_until(lambda: len(src.buffer) == 3, what="3 entries")
+        assert src.status.state == "live"
+        assert all(e.valid and e.stream_id for e in src.buffer.snapshot())
+    finally:
+        src.stop()
