@@ -34,11 +34,11 @@ use_checkout()  # this checkout's code unless PYTHONPATH names another tree
 
 from segment_debugger.core import event as _event_module  # noqa: E402
 from segment_debugger.core.event import FROM_RAW, Event  # noqa: E402
+from segment_debugger.core.segment import parse_event  # noqa: E402
+from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
 
 #: The parser's own constructor, where the code measured has one (else Event(...)).
 parsed_event: Any = getattr(_event_module, "parsed_event", None)
-from segment_debugger.core.segment import parse_event  # noqa: E402
-from segment_debugger.playground.fake import FakeEventStream  # noqa: E402
 
 
 def payload_styles(n: int) -> dict[str, list[bytes]]:
