@@ -19,7 +19,8 @@ each adds one step to the one before, so the differences are what each step cost
 7. StreamSource itself, in its thread;
 
 and the bare loop of ``streams_ingest.py`` (redis-py ``xread`` + ``orjson.loads``). Medians of
-R. A benchmark, not a test: prints a markdown table, the source's own share last; exits 0.
+R; wall time, and this process's CPU time (the server's is
+not in it). A benchmark, not a test: prints a markdown table, the source's own share last; exits 0.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ def stages(n: int) -> dict[str, Callable[[RedisServer], Any]]:
         names: dict[bytes, str] = {}
 
         def step(name: str, items: list[Any], _now: float) -> None:
-            store(_no_client, [(name.encode(), items)], buffer=buffer, cursors=cursors,
-                  key_names=names, field=None, group=None)
+            store(_no_client, rep.batches([(name.encode(), items)], None), buffer=buffer,
+                  cursors=cursors, key_names=names, field=None, group=None)
         drain(server, n, step)
         return buffer
 
@@ -152,19 +153,21 @@ class GcClock:
             self.total += time.perf_counter() - self._started
 
 
-def measure(stage: Callable[[RedisServer], Any], server: RedisServer) -> tuple[float, float]:
-    """Run one stage; return (seconds, seconds in the GC)."""
+def measure(
+    stage: Callable[[RedisServer], Any], server: RedisServer
+) -> tuple[float, float, float]:
+    """Run one stage; return (seconds, CPU seconds of this process, seconds in the GC)."""
     gc.collect()
     clock = GcClock()
     gc.callbacks.append(clock)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         kept = stage(server)
-        took = time.perf_counter() - started
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         gc.callbacks.remove(clock)
     del kept
-    return took, clock.total
+    return took, cpu, clock.total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,25 +182,28 @@ def main(argv: list[str] | None = None) -> int:
     plan = stages(n)
     times: dict[str, list[float]] = {name: [] for name in plan}
     gcs: dict[str, list[float]] = {name: [] for name in plan}
+    cpus: dict[str, list[float]] = {name: [] for name in plan}
     with RedisServer() as server:
         fill(server, payloads)
         for rep_no in range(args.repeat):
             order = list(plan.items())
             for name, stage in order if rep_no % 2 == 0 else order[::-1]:
-                took, in_gc = measure(stage, server)
+                took, cpu, in_gc = measure(stage, server)
                 times[name].append(took * 1e6 / n)
+                cpus[name].append(cpu * 1e6 / n)
                 gcs[name].append(in_gc * 1e6 / n)
                 print(f"  run {rep_no + 1} {name}: {times[name][-1]:.2f} µs/entry",
                       file=sys.stderr)
     med = {name: statistics.median(v) for name, v in times.items()}
     print(f"\n### StreamSource stages: {n:,} entries, µs per entry, median of {args.repeat}\n")
-    print("| stage | µs/entry | of it in the GC | step costs |")
-    print("|---|---:|---:|---:|")
+    print("| stage | µs/entry | step costs | CPU µs/entry (this process) | of it in the GC |")
+    print("|---|---:|---:|---:|---:|")
     previous = None
     for name in plan:
         step = "" if previous is None or name.startswith(("6", "7", "bare")) else \
             f"{med[name] - med[previous]:+.2f}"
-        print(f"| {name} | {med[name]:.2f} | {statistics.median(gcs[name]):.2f} | {step} |")
+        print(f"| {name} | {med[name]:.2f} | {step} | {statistics.median(cpus[name]):.2f} | "
+              f"{statistics.median(gcs[name]):.2f} |")
         previous = name
     names = list(plan)
     own = med[names[5]] - med[names[4]]
