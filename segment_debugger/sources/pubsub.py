@@ -227,15 +227,25 @@ class RedisSource(SeededSource):
         if buffer.shares_payloads:
             buffer.extend_handed(self._handed(batch, now))
             return
-        known = self._name_cache.get
-        name = self._name
+        if not batch:
+            return
         parse = parse_event
-        events: list[Event] = [  # one comprehension: the loop per event is the hot path
-            parse(data, known(channel) or name(channel), now)
-            if pattern is None
-            else parse(data, known(channel) or name(channel), now, known(pattern) or name(pattern))
-            for channel, data, pattern in batch
-        ]
+        channels, payloads, patterns = zip(*batch, strict=True)
+        if patterns.count(None) == len(patterns) and channels.count(channels[0]) == len(
+            channels
+        ):  # the usual read: one channel, no pattern; its name looked up once
+            text = self._name(channels[0])
+            events: list[Event] = [parse(data, text, now) for data in payloads]
+        else:
+            known = self._name_cache.get
+            name = self._name
+            events = [
+                parse(data, known(channel) or name(channel), now)
+                if pattern is None
+                else parse(data, known(channel) or name(channel), now,
+                           known(pattern) or name(pattern))
+                for channel, data, pattern in batch
+            ]
         buffer.extend(events)
 
     def _handed(self, batch: list[_Raw], now: float) -> Iterator[list[Event]]:
