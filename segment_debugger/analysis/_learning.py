@@ -102,7 +102,6 @@ class SchemaCounts:
             elif sig is not None:
                 self._forget(sig)
 
-
     def _learn(self, events: Sequence[Event], judge: bool) -> None:
         """Learn ``events`` (judging each first if ``judge``): the hot path, one loop.
 
@@ -269,6 +268,7 @@ class SchemaCounts:
         of them as keep every such path clear of that (or the occurrences below
         ``missing_after``), counted in ``schema.ops``.
         """
+        sig.version = -1  # until shown settled again
         paths = schema.paths
         if self._baseline is not None:
             return
