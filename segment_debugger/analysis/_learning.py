@@ -72,8 +72,8 @@ class SchemaCounts:
         self._signatures: dict[Signature, tuple[Signature, frozenset[str]]] = {}
         # (group, shape) -> its interned signature
         self._shapes: dict[tuple[str, Shape], tuple[Signature, frozenset[str]]] = {}
-        # (type, name, shape) -> the settled signature record of events of that shape
-        self._fast: dict[tuple[str, str | None, Shape], _Sig] = {}
+        # (type, name, *shape) -> the settled signature record of events of that shape
+        self._fast: dict[tuple[Any, ...], _Sig] = {}
         self._baseline: dict[Key, _Baseline] | None = None
 
     def _forget_all(self) -> None:
@@ -118,13 +118,17 @@ class SchemaCounts:
             kind = _KINDS.get(typ)
             if kind is None:
                 name = group_name = group = None
-                shape: Shape = ()
+                found: tuple[Any, ...] = (typ, None)
             else:
                 name_field, group_name = kind
                 name = getattr(event, name_field) if name_field else None
                 group = event.traits if group_name == "traits" else event.properties
-                shape = (tuple(group), tuple(map(type, group.values()))) if group else ()
-            sig = fast.get((typ, name, shape))
+                # (type, name, *shape): one tuple
+                found = (
+                    (typ, name, tuple(group), tuple(map(type, group.values()))) if group
+                    else (typ, name)
+                )
+            sig = fast.get(found)
             if sig is not None and sig.live and settle:  # (live: still the schema's)
                 schema = sig.schema
                 if sig.version == schema.version and schema.ops <= sig.until:
@@ -143,7 +147,7 @@ class SchemaCounts:
                         schema.dirty.append(sig)
                     seen[seq] = sig
                     continue
-            self._learn_shaped(event, (typ, name), group_name, group, shape, judge)
+            self._learn_shaped(event, (typ, name), group_name, group, found[2:], judge)
 
     def _learn_shaped(
         self, event: Event, key: Key, group_name: str | None, group: dict[str, Any] | None,
@@ -160,7 +164,7 @@ class SchemaCounts:
                 shape = None  # walked (and cut) each time: not looked up by shape
             elif dict in shape[1]:
                 shape = _nested_shape(group, shape)
-                found = None if shape is None else self._fast.get((key[0], key[1], shape))
+                found = None if shape is None else self._fast.get((*key, *shape))
                 if (
                     found is not None and found.live and self._baseline is None
                     and found.version == found.schema.version
@@ -186,7 +190,8 @@ class SchemaCounts:
             fast = self._fast
             if len(fast) >= MAX_SIGNATURES:
                 fast.clear()
-            fast[(key[0], key[1], shape)] = sig
+            fast_key = (*key, *shape)
+            fast[fast_key] = sig
 
     def _count_settled(self, event: Event, sig: _Sig) -> None:
         """Count ``event`` on its settled signature (as :meth:`_learn` does inline)."""
