@@ -230,11 +230,9 @@ class RedisSource(SeededSource):
         if not batch:
             return
         parse = parse_event
-        channels, payloads, patterns = zip(*batch, strict=True)
-        if patterns.count(None) == len(patterns) and channels.count(channels[0]) == len(
-            channels
-        ):  # the usual read: one channel, no pattern; its name looked up once
-            text = self._name(channels[0])
+        uniform = self._one_channel(batch)
+        if uniform is not None:  # the usual read: its channel's name looked up once
+            text, payloads = uniform
             events: list[Event] = [parse(data, text, now) for data in payloads]
         else:
             known = self._name_cache.get
@@ -256,7 +254,13 @@ class RedisSource(SeededSource):
         known = self._name_cache.get
         name = self._name
         parse = parse_event
+        uniform = self._one_channel(batch) if batch else None
         for start in range(0, len(batch), SHARED_CHUNK):
+            if uniform is not None:
+                one_name, payloads = uniform
+                yield [parse(data, one_name, now, keep=True)
+                       for data in payloads[start:start + SHARED_CHUNK]]
+                continue
             events: list[Event] = []
             append = events.append
             for channel, data, pattern in batch[start:start + SHARED_CHUNK]:
@@ -268,6 +272,18 @@ class RedisSource(SeededSource):
                 else:
                     append(parse(data, text, now, known(pattern) or name(pattern), keep=True))
             yield events
+
+    def _one_channel(self, batch: list[_Raw]) -> tuple[str, tuple[bytes, ...]] | None:
+        """Return a read's channel name and payloads if all came on one channel, no pattern.
+
+        Transposed once (``zip``), so the usual read is parsed without a name lookup per event.
+        """
+        channels, payloads, patterns = zip(*batch, strict=True)
+        if patterns.count(None) == len(patterns) and channels.count(channels[0]) == len(
+            channels
+        ):
+            return self._name(channels[0]), payloads
+        return None
 
     def _name(self, raw: bytes) -> str:
         cache = self._name_cache

@@ -35,3 +35,17 @@ def test_channels_and_patterns_mixed_in_one_read() -> None:
 
 def test_an_empty_read_stores_nothing() -> None:
     assert stored([]) == []
+
+
+def test_with_the_analysis_on_reads_are_named_the_same() -> None:
+    """The analysis path (events keep their parsed objects, a chunk at a time) too."""
+    from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
+
+    source = RedisSource(channels=("a", "b"), patterns="p*",
+                         buffer=EventBuffer(infer_schemas=True))
+    one = [(b"a", OK, None)] * (SHARED_CHUNK + 3)
+    mixed = [(b"a", OK, None), (b"p1", OK, b"p*"), (b"b", OK, None)]
+    source._store(one)
+    source._store(mixed)
+    assert [(e.channel, e.pattern) for e in source.buffer.snapshot()] == (
+        [("a", None)] * (SHARED_CHUNK + 3) + [("a", None), ("p1", "p*"), ("b", None)])
