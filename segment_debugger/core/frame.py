@@ -32,7 +32,9 @@ import these from here, never from the ``_frame_*`` modules. The base columns li
 :mod:`~segment_debugger.core._frame_python`, the Arrow path (the fast one, exactly the same
 frame) in :mod:`~segment_debugger.core._frame_arrow` with its reads and their cache in
 :mod:`~segment_debugger.core._frame_read`, the dtype rules in
-:mod:`~segment_debugger.core._frame_columns`.
+:mod:`~segment_debugger.core._frame_columns`. For big frames the Arrow path runs in a worker
+thread (its reads side by side, one per core) while the caller converts the base columns;
+every thread is joined before the call returns.
 """
 
 from __future__ import annotations
