@@ -33,6 +33,7 @@ Validation follows https://segment.com/docs/connections/spec/common/.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -65,7 +66,15 @@ __all__ = [
 _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
-_fromisoformat = datetime.fromisoformat
+if sys.version_info >= (3, 11):
+    _fromisoformat = datetime.fromisoformat
+else:  # 3.10's fromisoformat does not take "Z" (UTC), which every Segment library writes
+
+    def _fromisoformat(text: str) -> datetime:
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
+
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
 _DEL = 0x7F  # an int: ``in`` bytes is one memchr
 # What the quick checks raise on a value of the wrong kind (isprintable on a non-string, a list
