@@ -27,6 +27,7 @@ without asking jsonschema (data it rejects is judged, and worded, by jsonschema)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -46,6 +47,8 @@ PlanSource = Union[Mapping[str, Any], str, "os.PathLike[str]"]
 
 #: At most this many plan violations are named per event (the rest are counted).
 MAX_NAMED = 3
+
+log = logging.getLogger("segment_debugger.core.buffer")  # where the buffer logs its checks
 
 _KEYS = frozenset({"allow_unplanned_events", "events", "identify", "group"})
 
@@ -159,6 +162,34 @@ class TrackingPlan:
         if validator._full.is_valid(value):
             return
         self._flag(event, list(_messages(label, group, validator.iter_errors(value))))
+
+    def check_all(self, events: Iterable[Event]) -> None:
+        """:meth:`check` each event in turn (the buffer's per-chunk call).
+
+        The common cases inline (a planned track event its compiled validator accepts, an
+        event of a type the plan says nothing about); anything else goes through
+        :meth:`check`. An event whose check fails is logged and skipped.
+        """
+        planned, traits = self._events, self._traits
+        check = self.check
+        for event in events:
+            try:
+                typ = event.type
+                if typ == "track":
+                    validator = planned.get(event.event)  # type: ignore[arg-type]
+                    if validator is not None and validator._fast is not None:
+                        value = event.properties
+                        try:
+                            validator._fast({} if value is None else value)
+                        except Exception:  # rejected (or it failed): check decides and words
+                            pass
+                        else:
+                            continue
+                elif typ not in traits:
+                    continue
+                check(event)
+            except Exception:  # a check must never lose an event
+                log.exception("segment_debugger: checking event seq %d failed", event.seq)
 
     @staticmethod
     def _flag(event: Event, found: list[str]) -> None:

@@ -2,12 +2,14 @@
 
 A chunk of events is appended one of two ways, with the same result:
 
-- in bulk (the common case: no analysis sharing payloads, no messageId seen again): the
-  per-event Python work is the seq and the clock check; messageIds, counters, sizes, types and
-  eviction are done a chunk at a time by C loops (``map``, ``set``, ``sum``, ``deque.extend``);
+- in bulk (the common case: no messageId seen again): the per-event Python work is the seq
+  and, with a tracking plan or schema inference on, sharing the parsed payload; the clock
+  check and the plan check run over the whole chunk in one call; messageIds, counters, sizes,
+  types and eviction are done a chunk at a time by C loops (``map``, ``set``, ``sum``,
+  ``deque.extend``);
 - one event at a time (a messageId already buffered or repeated within the chunk, whose
-  warning depends on what was evicted before that event arrived; a tracking plan or schema
-  inference, which read each parsed payload): the loop words each warning in order.
+  warning depends on what was evicted before that event arrived): the loop words each
+  warning in order.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class _Appender:
     _message_ids: dict[str, int]
     _by_type: defaultdict[str, int]
     _observers: tuple[BufferObserver, ...]
-    _inspect: Callable[[Event], None] | None
+    _inspect_all: Callable[[Sequence[Event]], None] | None
     _warn_duplicates: bool
     _plan: Any
     _schemas: Any
@@ -68,17 +70,21 @@ class _Appender:
 
     def _append_chunk_locked(self, batch: Sequence[Event], handed: bool = False) -> None:
         """Append ``batch`` (seqs, checks, counters), evict what is over a cap, tell observers."""
-        if handed or self._plan is not None or self._schemas is not None:
-            self._append_each_locked(batch, shared=True, handed=handed)
-        elif not self._append_bulk_locked(batch):
-            self._append_each_locked(batch, shared=False, handed=False)
+        shared = handed or self._plan is not None or self._schemas is not None
+        if not self._append_bulk_locked(batch, shared, handed):
+            self._append_each_locked(batch, shared=shared, handed=handed)
 
-    def _append_bulk_locked(self, batch: Sequence[Event]) -> bool:
+    def _append_bulk_locked(
+        self, batch: Sequence[Event], shared: bool = False, handed: bool = False
+    ) -> bool:
         """Append ``batch`` a chunk at a time; False (nothing changed) when it must go one by one.
 
         It must go one by one when a messageId in it is already buffered or occurs twice in it
         (the warning depends on what was evicted before each copy arrived) or when an event
-        does not read like one (left to the loop, which fails as it always has).
+        does not read like one (left to the loop, which fails as it always has). With
+        ``shared`` (a tracking plan or schema inference on), each payload is parsed once (or
+        was handed over by the parser: ``handed``), read by the checks and the observers, then
+        let go.
         """
         message_ids = self._message_ids
         try:
@@ -92,10 +98,11 @@ class _Appender:
             types = Counter(map(_TYPE, batch))  # raises, like the loop, on an unhashable type
         except Exception:  # not events: the loop fails on them as it always has
             return False
-        inspect = self._inspect
+        inspect = self._inspect_all
         seq = start = self._last_seq
+        kept: Sequence[Event] = ()
         try:
-            if inspect is None:
+            if inspect is None and not shared:
                 for event in batch:
                     seq += 1
                     event.seq = seq
@@ -104,11 +111,16 @@ class _Appender:
                 for event in batch:
                     seq += 1
                     event.seq = seq
+                if shared:
+                    kept = _shared_payloads(batch, handed)
+                if inspect is not None:
                     try:
-                        inspect(event)
+                        inspect(batch)  # every check of every event, in one call
                     except Exception:  # a check must never lose an event
-                        log.exception("segment_debugger: checking event seq %d failed", seq)
-                    event._moments = None
+                        log.exception("segment_debugger: checking seqs %d-%d failed",
+                                      start + 1, seq)
+                    for event in batch:
+                        event._moments = None
         finally:  # keep the counters true even if an event refused its seq midway
             done = batch
             if seq - start != len(batch):
@@ -127,6 +139,8 @@ class _Appender:
             gone = self._evict_locked(self._bytes + sum(map(_SIZE, done)), len(buffered))
             if self._observers:
                 self._notify(lambda o: o.appended(done, gone))
+            for event in kept:  # let the shared payloads go: parsed again on access
+                event._data = FROM_RAW
             # counted after the observers, which may add warnings
             self._warned += sum(map(bool, map(_WARNINGS, done)))
         return True
@@ -167,7 +181,7 @@ class _Appender:
         max_messages, max_bytes = self._max_messages, self._max_bytes
         seq, size, count, invalid, evicted = self._last_seq, self._bytes, len(buffered), 0, 0
         gone: list[Event] | None = [] if self._observers else None
-        inspect, warn_duplicates = self._inspect, self._warn_duplicates
+        inspect, warn_duplicates = self._inspect_all, self._warn_duplicates
         # With a tracking plan or schema inference on, the payload is parsed once per event (or
         # handed over by the parser) and shared by the plan check and the observers until the
         # batch is told (then let go).
@@ -199,7 +213,7 @@ class _Appender:
                             event.warnings = [*event.warnings_view(), duplicate]
                 if inspect is not None:
                     try:
-                        inspect(event)
+                        inspect((event,))
                     except Exception:  # a check must never lose an event
                         log.exception("segment_debugger: checking event seq %d failed", seq)
                 event._moments = None  # the parser's datetimes: not kept once buffered
@@ -236,3 +250,23 @@ class _Appender:
             # counted after the observers, which may add warnings (schema drift)
             self._warned += sum(map(bool, map(_WARNINGS, batch)))
 
+
+
+def _shared_payloads(batch: Sequence[Event], handed: bool) -> list[Event]:
+    """Give each event of ``batch`` its parsed payload; return those to let go of it after.
+
+    ``handed``: a dict there is the parser's object (any other event is parsed here).
+    """
+    kept: list[Event] = []
+    append = kept.append
+    for event in batch:
+        data = event._data
+        if data is FROM_RAW:
+            try:
+                event._data = _loads(event.raw)
+            except Exception:  # left to re-parse (and fail) as before
+                continue
+            append(event)
+        elif handed and data.__class__ is dict:
+            append(event)
+    return kept

@@ -100,17 +100,10 @@ class EventBuffer(_Appender, _GapBook, _BufferViews):
             from segment_debugger.analysis.plans import TrackingPlan
 
             self._plan = TrackingPlan.load(tracking_plan)
-        inspections = [
-            check
-            for check in (
-                None if checks is None else checks.clock_check(),
-                None if self._plan is None else self._plan.check,
-            )
-            if check is not None
-        ]
-        self._inspect: Callable[[Event], None] | None = (
-            inspections[0] if len(inspections) == 1 else _all_of(inspections)
-            if inspections else None
+        # every check of a chunk of events in one call (each logs and skips an event it fails on)
+        self._inspect_all: Callable[[Sequence[Event]], None] | None = _all_of(
+            None if checks is None else checks.clock_checks(),
+            None if self._plan is None else self._plan.check_all,
         )
         self._clock = clock
         self._lock = threading.Lock()
@@ -385,12 +378,20 @@ class EventBuffer(_Appender, _GapBook, _BufferViews):
         return count / max(span, 1.0)
 
 
-def _all_of(checks: Sequence[Callable[[Event], None]]) -> Callable[[Event], None]:
-    def check(event: Event) -> None:
-        for one in checks:
-            one(event)
+def _all_of(
+    *checks: Callable[[Sequence[Event]], None] | None,
+) -> Callable[[Sequence[Event]], None] | None:
+    """One call running each chunk check given (None: none given)."""
+    present = [check for check in checks if check is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+    first, second = present
 
-    return check
+    def check_all(events: Sequence[Event]) -> None:
+        first(events)
+        second(events)
+
+    return check_all
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -21,7 +21,8 @@ flagged them as violations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -31,6 +32,7 @@ __all__ = ["Checks", "epoch_seconds", "seconds_text"]
 
 _fromisoformat = datetime.fromisoformat
 _UTC = timezone.utc
+log = logging.getLogger("segment_debugger.core.buffer")  # where the buffer logs its checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,20 @@ class Checks:
 
     def clock_check(self) -> Callable[[Event], None] | None:
         """Return the per-event clock check (adds warnings), or None when every one is off."""
+        check_all = self.clock_checks()
+        if check_all is None:
+            return None
+
+        def check(event: Event) -> None:
+            check_all((event,))
+
+        return check
+
+    def clock_checks(self) -> Callable[[Iterable[Event]], None] | None:
+        """Return the clock check of a chunk of events (one call per chunk), or None if off.
+
+        An event whose check fails is logged and skipped; the others are still checked.
+        """
         future, before, age = self.future_s, self.sent_before_s, self.max_age_s
         if future is None and before is None and age is None:
             return None
@@ -64,42 +80,46 @@ class Checks:
         age_td = None if age is None else timedelta(seconds=age)
         before_td = None if before is None else timedelta(seconds=before)
 
-        def check(event: Event) -> None:
+        def check_all(events: Iterable[Event]) -> None:
             # The common case in a few C calls: the dates parse, and differences of datetimes
             # (both with a zone, or both without: no zone means UTC) are compared as
             # timedeltas, without converting each date to epoch seconds. Anything else (a
             # missing receivedAt, mixed zones, "Z" on Python 3.10) takes slow_check.
-            timestamp = event.timestamp
-            if timestamp is None:
-                return
-            received = event.receivedAt
-            sent_at = event.sentAt
-            # the parser's datetimes of these very texts (see event.parsed_event), else parse
-            moments = event._moments
-            try:
-                if (
-                    moments is not None
-                    and moments[0] is timestamp
-                    and moments[2] is received
-                    and moments[4] is sent_at
-                ):
-                    at = moments[1]
-                    ahead = at - moments[3]
-                    sent_gap = None if sent_at is None else at - moments[5]
-                else:
-                    at = _fromisoformat(timestamp)
-                    ahead = at - _fromisoformat(received)  # type: ignore[arg-type]
-                    sent_gap = None if sent_at is None else at - _fromisoformat(sent_at)
-            except (ValueError, TypeError):
-                slow_check(event)
-                return
-            if (
-                (future_td is None or ahead <= future_td)
-                and (age_td is None or -ahead <= age_td)
-                and (before_td is None or sent_gap is None or sent_gap <= before_td)
-            ):
-                return
-            slow_check(event)  # something to say: worded by the one that words it
+            for event in events:
+                try:
+                    timestamp = event.timestamp
+                    if timestamp is None:
+                        continue
+                    received = event.receivedAt
+                    sent_at = event.sentAt
+                    # the parser's datetimes of these very texts (see event.parsed_event)
+                    moments = event._moments
+                    try:
+                        if (
+                            moments is not None
+                            and moments[0] is timestamp
+                            and moments[2] is received
+                            and moments[4] is sent_at
+                        ):
+                            at = moments[1]
+                            ahead = at - moments[3]
+                            sent_gap = None if sent_at is None else at - moments[5]
+                        else:
+                            at = _fromisoformat(timestamp)
+                            ahead = at - _fromisoformat(received)  # type: ignore[arg-type]
+                            sent_gap = None if sent_at is None else at - _fromisoformat(sent_at)
+                    except (ValueError, TypeError):
+                        slow_check(event)
+                        continue
+                    if (
+                        (future_td is None or ahead <= future_td)
+                        and (age_td is None or -ahead <= age_td)
+                        and (before_td is None or sent_gap is None or sent_gap <= before_td)
+                    ):
+                        continue
+                    slow_check(event)  # something to say: worded by the one that words it
+                except Exception:  # a check must never lose an event
+                    log.exception("segment_debugger: checking event seq %d failed", event.seq)
 
         def slow_check(event: Event) -> None:
             timestamp = event.timestamp
@@ -132,7 +152,7 @@ class Checks:
             if found is not None:
                 event.warnings = [*event.warnings_view(), *found]
 
-        return check
+        return check_all
 
 
 def epoch_seconds(text: str) -> float | None:

@@ -196,7 +196,13 @@ class Event:
     def properties(self) -> dict[str, Any] | None:
         """The ``properties`` object, or None when absent or not an object."""
         value = self._properties
-        return _group(self.data, "properties") if value is FROM_RAW else value
+        if value is not FROM_RAW:
+            return value
+        data = self._data  # (the data property and _group, inlined: read on every check)
+        if data is FROM_RAW:
+            data = _loads(self.raw)
+        value = None if data is None else data.get("properties")
+        return value if value.__class__ is dict else None
 
     @properties.setter
     def properties(self, value: dict[str, Any] | None) -> None:
@@ -206,7 +212,13 @@ class Event:
     def traits(self) -> dict[str, Any] | None:
         """The ``traits`` object, or None when absent or not an object."""
         value = self._traits
-        return _group(self.data, "traits") if value is FROM_RAW else value
+        if value is not FROM_RAW:
+            return value
+        data = self._data  # (the data property and _group, inlined: read on every check)
+        if data is FROM_RAW:
+            data = _loads(self.raw)
+        value = None if data is None else data.get("traits")
+        return value if value.__class__ is dict else None
 
     @traits.setter
     def traits(self, value: dict[str, Any] | None) -> None:
@@ -216,7 +228,13 @@ class Event:
     def context(self) -> dict[str, Any] | None:
         """The ``context`` object, or None when absent or not an object."""
         value = self._context
-        return _group(self.data, "context") if value is FROM_RAW else value
+        if value is not FROM_RAW:
+            return value
+        data = self._data  # (the data property and _group, inlined: read on every check)
+        if data is FROM_RAW:
+            data = _loads(self.raw)
+        value = None if data is None else data.get("context")
+        return value if value.__class__ is dict else None
 
     @context.setter
     def context(self, value: dict[str, Any] | None) -> None:

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import redis
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 #: How long one wait for data lasts; bounds how late ``stop()`` is noticed.
 POLL_TIMEOUT_S = 0.1
+_CHANNEL, _PAYLOAD, _PATTERN = itemgetter(0), itemgetter(1), itemgetter(2)
 #: Channel/pattern names decoded and kept; reset when a pattern yields more distinct channels.
 _NAME_CACHE_MAX = 10_000
 
@@ -276,14 +278,17 @@ class RedisSource(SeededSource):
     def _one_channel(self, batch: list[_Raw]) -> tuple[str, tuple[bytes, ...]] | None:
         """Return a read's channel name and payloads if all came on one channel, no pattern.
 
-        Transposed once (``zip``), so the usual read is parsed without a name lookup per event.
+        Read column by column (C loops: ``zip(*batch)`` would make a tracked iterator per
+        message, hundreds of allocations that set off the garbage collector), so the usual
+        read is parsed without a name lookup per event.
         """
-        channels, payloads, patterns = zip(*batch, strict=True)
-        if patterns.count(None) == len(patterns) and channels.count(channels[0]) == len(
-            channels
-        ):
-            return self._name(channels[0]), payloads
-        return None
+        size = len(batch)
+        if list(map(_PATTERN, batch)).count(None) != size:
+            return None
+        channels = list(map(_CHANNEL, batch))
+        if channels.count(channels[0]) != size:
+            return None
+        return self._name(channels[0]), tuple(map(_PAYLOAD, batch))
 
     def _name(self, raw: bytes) -> str:
         cache = self._name_cache

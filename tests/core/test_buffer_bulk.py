@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segment_debugger.core import _buffer_append
-from segment_debugger.core.buffer import EventBuffer
-from segment_debugger.core.event import Event
+from segment_debugger.core.buffer import SHARED_CHUNK, EventBuffer
+from segment_debugger.core.event import FROM_RAW, Event
 from segment_debugger.core.segment import parse_event
 
 STATS = ("received", "buffered", "evicted", "invalid", "warnings", "bytes", "by_type",
@@ -58,23 +58,42 @@ events_spec = st.lists(
 )
 
 
+#: A tracking plan some of the generated events break (a long ``p``).
+PLAN = {"events": {"E": {"properties": {
+    "type": "object", "properties": {"p": {"type": "string", "maxLength": 150}},
+}}}}
+
+
 def fill(
-    spec: list[Any], chunks: list[int], bulk: bool, caps: dict[str, int], monkeypatch: Any
+    spec: list[Any], chunks: list[int], bulk: bool, caps: dict[str, int], monkeypatch: Any,
+    mode: str = "plain",
 ) -> tuple[EventBuffer, list[Event], Recorder]:
+    """Append the events in ``chunks``: ``plain`` (default buffer), ``shared`` (a plan and
+    schema inference on) or ``handed`` (the same, the parser's objects handed over)."""
     with monkeypatch.context() as patch:
         if not bulk:
-            patch.setattr(_buffer_append._Appender, "_append_bulk_locked", lambda self, b: False)
-        buffer = EventBuffer(**caps)
+            patch.setattr(_buffer_append._Appender, "_append_bulk_locked", lambda self, *a: False)
+        if mode == "plain":
+            buffer = EventBuffer(**caps)
+        else:
+            buffer = EventBuffer(**caps, tracking_plan=PLAN, infer_schemas=True)
         recorder = Recorder()
         buffer.add_observer(recorder)
         events = [
-            parse_event(payload(i, *one), "events", 1.7e9) for i, one in enumerate(spec)
+            parse_event(payload(i, *one), "events", 1.7e9, keep=mode == "handed")
+            for i, one in enumerate(spec)
         ]
-        start = 0
+        pieces, start = [], 0
         for size in chunks:
-            buffer.extend(events[start:start + size])
+            pieces.append(events[start:start + size])
             start += size
-        buffer.extend(events[start:])
+        pieces.append(events[start:])
+        for piece in pieces:
+            if mode == "handed":
+                buffer.extend_handed([piece[i:i + SHARED_CHUNK]
+                                      for i in range(0, len(piece), SHARED_CHUNK)])
+            else:
+                buffer.extend(piece)
     return buffer, events, recorder
 
 
@@ -89,17 +108,43 @@ def fill(
 def test_bulk_append_leaves_what_the_loop_leaves(
     spec: list[Any], chunks: list[int], caps: dict[str, int]
 ) -> None:
+    assert_same_as_the_loop(spec, chunks, caps, "plain")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=events_spec,
+    chunks=st.lists(st.integers(1, 40), max_size=8),
+    caps=st.fixed_dictionaries({
+        "max_messages": st.integers(1, 60), "max_bytes": st.integers(200, 20_000),
+    }),
+    mode=st.sampled_from(["shared", "handed"]),
+)
+def test_with_the_analysis_on_bulk_append_leaves_what_the_loop_leaves(
+    spec: list[Any], chunks: list[int], caps: dict[str, int], mode: str
+) -> None:
+    """A tracking plan and schema inference on, payloads parsed here or handed over: the
+    same violations, warnings, schemas and observers' calls; no parsed payload kept."""
+    bulk, loop, bulk_events, loop_events = assert_same_as_the_loop(spec, chunks, caps, mode)
+    assert all(e._data is FROM_RAW for e in bulk_events + loop_events)
+    assert bulk.schemas().equals(loop.schemas())
+
+
+def assert_same_as_the_loop(
+    spec: list[Any], chunks: list[int], caps: dict[str, int], mode: str
+) -> tuple[EventBuffer, EventBuffer, list[Event], list[Event]]:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        bulk, bulk_events, bulk_told = fill(spec, chunks, True, caps, monkeypatch)
-        loop, loop_events, loop_told = fill(spec, chunks, False, caps, monkeypatch)
+        bulk, bulk_events, bulk_told = fill(spec, chunks, True, caps, monkeypatch, mode)
+        loop, loop_events, loop_told = fill(spec, chunks, False, caps, monkeypatch, mode)
     bulk_stats, loop_stats = bulk.stats, loop.stats
     assert {k: bulk_stats[k] for k in STATS} == {k: loop_stats[k] for k in STATS}
     assert [e.seq for e in bulk.snapshot()] == [e.seq for e in loop.snapshot()]
     assert bulk._message_ids == loop._message_ids
-    assert [(e.seq, e.warnings_view(), e.valid) for e in bulk_events] == [
-        (e.seq, e.warnings_view(), e.valid) for e in loop_events
+    assert [(e.seq, e.warnings_view(), e.valid, e.violations_view()) for e in bulk_events] == [
+        (e.seq, e.warnings_view(), e.valid, e.violations_view()) for e in loop_events
     ]
     assert bulk_told.told == loop_told.told
+    return bulk, loop, bulk_events, loop_events
 
 
 def test_a_chunk_without_repeated_ids_goes_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,8 +152,8 @@ def test_a_chunk_without_repeated_ids_goes_in_bulk(monkeypatch: pytest.MonkeyPat
     taken: list[bool] = []
     real = _buffer_append._Appender._append_bulk_locked
 
-    def spy(self: Any, batch: Sequence[Event]) -> bool:
-        taken.append(real(self, batch))
+    def spy(self: Any, batch: Sequence[Event], *args: bool) -> bool:
+        taken.append(real(self, batch, *args))
         return taken[-1]
 
     monkeypatch.setattr(_buffer_append._Appender, "_append_bulk_locked", spy)
