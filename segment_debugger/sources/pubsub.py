@@ -275,7 +275,7 @@ class RedisSource(SeededSource):
                     append(parse(data, text, now, known(pattern) or name(pattern), keep=True))
             yield events
 
-    def _one_channel(self, batch: list[_Raw]) -> tuple[str, tuple[bytes, ...]] | None:
+    def _one_channel(self, batch: list[_Raw]) -> tuple[str, list[bytes]] | None:
         """Return a read's channel name and payloads if all came on one channel, no pattern.
 
         Read column by column (C loops: ``zip(*batch)`` would make a tracked iterator per
@@ -288,7 +288,7 @@ class RedisSource(SeededSource):
         channels = list(map(_CHANNEL, batch))
         if channels.count(channels[0]) != size:
             return None
-        return self._name(channels[0]), tuple(map(_PAYLOAD, batch))
+        return self._name(channels[0]), list(map(_PAYLOAD, batch))
 
     def _name(self, raw: bytes) -> str:
         cache = self._name_cache
