@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
-from itertools import repeat
+from itertools import repeat, starmap
 from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +153,7 @@ class _Appender:
             return _UNTOLD
         buffered, message_ids = self._events, self._message_ids
         popleft = buffered.popleft
-        gone = [popleft() for _ in repeat(None, max(count - max_messages, 0))]
+        gone = list(starmap(popleft, repeat((), max(count - max_messages, 0))))  # a C loop
         count -= len(gone)
         size -= sum(map(_SIZE, gone))
         while count > 1 and size > max_bytes:
@@ -163,7 +163,9 @@ class _Appender:
             size -= old.size
         self._bytes = size
         self._evicted += len(gone)
-        ids = [i for i in map(_MESSAGE_ID, gone) if i is not None]
+        ids = list(map(_MESSAGE_ID, gone))
+        if None in ids:
+            ids = [i for i in ids if i is not None]
         copies = list(map(message_ids.pop, ids, repeat(0)))
         if copies.count(1) != len(copies):  # an id buffered twice: put back what is left
             before: dict[str, int] = {}

@@ -77,7 +77,7 @@ class Checks:
             return None
 
         future_td = None if future is None else timedelta(seconds=future)
-        age_td = None if age is None else timedelta(seconds=age)
+        age_td = None if age is None else -timedelta(seconds=age)  # ahead >= it: not too old
         before_td = None if before is None else timedelta(seconds=before)
 
         def check_all(events: Iterable[Event]) -> None:
@@ -113,7 +113,7 @@ class Checks:
                         continue
                     if (
                         (future_td is None or ahead <= future_td)
-                        and (age_td is None or -ahead <= age_td)
+                        and (age_td is None or ahead >= age_td)
                         and (before_td is None or sent_gap is None or sent_gap <= before_td)
                     ):
                         continue
