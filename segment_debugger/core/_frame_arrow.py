@@ -73,7 +73,7 @@ class ArrowStart:
     :meth:`result` (or :meth:`abandon`) joins the worker; call one of them.
     """
 
-    __slots__ = ("_error", "_groups", "_thread", "parsed")
+    __slots__ = ("_done", "_error", "_groups", "_thread", "parsed")
 
     def __init__(
         self,
@@ -90,6 +90,7 @@ class ArrowStart:
         self._groups: dict[str, Any] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._done = threading.Event()  # the worker has finished (set by _run)
         args = (events, kinds, rows, raws, python_rows, cache, limit)
         if len(rows) < THREAD_MIN_ROWS:
             self._run(*args)
@@ -121,12 +122,26 @@ class ArrowStart:
                 log.debug("Arrow could not build the frame (%r): Python path", exc)  # unforeseen
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
+        finally:
+            self._done.set()
 
     def result(self) -> dict[str, Any] | None:
         """Wait for the worker; return the flattened columns, or None for the Python path."""
-        if self._thread is not None:
-            self._thread.join()
+        thread = self._thread
+        if thread is not None:
+            # A Ctrl-C still waits for the worker (it writes the cache, keeps a core busy);
+            # not by join() alone: on 3.11 an interrupted join() marks the thread stopped.
+            interrupted: BaseException | None = None
+            while True:
+                try:
+                    self._done.wait()
+                    thread.join()
+                    break
+                except BaseException as exc:  # KeyboardInterrupt in the wait
+                    interrupted = interrupted or exc
             self._thread = None
+            if interrupted is not None:
+                raise interrupted
         if self._error is not None:
             error, self._error = self._error, None
             raise error

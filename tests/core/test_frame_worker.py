@@ -113,3 +113,64 @@ def test_a_live_buffer_parses_its_kept_payloads_once_for_list_columns(
     got = buf.to_pandas()
     assert 0 < len(parsed) <= 150 + 64 + 64
     assert_same_frame(got, reference_frame(buf.snapshot()))
+
+
+def test_an_interrupt_while_waiting_for_the_worker_leaves_no_worker_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C in the caller's wait for the worker: the call still ends only after the worker.
+
+    The worker writes the buffer's read cache and keeps a core busy (seconds for a big
+    frame): it must not outlive the interrupted call.
+    """
+    import signal
+    import sys
+
+    from support.waiting import wait_until
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
+    entered, release, caught = threading.Event(), threading.Event(), threading.Event()
+    original = _frame_arrow.read_payloads
+
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    def interrupt() -> None:
+        entered.wait(10)
+        wait_until(in_result, what="the caller waiting in ArrowStart.result()")
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        caught.wait(2)  # an interrupted call that did not wait for the worker returns now
+        release.set()
+
+    def in_result() -> bool:
+        frame = sys._current_frames().get(threading.main_thread().ident or 0)
+        while frame is not None:
+            if frame.f_code is _frame_arrow.ArrowStart.result.__code__:
+                return True
+            frame = frame.f_back
+        return False
+
+    def base_then_wait(*args: Any, **kwargs: Any) -> Any:
+        columns = _frame_base.base_columns(*args, **kwargs)
+        helper.start()  # the SIGINT lands while the caller waits in result()
+        return columns
+
+    helper = threading.Thread(target=interrupt)
+    monkeypatch.setattr(_frame_arrow, "read_payloads", slow_read)
+    monkeypatch.setattr(f, "base_columns", base_then_wait)
+    alive_at_interrupt: list[threading.Thread] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            events_to_frame(fake_events(100))
+        alive_at_interrupt = workers()
+    finally:
+        caught.set()
+        release.set()
+        helper.join(10)
+        for worker in workers():
+            worker.join(10)
+    assert alive_at_interrupt == []  # failed before: the worker still reading
