@@ -147,3 +147,44 @@ def test_a_url_asking_for_decoded_responses_still_reads(redis_server: RedisServe
         assert all(e.valid and e.stream_id for e in src.buffer.snapshot())
     finally:
         src.stop()
+
+
+def test_start_stop_cycles_and_killed_reads_leave_no_connection_and_lose_nothing(
+    redis_server: RedisServer,
+) -> None:
+    """CLIENT LIST before and after many sessions: stopped while a read sent ahead or a
+    BLOCK wait is outstanding, reconnecting after its connection was killed; every entry
+    buffered once, in order."""
+    with redis_server.client() as admin:
+        admin.client_setname("the-test")
+
+        def others() -> list[dict[str, Any]]:
+            return [c for c in admin.client_list() if c.get("name") != "the-test"]
+
+        assert others() == []
+        src = StreamSource(redis_server.url, "cycles", start="0", batch=7)
+        added = 0
+        try:
+            for cycle in range(12):
+                _fill(redis_server, "cycles", 40)  # read in several reads, sent ahead
+                added += 40
+                src.start()
+                if cycle % 3 == 0:  # stopped while reading (a read in flight, likely)
+                    wait_until(lambda n=added: len(src.buffer) > n - 40, what="reading")
+                else:  # caught up: stopped in (or between) BLOCK waits
+                    wait_until(lambda n=added: len(src.buffer) == n, what="caught up")
+                if cycle % 4 == 1:  # its connection killed: the next session resumes
+                    for client in others():
+                        admin.client_kill_filter(_id=client["id"])
+                    wait_until(lambda: src.status.state == "live" and len(others()) >= 1,
+                               what="live again")
+                src.stop()
+                wait_until(lambda: others() == [], 5, what="no connection left after stop()")
+            src.start()
+            wait_until(lambda: len(src.buffer) == added, what="every entry")
+        finally:
+            src.stop()
+        ns = [orjson.loads(e.raw)["properties"]["n"] for e in src.buffer.snapshot()]
+        assert ns == [n for _ in range(13) for n in range(40)][:added]
+        assert not src.buffer.gaps
+        wait_until(lambda: others() == [], 5, what="no connection left")
