@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import orjson
 import pytest
 from core.test_frame import (  # tests/ is on the path: the frame tests' helpers
     UNBOUNDED,
@@ -174,3 +175,44 @@ def test_an_interrupt_while_waiting_for_the_worker_leaves_no_worker_running(
         for worker in workers():
             worker.join(10)
     assert alive_at_interrupt == []  # failed before: the worker still reading
+
+
+@pytest.mark.parametrize("second_half", [
+    {"price": "9.99", "only_here": {"nested": {"k": 1}}},  # int, then text; a key only in 2
+    {"price": 9.5, "obj": None, "list": [1, "a"]},  # int, then float; a null, a list
+    {"price": {"amount": 3}, "obj": 7},  # a number, then an object; an object, then a number
+])
+def test_the_frame_is_the_same_for_any_partition_of_the_reads(
+    monkeypatch: pytest.MonkeyPatch, second_half: dict[str, Any]
+) -> None:
+    """A column whose type differs between the pieces read side by side (or only in one)."""
+    from segment_debugger.core import _frame_read
+    from segment_debugger.core.segment import parse_event
+
+    n = 4 * _frame_read._PIECE_MIN_ROWS
+    events = []
+    for i in range(n):
+        properties = {"price": i, "obj": {"x": i}} if i < n // 2 else {"n": i, **second_half}
+        event = parse_event(orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                          "messageId": f"m{i}", "properties": properties}),
+                            "c", 1.0)
+        event.seq = i
+        events.append(event)
+    reads: list[int] = []
+    original = _frame_read._read
+
+    def counting(rows: list[int], *args: Any, split: bool) -> None:
+        if split:  # a piece (a piece Arrow refuses is read again in smaller ones)
+            reads.append(len(rows))
+        original(rows, *args, split=split)
+
+    monkeypatch.setattr(_frame_read, "_read", counting)
+    frames = []
+    for pieces in (1, 3, 4):
+        monkeypatch.setattr(_frame_read, "_WORKERS", pieces)
+        reads.clear()
+        frames.append(events_to_frame(events, max_columns=UNBOUNDED))
+        assert len(reads) == pieces
+    want = reference_frame(events)
+    for frame in frames:
+        assert_same_frame(frame, want)
