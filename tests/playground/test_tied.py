@@ -187,6 +187,27 @@ def test_the_watchdog_leaves_when_the_child_exits_on_its_own() -> None:
     assert child.returncode == 0
 
 
+def test_the_watchdog_removes_nothing_while_the_parent_lives(tmp_path: Path) -> None:
+    """``remove`` is for a dead parent only: a child stopped by us, one that exits on its own
+    and one killed by someone else (a test killing its redis-server, then restarting it in the
+    same dir) all leave the dirs to us."""
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "dump.rdb").write_bytes(b"data")
+    stopped = spawn_tied([sys.executable, "-c", "import time; time.sleep(60)"], remove=[str(kept)])
+    stopped.stop()
+    exited = spawn_tied([sys.executable, "-c", "pass"], remove=[str(kept)])
+    exited.watchdog.wait(timeout=GONE_WITHIN_S)
+    exited.stop()
+    killed = spawn_tied([sys.executable, "-c", "import time; time.sleep(60)"], remove=[str(kept)])
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.watchdog.wait(timeout=GONE_WITHIN_S)
+    killed.stop()
+    for child in (stopped, exited, killed):
+        assert child.watchdog.returncode is not None
+    assert (kept / "dump.rdb").read_bytes() == b"data"
+
+
 def test_temp_dirs_of_dead_owners_are_swept(tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
