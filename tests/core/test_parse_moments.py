@@ -9,6 +9,8 @@ parsed again.
 
 from __future__ import annotations
 
+import sys
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -110,3 +112,38 @@ def test_a_bad_date_after_a_good_one_is_still_flagged(bad: Any) -> None:
             assert not event.valid
             assert event.violations[0].startswith(f"{key} is not an ISO-8601 date")
         assert parse_event(payload(), "events", NOW).valid  # the good one still passes
+
+
+def test_the_last_dates_shared_by_threads_never_hand_another_texts_datetime() -> None:
+    """Two source threads parse at once, each with dates of its own (different instants and
+    offsets), switching threads as often as the interpreter allows: each event's datetimes
+    are those of its own texts (the remembered pair is read and written whole)."""
+    stamps = {
+        "a": [f"2024-05-01T12:00:0{k}Z" for k in range(3)],
+        "b": [f"2024-05-01T14:00:0{k}+02:00" for k in range(2)],
+    }
+    wrong: list[tuple[str, str, str]] = []
+    interval = sys.getswitchinterval()
+
+    def parse_many(name: str) -> None:
+        texts = stamps[name]
+        for i in range(2_000):
+            sent, received = texts[i % len(texts)], texts[(i // 2) % len(texts)]
+            event = parse_event(payload(sentAt=sent, receivedAt=received), "events", NOW)
+            moments = event._moments
+            assert moments is not None
+            for text, moment in ((sent, moments[5]), (received, moments[3])):
+                if moment.isoformat() != datetime.fromisoformat(text).isoformat():
+                    wrong.append((name, text, moment.isoformat()))
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=parse_many, args=(n,)) for n in stamps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(thread.is_alive() for thread in threads)
+    assert wrong == []
