@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Iterator
 
 import comm
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from support.waiting import wait_until
 
 import segment_debugger
 from segment_debugger.widget import registry
@@ -80,7 +84,11 @@ def test_in_a_real_kernel_the_execute_request_names_the_cell() -> None:
 
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name="python3")
+    # PYTHONFAULTHANDLER: a kernel that stops answering is made to print every thread's stack
+    # (SIGABRT below), so a hang says where it hangs
+    km, kc = start_new_kernel(
+        kernel_name="python3", env={**os.environ, "PYTHONFAULTHANDLER": "1"}
+    )
 
     def run(code: str, cell_id: str) -> list[str]:
         msg = kc.session.msg("execute_request", {
@@ -91,9 +99,15 @@ def test_in_a_real_kernel_the_execute_request_names_the_cell() -> None:
         lines: list[str] = []
         while True:
             try:
-                reply = kc.get_iopub_msg(timeout=20)
+                reply = kc.get_iopub_msg(timeout=60)
             except queue.Empty as exc:
-                raise AssertionError(f"no reply; output so far {lines}") from exc
+                km.signal_kernel(signal.SIGABRT)  # the stacks go to the captured stderr
+                with contextlib.suppress(AssertionError):  # the failure below is what matters
+                    wait_until(lambda: not km.is_alive(), timeout=5, what="the kernel to abort")
+                raise AssertionError(
+                    f"no message from the kernel for 60 s running {cell_id}; output so far "
+                    f"{lines}; its threads' stacks are in the captured stderr"
+                ) from exc
             if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
                 continue
             kind, content = reply["msg_type"], reply["content"]
