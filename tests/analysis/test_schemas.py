@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.redis_server import RedisServer
@@ -360,3 +361,87 @@ def test_settled_shapes_lacking_a_path_judge_as_the_full_check_does(
     thresholds = {"new_after": 5, "missing_after": missing_after, "min_established": 2}
     got = _judged_and_warnings(payloads, True, max_messages, **thresholds)
     assert got[:2] == _judged_and_warnings(payloads, False, max_messages, **thresholds)[:2]
+
+
+#: Leaf values of the groups below: a group sent again may hold other types at each leaf.
+LEAVES = (1, "a", True, None, 1.5, [1], {})
+#: A group's keys, nesting and leaves (0); filled with LEAVES per event (see _filled).
+templates = st.dictionaries(st.sampled_from(["p", "q"]), st.one_of(
+    st.just(0),
+    st.dictionaries(st.sampled_from(["b", "c"]),
+                    st.one_of(st.just(0), st.fixed_dictionaries({"d": st.just(0)})),
+                    min_size=1, max_size=2)),
+    max_size=2)
+
+
+def _filled(template: dict[str, Any], flavour: int, count: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in template.items():
+        if value.__class__ is dict:
+            out[key] = _filled(value, flavour, count)
+        else:
+            count[0] += 1
+            out[key] = LEAVES[(flavour * count[0]) % len(LEAVES)]
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pool=st.lists(templates, min_size=1, max_size=3),  # a few shapes, each sent many times
+    ops=st.lists(
+        st.tuples(st.sampled_from(["track", "identify", "page", "alias"]),
+                  st.sampled_from(["A", "B"]), st.integers(0, 2),
+                  st.sampled_from([0, 0, 0, 1, 2, 3])),  # mostly the same leaf types
+        min_size=2, max_size=80,
+    ),
+    max_messages=st.integers(2, 30),
+    chunks=st.lists(st.integers(1, 10), min_size=1, max_size=12),
+    max_signatures=st.sampled_from([2, 5, 10_000]),
+    freeze_at=st.integers(0, 100),
+    handed=st.booleans(),
+)
+def test_chunks_with_evictions_inside_them_judge_as_the_full_check_does(
+    pool: list[dict[str, Any]], ops: list[tuple[str, str, int, int]], max_messages: int,
+    chunks: list[int], max_signatures: int, freeze_at: int, handed: bool,
+) -> None:
+    """Events appended a chunk at a time (extend, extend_handed), some evicted within their
+    own chunk, shapes whose value types change (nested ones too), the interned and fast
+    tables bounded small, a freeze and unfreeze: the warnings and the schema equal judging
+    every event in full, and the paths, types and counts a recount of the buffer."""
+    import segment_debugger.analysis._learning as module
+
+    def run(settle: bool) -> tuple[list[list[str]], list[dict[str, Any]], EventBuffer]:
+        schemas = Schemas(new_after=3, missing_after=4, min_established=2)
+        if not settle:
+            schemas._settle = lambda *args: None  # type: ignore[method-assign]
+        buf = EventBuffer(max_messages=max_messages, checks=None)
+        buf.add_observer(schemas)
+        events = []
+        for i, (typ, name, which, flavour) in enumerate(ops):
+            payload: dict[str, Any] = {"type": typ, "userId": "u", "previousId": "x",
+                                       "event": name, "name": name}
+            group = _filled(pool[which % len(pool)], flavour, [0])
+            payload["traits" if typ == "identify" else "properties"] = group
+            events.append(parse_event(orjson.dumps(payload), "events", float(i), keep=handed))
+        start = 0
+        for n in chunks * (len(events) // len(chunks) + 1):
+            if start >= len(events):
+                break
+            if start <= freeze_at < start + n:
+                schemas.freeze()
+            if start <= freeze_at + 20 < start + n:
+                schemas.unfreeze()
+            piece = events[start:start + n]
+            if handed:
+                buf.extend_handed([piece])
+            else:
+                buf.extend(piece)
+            start += n
+        return [list(e.warnings_view()) for e in events], schemas.rows(), buf
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "MAX_SIGNATURES", max_signatures)
+        warned, rows, buf = run(True)
+        assert (warned, rows) == run(False)[:2]
+    got = {(r["type"], r["event"], r["path"]): (sorted(r["types"]), r["count"]) for r in rows}
+    assert got == {k: (sorted(t), c) for k, (t, c) in recount(buf.snapshot()).items()}

@@ -183,6 +183,12 @@ def test_not_an_object_and_coerced_arguments_take_the_general_path() -> None:
     (b"tab\\there", True),
     (b"zero\xe2\x80\x8bwidth", True),  # U+200B written raw: no backslash, not ASCII
     (b"caf\xc3\xa9", False),
+    (b"nul\\u0000", True),
+    (b"admin\\u202e-1", True),  # an escaped bidi override
+    (b"admin\xe2\x80\xae-1", True),  # the same written raw: not ASCII
+    (b"del\\u007f", True),
+    (b"a\\/b", False),  # an escaped solidus is a plain "/"
+    (b"\\ud83d\\ude00", False),  # an escaped surrogate pair: one printable emoji
 ])
 def test_the_ascii_shortcut_never_passes_a_hidden_character(
     raw_text: bytes, flagged: bool
