@@ -117,7 +117,9 @@ def test_a_bad_date_after_a_good_one_is_still_flagged(bad: Any) -> None:
 def test_the_last_dates_shared_by_threads_never_hand_another_texts_datetime() -> None:
     """Two source threads parse at once, each with dates of its own (different instants and
     offsets), switching threads as often as the interpreter allows: each event's datetimes
-    are those of its own texts (the remembered pair is read and written whole)."""
+    are those of its own texts. What makes it so is that the remembered pair is one tuple,
+    read and written whole; this test cannot tell that from two adjacent stores (the GIL is
+    not handed over between them), so it guards the result, not the construction."""
     stamps = {
         "a": [f"2024-05-01T12:00:0{k}Z" for k in range(3)],
         "b": [f"2024-05-01T14:00:0{k}+02:00" for k in range(2)],
