@@ -129,6 +129,10 @@ class ThreadedSource:
         self._buffer = buffer if buffer is not None else EventBuffer()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # Set when the reader thread's work has ended. Waited on instead of Thread.join(): on
+        # Python 3.11 a join interrupted by Ctrl-C marks the thread stopped while it still runs.
+        self._done = threading.Event()
+        self._done.set()
         self._status = SourceStatus("stopped", "not started", time.time(), self._url.redacted)
         # Read-loop state; touched only by the reader thread.
         self._attempt = 0
@@ -158,7 +162,7 @@ class ThreadedSource:
     @property
     def running(self) -> bool:
         """True while the reader thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._done.is_set()
 
     def start(self: _S) -> _S:
         """Start the reader thread (no-op when it is already running); return ``self``."""
@@ -166,9 +170,11 @@ class ThreadedSource:
             return self
         self._interrupter.reset()
         self._stop = threading.Event()
+        self._done = threading.Event()
         self._set_status("connecting", "starting")
         self._thread = threading.Thread(
-            target=self._run, args=(self._stop,), name=self.thread_name, daemon=True
+            target=self._run_then_done, args=(self._stop, self._done), name=self.thread_name,
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -184,12 +190,12 @@ class ThreadedSource:
         thread = self._thread
         if thread is None:
             return
+        done = self._done
         self._stop.set()
         self._interrupt()
-        thread.join(timeout)
-        if thread.is_alive():
-            thread.join(self.connect_timeout + 0.5)
-        if thread.is_alive():
+        if not done.wait(timeout):
+            done.wait(self.connect_timeout + 0.5)
+        if not done.is_set():
             logger.warning(
                 "%s(%s): reader thread still blocked in a connect after %.1f s; "
                 "it will exit when that returns",
@@ -198,6 +204,7 @@ class ThreadedSource:
                 timeout + self.connect_timeout + 0.5,
             )
             return
+        thread.join()  # its work is done: this returns at once
         self._thread = None
 
     def __enter__(self: _S) -> _S:
@@ -301,6 +308,12 @@ class ThreadedSource:
         logger.log(level, "%s(%s): %s%s", type(self).__name__, self.url, state, suffix)
 
     # ---- the reader thread -----------------------------------------------------------------
+
+    def _run_then_done(self, stop: threading.Event, done: threading.Event) -> None:
+        try:
+            self._run(stop)
+        finally:
+            done.set()
 
     def _run(self, stop: threading.Event) -> None:
         """Run sessions until stopped; after each failure, say why, back off and start over."""
