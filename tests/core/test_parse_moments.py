@@ -135,7 +135,7 @@ def test_the_last_dates_shared_by_threads_never_hand_another_texts_datetime() ->
             moments = event._moments
             assert moments is not None
             for text, moment in ((sent, moments[5]), (received, moments[3])):
-                if moment.isoformat() != datetime.fromisoformat(text).isoformat():
+                if moment.isoformat() != segment_module._fromisoformat(text).isoformat():
                     wrong.append((name, text, moment.isoformat()))
 
     sys.setswitchinterval(1e-6)
