@@ -39,11 +39,9 @@ from typing import Any
 
 import orjson
 
+from segment_debugger.core._duplicate_keys import _BACKSLASH, _DUPLICATE_QUOTE, _duplicate_keys
 from segment_debugger.core._segment_validate import (
-    _BACKSLASH,
-    _DUPLICATE_QUOTE,
     MAX_EVENT_BYTES,
-    _duplicate_keys,
     _fallback_event,
     _parse,
     _too_big,
