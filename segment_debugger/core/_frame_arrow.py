@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segment_debugger.core import _frame_read
 from segment_debugger.core._frame_columns import text_from_arrow
 from segment_debugger.core._frame_python import (
     FLATTENED,
@@ -33,7 +34,7 @@ from segment_debugger.core._frame_python import (
     Group,
     lookup,
 )
-from segment_debugger.core._frame_read import Read, ReadCache, read_payloads
+from segment_debugger.core._frame_read import Read, ReadCache, plan_reads
 from segment_debugger.core.event import FROM_RAW, Event
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,12 @@ _EXACT_TYPES = frozenset({pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.
 class ArrowStart:
     """The Arrow path under way (:func:`start_arrow`): read and build, big frames in a thread.
 
-    Arrow parses with the GIL released, so the caller converts the base columns meanwhile: on
-    a machine with a free core a frame costs about the longer of the two, not their sum.
-    :meth:`result` (or :meth:`abandon`) joins the worker; call one of them.
+    Arrow parses with the GIL released, so the caller converts the base columns meanwhile and
+    then helps read (:meth:`help`): on a machine with a free core a frame costs about half the
+    sum of the two. :meth:`result` (or :meth:`abandon`) joins the worker; call one of them.
     """
 
-    __slots__ = ("_done", "_error", "_groups", "_thread", "parsed")
+    __slots__ = ("_done", "_error", "_groups", "_reading", "_thread", "parsed")
 
     def __init__(
         self,
@@ -91,28 +92,43 @@ class ArrowStart:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()  # the worker has finished (set by _run)
-        args = (events, kinds, rows, raws, python_rows, cache, limit)
-        if len(rows) < THREAD_MIN_ROWS:
-            self._run(*args)
-            return
-        self._thread = threading.Thread(
-            target=self._run, args=args, name="segment-debugger-frame", daemon=True
-        )
-        self._thread.start()
+        self._reading = plan_reads(rows, raws, cache)
+        pieces = self._reading.pieces
+        if pieces and len(rows) >= THREAD_MIN_ROWS:
+            # readers: this worker, the caller once its base columns are done, and more
+            # threads when there are more cores (see _frame_read.Reading)
+            args = (events, kinds, python_rows, limit, min(_frame_read._WORKERS, pieces) - 2)
+            del rows, raws
+            thread = threading.Thread(
+                target=self._run, args=args, name="segment-debugger-frame", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had (a process at its limit): in line
+                log.debug("no thread for the frame's Arrow path: read in the caller's thread")
+            else:
+                self._thread = thread
+                return
+        self._run(events, kinds, python_rows, limit, 0)
 
     def _run(
         self,
         events: Sequence[Event],
         kinds: np.ndarray,
-        rows: list[int],
-        raws: list[bytes],
         python_rows: list[int],
-        cache: ReadCache | None,
         limit: int,
+        extra_readers: int,
     ) -> None:
+        readers: list[threading.Thread] = []
         try:
-            reads = read_payloads(rows, raws, python_rows, cache)
-            del rows, raws
+            reading = self._reading
+            for _ in range(extra_readers):
+                reader = threading.Thread(target=reading.work, name="segment-debugger-read",
+                                          daemon=True)
+                reader.start()
+                readers.append(reader)
+            reading.work()
+            reads = reading.reads(python_rows)
             if not reads:
                 return
             try:
@@ -123,7 +139,19 @@ class ArrowStart:
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
         finally:
+            self._reading.cancel()  # a reader that failed to start: the others stop too
+            for reader in readers:
+                reader.join()
             self._done.set()
+
+    def help(self) -> None:
+        """Read the pieces the worker has not taken yet (the caller, its own work done)."""
+        if self._thread is not None:
+            try:
+                self._reading.work()
+            except BaseException:  # a Ctrl-C between two pieces: nothing left running
+                self.abandon()
+                raise
 
     def result(self) -> dict[str, Any] | None:
         """Wait for the worker; return the flattened columns, or None for the Python path."""
@@ -148,7 +176,8 @@ class ArrowStart:
         return self._groups
 
     def abandon(self) -> None:
-        """Wait for the worker and drop what it made (what it raised too)."""
+        """Stop reading, wait for the worker and drop what it made (what it raised too)."""
+        self._reading.cancel()
         with contextlib.suppress(BaseException):
             self.result()
         self._groups = None

@@ -33,8 +33,9 @@ import these from here, never from the ``_frame_*`` modules. The base columns li
 frame) in :mod:`~segment_debugger.core._frame_arrow` with its reads and their cache in
 :mod:`~segment_debugger.core._frame_read`, the dtype rules in
 :mod:`~segment_debugger.core._frame_columns`. For big frames the Arrow path runs in a worker
-thread (its reads side by side, one per core) while the caller converts the base columns;
-every thread is joined before the call returns.
+thread while the caller converts the base columns, then the caller reads beside it (see
+:class:`~segment_debugger.core._frame_read.Reading`); every thread is joined before the call
+returns.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def events_to_frame(
         started = start_arrow(events, limit, cache)  # Arrow works while the base columns convert
         try:
             columns = base_columns(events, cache)
+            if started is not None:
+                started.help()  # then reads what the worker has not taken yet
         except BaseException:
             if started is not None:
                 started.abandon()  # no worker left running
@@ -159,7 +162,10 @@ def group_columns(
     writers that build other tables from the same columns (:mod:`segment_debugger.io.arrow`).
     """
     limit = _limit(max_columns)
-    return _finish(events, limit, start_arrow(events, limit, cache))
+    started = start_arrow(events, limit, cache)
+    if started is not None:
+        started.help()
+    return _finish(events, limit, started)
 
 
 def _finish(

@@ -15,7 +15,7 @@ from core.test_frame import (  # tests/ is on the path: the frame tests' helpers
     reference_frame,
 )
 
-from segment_debugger.core import _frame_arrow, _frame_base
+from segment_debugger.core import _frame_arrow, _frame_base, _frame_read
 from segment_debugger.core import frame as f
 from segment_debugger.core.frame import events_to_frame
 
@@ -53,7 +53,7 @@ def test_when_the_base_columns_fail_the_worker_is_joined_first(
 ) -> None:
     monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
     release = threading.Event()
-    original = _frame_arrow.read_payloads
+    original = _frame_read._read
 
     def slow_read(*args: Any, **kwargs: Any) -> Any:
         release.wait(10)
@@ -64,7 +64,7 @@ def test_when_the_base_columns_fail_the_worker_is_joined_first(
         release.set()
         raise RuntimeError("base columns failed")
 
-    monkeypatch.setattr(_frame_arrow, "read_payloads", slow_read)
+    monkeypatch.setattr(_frame_read, "_read", slow_read)
     monkeypatch.setattr(f, "base_columns", failing_base)
     with pytest.raises(RuntimeError, match="base columns failed"):
         events_to_frame(fake_events(100))
@@ -77,7 +77,7 @@ def test_what_the_worker_raises_reaches_the_caller(monkeypatch: pytest.MonkeyPat
     def failing_read(*args: Any, **kwargs: Any) -> Any:
         raise MemoryError("no room for the tables")
 
-    monkeypatch.setattr(_frame_arrow, "read_payloads", failing_read)
+    monkeypatch.setattr(_frame_read, "_read", failing_read)
     with pytest.raises(MemoryError, match="no room"):
         events_to_frame(fake_events(100))
     assert not workers()
@@ -88,7 +88,6 @@ def test_a_live_buffer_parses_its_kept_payloads_once_for_list_columns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Lists (properties.products) need a Python parse; a table the cache keeps keeps them."""
-    from segment_debugger.core import _frame_read
     from segment_debugger.core.buffer import EventBuffer
     from segment_debugger.core.event import Event
 
@@ -133,7 +132,7 @@ def test_an_interrupt_while_waiting_for_the_worker_leaves_no_worker_running(
         pytest.skip("signals reach the main thread only")
     monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1)
     entered, release, caught = threading.Event(), threading.Event(), threading.Event()
-    original = _frame_arrow.read_payloads
+    original = _frame_read._read
 
     def slow_read(*args: Any, **kwargs: Any) -> Any:
         entered.set()
@@ -161,7 +160,7 @@ def test_an_interrupt_while_waiting_for_the_worker_leaves_no_worker_running(
         return columns
 
     helper = threading.Thread(target=interrupt)
-    monkeypatch.setattr(_frame_arrow, "read_payloads", slow_read)
+    monkeypatch.setattr(_frame_read, "_read", slow_read)
     monkeypatch.setattr(f, "base_columns", base_then_wait)
     alive_at_interrupt: list[threading.Thread] = []
     try:
@@ -186,7 +185,6 @@ def test_the_frame_is_the_same_for_any_partition_of_the_reads(
     monkeypatch: pytest.MonkeyPatch, second_half: dict[str, Any]
 ) -> None:
     """A column whose type differs between the pieces read side by side (or only in one)."""
-    from segment_debugger.core import _frame_read
     from segment_debugger.core.segment import parse_event
 
     n = 4 * _frame_read._PIECE_MIN_ROWS
@@ -209,10 +207,115 @@ def test_the_frame_is_the_same_for_any_partition_of_the_reads(
     monkeypatch.setattr(_frame_read, "_read", counting)
     frames = []
     for pieces in (1, 3, 4):
-        monkeypatch.setattr(_frame_read, "_WORKERS", pieces)
+        monkeypatch.setattr(_frame_read, "_piece_rows", lambda rows, k=pieces: -(-rows // k))
         reads.clear()
         frames.append(events_to_frame(events, max_columns=UNBOUNDED))
         assert len(reads) == pieces
     want = reference_frame(events)
     for frame in frames:
         assert_same_frame(frame, want)
+
+
+def test_the_caller_reads_pieces_beside_the_worker_once_its_base_columns_are_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two readers on two cores: the worker from the start, the caller after its own work."""
+    events = fake_events(6 * _frame_read._PIECE_MIN_ROWS, seed=3)
+    monkeypatch.setattr(_frame_read, "_WORKERS", 2)
+    caller_read = threading.Event()
+    readers: list[str] = []
+    original = _frame_read._read
+
+    def read(rows: list[int], *args: Any, split: bool) -> None:
+        name = threading.current_thread().name
+        if split:
+            readers.append(name)
+            if name == WORKER:  # the worker's first piece waits for one the caller reads
+                assert caller_read.wait(20), "the caller never read a piece"
+        original(rows, *args, split=split)
+        if split and threading.current_thread() is threading.main_thread():
+            caller_read.set()
+
+    monkeypatch.setattr(_frame_read, "_read", read)
+    got = events_to_frame(events, max_columns=UNBOUNDED)
+    assert WORKER in readers and threading.main_thread().name in readers  # failed before
+    assert len(readers) == -(-len(events) // _frame_read._piece_rows(len(events)))
+    assert not workers()
+    monkeypatch.setattr(_frame_read, "_read", original)
+    monkeypatch.setattr(_frame_arrow, "THREAD_MIN_ROWS", 1 << 62)
+    assert_same_frame(got, events_to_frame(events, max_columns=UNBOUNDED))
+
+
+def test_with_more_cores_more_readers_and_every_one_joined(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = fake_events(8 * _frame_read._PIECE_MIN_ROWS, seed=5)
+    monkeypatch.setattr(_frame_read, "_WORKERS", 4)
+    names: set[str] = set()
+    original = _frame_read._read
+
+    def read(rows: list[int], *args: Any, split: bool) -> None:
+        names.add(threading.current_thread().name)
+        original(rows, *args, split=split)
+
+    monkeypatch.setattr(_frame_read, "_read", read)
+    got = events_to_frame(events, max_columns=UNBOUNDED)
+    assert "segment-debugger-read" in names
+    assert not [t for t in threading.enumerate() if t.name.startswith("segment-debugger-")]
+    assert_same_frame(got, reference_frame(events))
+
+
+def test_a_piece_the_caller_fails_to_read_raises_and_leaves_no_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = fake_events(6 * _frame_read._PIECE_MIN_ROWS, seed=9)
+    original = _frame_read._read
+
+    def read(rows: list[int], *args: Any, split: bool) -> None:
+        if threading.current_thread() is threading.main_thread():
+            raise MemoryError("no room in the caller's piece")
+        original(rows, *args, split=split)
+
+    monkeypatch.setattr(_frame_read, "_read", read)
+    with pytest.raises(MemoryError, match="caller's piece"):
+        events_to_frame(events)
+    assert not workers()
+
+
+def test_an_interrupt_while_the_caller_reads_a_piece_leaves_no_worker_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while the caller helps read: KeyboardInterrupt, and the worker is joined."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    events = fake_events(6 * _frame_read._PIECE_MIN_ROWS, seed=11)
+    original = _frame_read._read
+    in_caller_piece = threading.Event()
+
+    def read(rows: list[int], *args: Any, split: bool) -> None:
+        if threading.current_thread() is threading.main_thread():
+            in_caller_piece.set()
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        original(rows, *args, split=split)
+
+    monkeypatch.setattr(_frame_read, "_read", read)
+    with pytest.raises(KeyboardInterrupt):
+        events_to_frame(events)
+    assert in_caller_piece.is_set()
+    assert not workers()
+
+
+def test_without_a_thread_to_start_the_frame_is_built_in_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process at its thread limit: the Arrow path runs in the caller (raised before)."""
+    events = fake_events(3 * _frame_read._PIECE_MIN_ROWS, seed=2)
+    want = events_to_frame(events, max_columns=UNBOUNDED)
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_frame_arrow.threading.Thread, "start", no_thread)
+    assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), want)
