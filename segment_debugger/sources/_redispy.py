@@ -7,7 +7,8 @@
   went wrong in words (a plain server, an untrusted certificate), are not retried blindly by
   redis-py, and can be interrupted from another thread (``stop()`` closes the socket out from
   under a blocked handshake).
-- Sending a batch of commands packed into one write and reading every reply
+- Sending commands packed into one write and reading the replies one at a time
+  (:func:`send_commands`, :func:`read_reply`: the Streams read sent ahead), or both at once
   (:func:`send_packed`), and the plain client of a cluster's default node
   (:func:`default_node_client`): what ``io/publish.py``'s ``publish_batch`` writes with.
 
@@ -171,6 +172,16 @@ def socket_fileno(connection: Any) -> int | None:
         return None
 
 
+def send_commands(connection: Any, commands: Sequence[tuple[Any, ...]]) -> None:
+    """Write ``commands`` to ``connection`` packed into one write; read no reply."""
+    connection.send_packed_command(connection.pack_commands(commands))
+
+
+def read_reply(connection: Any) -> Any:
+    """Return the next reply on ``connection`` as its parser gave it; an error reply raises."""
+    return connection.read_response()
+
+
 def send_packed(client: redis.Redis, commands: Sequence[tuple[Any, ...]]) -> None:
     """Send ``commands`` packed into one write on a pooled connection, then read every reply.
 
@@ -180,9 +191,9 @@ def send_packed(client: redis.Redis, commands: Sequence[tuple[Any, ...]]) -> Non
     pool = client.connection_pool
     conn: Any = pool.get_connection()  # redis-py leaves these methods untyped
     try:
-        conn.send_packed_command(conn.pack_commands(commands))
+        send_commands(conn, commands)
         for _ in commands:
-            conn.read_response()
+            read_reply(conn)
     except BaseException:
         conn.disconnect()  # replies may be half read: never reuse this connection
         raise

@@ -19,6 +19,8 @@ from typing import Any
 
 import redis
 
+from segment_debugger.sources._redispy import read_reply, send_commands
+
 __all__ = ["CountedRead"]
 
 
@@ -78,7 +80,7 @@ class CountedRead:
             self._connection = self._pool.get_connection()
         connection = self._connection
         try:
-            connection.send_packed_command(connection.pack_commands(commands))
+            send_commands(connection, commands)
         except BaseException:
             self._replies = 1  # unknown: what was written may be answered
             self.close()
@@ -91,9 +93,9 @@ class CountedRead:
             raise RuntimeError("CountedRead: no request in flight")
         try:
             while self._replies > 1:
-                connection.read_response()  # OK, QUEUED...
+                read_reply(connection)  # OK, QUEUED...
                 self._replies -= 1
-            result = connection.read_response()
+            result = read_reply(connection)
         except BaseException:
             self.close()
             raise

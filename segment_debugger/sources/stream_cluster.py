@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from segment_debugger.sources._redispy import GuardedPool, socket_fileno
+from segment_debugger.sources._redispy import GuardedPool, read_reply, socket_fileno
 from segment_debugger.sources.base import State
 from segment_debugger.sources.cluster import (
     LOST,
@@ -80,7 +80,7 @@ class _SlotReader:
         """Take the blocking read's reply (waits for it unless polled readable first)."""
         connection, self.waiting = self.waiting, None
         try:
-            return connection.read_response()
+            return read_reply(connection)
         except BaseException:
             connection.disconnect()
             raise
