@@ -31,7 +31,8 @@ import these from here, never from the ``_frame_*`` modules. The base columns li
 :mod:`~segment_debugger.core._frame_base`, the flattening rules and the Python path in
 :mod:`~segment_debugger.core._frame_python`, the Arrow path (the fast one, exactly the same
 frame) in :mod:`~segment_debugger.core._frame_arrow` with its reads and their cache in
-:mod:`~segment_debugger.core._frame_read`, the dtype rules in
+:mod:`~segment_debugger.core._frame_read` and the columns built from them in
+:mod:`~segment_debugger.core._frame_arrow_build`, the dtype rules in
 :mod:`~segment_debugger.core._frame_columns`. For big frames the Arrow path runs in a worker
 thread while the caller converts the base columns, then the caller reads beside it (see
 :class:`~segment_debugger.core._frame_read.Reading`); every thread is joined before the call

@@ -319,3 +319,22 @@ def test_without_a_thread_to_start_the_frame_is_built_in_line(
 
     monkeypatch.setattr(_frame_arrow.threading.Thread, "start", no_thread)
     assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), want)
+
+
+def test_when_only_some_readers_can_be_started_the_rest_read_it_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More cores, but the process at its thread limit after the worker: no error, same frame."""
+    events = fake_events(8 * _frame_read._PIECE_MIN_ROWS, seed=4)
+    want = events_to_frame(events, max_columns=UNBOUNDED)
+    monkeypatch.setattr(_frame_read, "_WORKERS", 4)
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        if self.name == "segment-debugger-read":
+            raise RuntimeError("can't start new thread")
+        original(self)
+
+    monkeypatch.setattr(_frame_arrow.threading.Thread, "start", start)
+    assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), want)
+    assert not workers()
