@@ -117,7 +117,9 @@ class Checks:
                         and (before_td is None or sent_gap is None or sent_gap <= before_td)
                     ):
                         continue
-                    slow_check(event)  # something to say: worded by the one that words it
+                    # something to say, from the differences found (not parsed again)
+                    word(event, ahead.total_seconds(), "receivedAt",
+                         None if sent_gap is None else sent_gap.total_seconds())
                 except Exception:  # a check must never lose an event
                     log.exception("segment_debugger: checking event seq %d failed", event.seq)
 
@@ -128,14 +130,26 @@ class Checks:
             at = epoch_seconds(timestamp)
             if at is None:
                 return
-            found: list[str] | None = None
+            ahead: float | None = None
+            label = "receivedAt"
             if future is not None or age is not None:
                 received = event.receivedAt
                 reference = None if received is None else epoch_seconds(received)
-                label = "receivedAt"
                 if reference is None:
                     reference, label = event.received_at, "the local receive time"
                 ahead = at - reference
+            sent_at = event.sentAt
+            sent = None if before is None or sent_at is None else epoch_seconds(sent_at)
+            word(event, ahead, label, None if sent is None else at - sent)
+
+        def word(event: Event, ahead: float | None, label: str, sent_gap: float | None) -> None:
+            """Add the warnings that ``event``'s differences in seconds call for.
+
+            ``ahead``: timestamp minus the reference named ``label``; ``sent_gap``: timestamp
+            minus sentAt; None: not known.
+            """
+            found: list[str] | None = None
+            if ahead is not None:
                 if future is not None and ahead > future:
                     found = [f"timestamp is {seconds_text(ahead)} ahead of {label} (clock skew?)"]
                 elif age is not None and -ahead > age:
@@ -143,12 +157,9 @@ class Checks:
                         f"timestamp is {seconds_text(-ahead)} older than {label} "
                         "(a replay or a stuck device queue?)"
                     ]
-            sent_at = event.sentAt
-            if before is not None and sent_at is not None:
-                sent = epoch_seconds(sent_at)
-                if sent is not None and at - sent > before:
-                    warning = f"sentAt is {seconds_text(at - sent)} before timestamp"
-                    found = [warning] if found is None else [*found, warning]
+            if before is not None and sent_gap is not None and sent_gap > before:
+                warning = f"sentAt is {seconds_text(sent_gap)} before timestamp"
+                found = [warning] if found is None else [*found, warning]
             if found is not None:
                 event.warnings = [*event.warnings_view(), *found]
 
