@@ -117,14 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     print("| step | seconds | CPU s | RSS before (MB) | peak RSS (MB) | result |")
     print("|---|---:|---:|---:|---:|---|")
     ctx = mp.get_context("fork")
+    results: dict[str, tuple[float, float, float, float, str]] = {}
     for step in steps:
         mine, theirs = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=run_step, args=(step, args.keys, args.depth, args.others, theirs))
         proc.start()
-        seconds, cpu, before, peak, detail = mine.recv()
+        seconds, cpu, before, peak, detail = results[step] = mine.recv()
         proc.join()
         print(f"| {step} | {seconds:.3f} | {cpu:.3f} | {before:,.0f} | {peak:,.0f} | "
               f"{detail[:90]} |")
+    print()
+    figures = [f"{step} {seconds:.2f} s (peak RSS {peak:,.0f} MB)"
+               for step, (seconds, _cpu, _before, peak, _detail) in results.items()]
+    print(f"One event with {args.keys:,} properties among {args.others} typical: "
+          + "; ".join(figures))
     return 0
 
 
