@@ -135,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(r.cpu_us for r in rs):.1f} | {cpu:.2f} |")
     print("\nMachine:\n" + "\n".join(ingest.machine()) +
           f"\n- load average (1 min) at the end: {ingest.load_average():.1f}")
+    if ALL in runs:
+        cpu = statistics.median(b.cpu_us / r.cpu_us for r, b in zip(runs[ALL], bare, strict=True))
+        print(f"\nRedisSource with people, schemas and a plan drawn from the traffic / bare loop: "
+              f"{cpu:.2f}x by CPU")
     return 0
 
 

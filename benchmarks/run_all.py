@@ -26,6 +26,8 @@ from ingest import machine  # noqa: E402
 BENCHMARKS: list[tuple[str, list[str], list[str], str]] = [
     ("parse.py", [], [], "parse_event vs orjson.loads"),
     ("ingest.py", [], ["--events", "50000", "--repeat", "1"], "pub/sub ingest vs bare loop"),
+    ("people_ingest.py", [], ["--events", "50000", "--repeat", "1"],
+     "pub/sub ingest with people, schemas, a plan from traffic"),
     ("streams_ingest.py", [], ["--events", "50000", "--repeat", "1"],
      "Streams ingest vs bare XREAD loop"),
     ("cluster_ingest.py", [], ["--events", "50000", "--repeat", "1"],
@@ -35,6 +37,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str], str]] = [
     ("filter.py", [], [], "filter over 10k events"),
     ("suggest.py", [], ["--repeat", "3"], "filter-box suggestions vs a filter pass"),
     ("hostile.py", [], [], "hostile payloads (1M properties)"),
+    ("export.py", [], ["--quick"], "Parquet/NDJSON export vs to_pandas().to_parquet()"),
     ("latency.py", [], ["--quick"], "PUBLISH -> row visible (Voila + Chromium)"),
 ]
 
