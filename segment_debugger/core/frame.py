@@ -132,11 +132,12 @@ def events_to_frame(
             columns = base_columns(events, cache)
             if started is not None:
                 started.help()  # then reads what the worker has not taken yet
+            # in the try too: a Ctrl-C as _finish or result() begins must not skip the join
+            groups, folded = _finish(events, limit, started)
         except BaseException:
             if started is not None:
                 started.abandon()  # no worker left running
             raise
-        groups, folded = _finish(events, limit, started)
         columns.update(groups)
         del groups
         frame: pd.DataFrame = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
@@ -164,9 +165,14 @@ def group_columns(
     """
     limit = _limit(max_columns)
     started = start_arrow(events, limit, cache)
-    if started is not None:
-        started.help()
-    return _finish(events, limit, started)
+    try:  # as in events_to_frame: a Ctrl-C anywhere from here on still joins the worker
+        if started is not None:
+            started.help()
+        return _finish(events, limit, started)
+    except BaseException:
+        if started is not None:
+            started.abandon()
+        raise
 
 
 def _finish(

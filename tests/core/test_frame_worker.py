@@ -338,3 +338,85 @@ def test_when_only_some_readers_can_be_started_the_rest_read_it_all(
     monkeypatch.setattr(_frame_arrow.threading.Thread, "start", start)
     assert_same_frame(events_to_frame(events, max_columns=UNBOUNDED), want)
     assert not workers()
+
+
+def _interrupt_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """The caller's first call of ``owner.name`` raises KeyboardInterrupt as it begins.
+
+    What a Ctrl-C does when it lands at the call (Python checks for signals as a function
+    starts), before the call's own handling of interrupts.
+    """
+    original = getattr(owner, name)
+    calls: list[int] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread() and not calls:
+            calls.append(1)
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, interrupted)
+
+
+def _hold_the_worker_until_the_caller_waits(
+    monkeypatch: pytest.MonkeyPatch, run: Any
+) -> list[threading.Thread]:
+    """Run ``run()`` (it must raise) with the worker held before its tables are collected.
+
+    The worker goes on once the caller waits for it in ArrowStart.result(), or once ``run``
+    has raised; returns the workers still alive when it raised.
+    """
+    import sys
+
+    from support.waiting import wait_until
+
+    waiting_code = _frame_arrow.ArrowStart.result.__code__
+    released, raised = threading.Event(), threading.Event()
+    original = _frame_read.Reading.reads
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == WORKER:
+            assert released.wait(20), "never released"
+        return original(self, *args, **kwargs)
+
+    def caller_waits() -> bool:
+        frame = sys._current_frames().get(threading.main_thread().ident or 0)
+        while frame is not None:
+            if frame.f_code is waiting_code:
+                return True
+            frame = frame.f_back
+        return False
+
+    def release() -> None:
+        wait_until(lambda: raised.is_set() or caller_waits(), timeout=20,
+                   what="the caller waiting for the worker, or the call over")
+        released.set()
+
+    monkeypatch.setattr(_frame_read.Reading, "reads", held)
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    alive: list[threading.Thread] = []
+    try:
+        with pytest.raises((KeyboardInterrupt, RuntimeError)):
+            run()
+        alive = workers()
+    finally:
+        raised.set()
+        released.set()
+        releaser.join(20)
+        for worker in workers():
+            worker.join(20)
+    return alive
+
+
+@pytest.mark.parametrize("interrupted", ["help", "result"])
+@pytest.mark.parametrize("call", ["events_to_frame", "group_columns"])
+def test_an_interrupt_as_the_caller_helps_or_waits_leaves_no_worker_running(
+    monkeypatch: pytest.MonkeyPatch, call: str, interrupted: str
+) -> None:
+    """Ctrl-C as help() or result() begins, in to_pandas() and the io/arrow path alike."""
+    events = fake_events(3 * _frame_read._PIECE_MIN_ROWS, seed=6)
+    _interrupt_first_call(monkeypatch, _frame_arrow.ArrowStart, interrupted)
+    build = getattr(f, call)
+    alive = _hold_the_worker_until_the_caller_waits(monkeypatch, lambda: build(events))
+    assert alive == []  # failed before (but events_to_frame/help): the worker still running
