@@ -173,9 +173,12 @@ class ArrowStart:
 
     def abandon(self) -> None:
         """Stop reading, wait for the worker and drop what it made (what it raised too)."""
-        self._reading.cancel()
-        with contextlib.suppress(BaseException):
-            self.result()
+        while True:  # again after a Ctrl-C in cancel(), or as result() begins (before its wait)
+            with contextlib.suppress(BaseException):
+                self._reading.cancel()
+                self.result()
+            if self._thread is None and self._error is None:
+                break
         self._groups = None
 
 

@@ -420,3 +420,20 @@ def test_an_interrupt_as_the_caller_helps_or_waits_leaves_no_worker_running(
     build = getattr(f, call)
     alive = _hold_the_worker_until_the_caller_waits(monkeypatch, lambda: build(events))
     assert alive == []  # failed before (but events_to_frame/help): the worker still running
+
+
+@pytest.mark.parametrize("interrupted", ["cancel", "result"])
+def test_an_interrupt_while_abandoning_leaves_no_worker_running(
+    monkeypatch: pytest.MonkeyPatch, interrupted: str
+) -> None:
+    """The base columns fail, then Ctrl-C lands in abandon(): it still joins the worker."""
+    events = fake_events(3 * _frame_read._PIECE_MIN_ROWS, seed=8)
+    owner = _frame_read.Reading if interrupted == "cancel" else _frame_arrow.ArrowStart
+    _interrupt_first_call(monkeypatch, owner, interrupted)
+
+    def failing_base(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("base columns failed")
+
+    monkeypatch.setattr(f, "base_columns", failing_base)
+    alive = _hold_the_worker_until_the_caller_waits(monkeypatch, lambda: events_to_frame(events))
+    assert alive == []  # failed before: abandon() returned with the worker running
