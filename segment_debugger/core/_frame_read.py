@@ -4,8 +4,7 @@
 building a frame read side by side: each piece's payloads joined into newline-delimited JSON
 and read with pyarrow's JSON reader (one thread per read); a piece Arrow refuses is retried in
 smaller ones, and what is refused again goes to the Python path. Only the
-``properties``/``traits``/``context`` columns are kept. :func:`read_payloads` does it all in
-the calling thread.
+``properties``/``traits``/``context`` columns are kept.
 
 :class:`ReadCache` keeps the tables read by one call for the next one (an
 :class:`~segment_debugger.core.buffer.EventBuffer` asked for ``to_pandas()`` again while events
@@ -255,18 +254,6 @@ def plan_reads(rows: list[int], raws: list[bytes], cache: ReadCache | None = Non
         pending = end
     _plan_cached(rows[pending:], raws[pending:], plan, tail - pending)
     return Reading(plan, cache)
-
-
-def read_payloads(
-    rows: list[int], raws: list[bytes], python_rows: list[int], cache: ReadCache | None = None
-) -> list[Read]:
-    """Return the tables for payloads ``raws`` at frame ``rows``, all read in this thread.
-
-    Rows Arrow refused go to ``python_rows``.
-    """
-    reading = plan_reads(rows, raws, cache)
-    reading.work()
-    return reading.reads(python_rows)
 
 
 def _piece_rows(n: int) -> int:
