@@ -1,6 +1,6 @@
 """The Arrow path of frames: the flattened columns read from the payloads by pyarrow.
 
-pyarrow's JSON reader parses the payloads in C++ (on two threads) and builds typed columns; the
+pyarrow's JSON reader parses the payloads in C++ (pieces side by side) and builds typed columns; the
 result must be exactly what the Python path (:mod:`segment_debugger.core._frame_python`) gives,
 so anything Arrow cannot mirror goes back to Python: per event (payloads too big for the entry
 budget, events whose groups were assigned by hand, chunks Arrow refuses), per column (values
@@ -63,8 +63,9 @@ class ArrowStart:
     """The Arrow path under way (:func:`start_arrow`): read and build, big frames in a thread.
 
     Arrow parses with the GIL released, so the caller converts the base columns meanwhile and
-    then helps read (:meth:`help`): on a machine with a free core a frame costs about half the
-    sum of the two. :meth:`result` (or :meth:`abandon`) joins the worker; call one of them.
+    then helps read (:meth:`help`), so the two share the work (the gain depends on the cores:
+    1.0-1.6x measured on two shared ones). :meth:`result` (or :meth:`abandon`) joins the worker;
+    call one of them.
     """
 
     __slots__ = ("_done", "_error", "_groups", "_reading", "_thread", "parsed")
